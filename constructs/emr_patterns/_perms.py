@@ -1,0 +1,43 @@
+"""IAM action lists, in one place so grants and tests agree."""
+
+from __future__ import annotations
+
+S3_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation", "s3:ListBucket")
+S3_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+KMS_DATA_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+KMS_EBS_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+)
+KMS_EBS_GRANT_ACTIONS = ("kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant")
+#: What an EMR node asks of the EMR API about its own cluster.
+EMR_INSTANCE_ACTIONS = (
+    "elasticmapreduce:DescribeCluster",
+    "elasticmapreduce:ListBootstrapActions",
+    "elasticmapreduce:ListInstanceGroups",
+    "elasticmapreduce:ListInstanceFleets",
+    "elasticmapreduce:ListInstances",
+    "elasticmapreduce:ListSteps",
+    "elasticmapreduce:DescribeStep",
+)
+#: Submitting and watching steps on a running cluster.
+EMR_SUBMIT_STEP_ACTIONS = (
+    "elasticmapreduce:AddJobFlowSteps",
+    "elasticmapreduce:DescribeStep",
+    "elasticmapreduce:ListSteps",
+    "elasticmapreduce:CancelSteps",
+    "elasticmapreduce:DescribeCluster",
+)
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+EMR_CLEANUP_SERVICE = "elasticmapreduce.amazonaws.com"
+EMR_CLEANUP_ROLE_NAME = "AWSServiceRoleForEMRCleanup"

@@ -1,0 +1,46 @@
+"""Build the CDK app with every prebuilt stack; shared by ``app.py`` and the tests."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_cdk import App, Environment, Validations
+
+from emr_patterns.stacks.platform_base import PlatformBaseStack
+
+__all__ = ["PREBUILT_STACKS", "add_nag_plugins", "build_app", "nag_packs"]
+
+#: Stack id -> class, for every prebuilt stack (``make synth`` and the gate tests use this).
+PREBUILT_STACKS: dict[str, Any] = {
+    "PlatformBaseStack": PlatformBaseStack,
+}
+
+
+def nag_packs(scope: App) -> list[Any]:
+    """The three cdk-nag packs every prebuilt stack must pass."""
+    from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
+
+    return [
+        AwsSolutionsChecks(scope, verbose=True, write_suppressions_to_cloud_formation=True),
+        HIPAASecurityChecks(scope, verbose=True),
+        NIST80053R5Checks(scope, verbose=True),
+    ]
+
+
+def add_nag_plugins(app: App) -> None:
+    """Run the three packs as validation plugins: synthesis fails on any unacknowledged finding."""
+    Validations.of(app).add_plugins(*nag_packs(app))
+
+
+def build_app(app: App | None = None, *, with_nag: bool = True) -> App:
+    """Create (or fill) an app with every prebuilt stack."""
+    app = app or App()
+    account = os.environ.get("CDK_DEFAULT_ACCOUNT")
+    region = os.environ.get("CDK_DEFAULT_REGION")
+    env = Environment(account=account, region=region) if account and region else None
+    for stack_id, cls in PREBUILT_STACKS.items():
+        cls(app, stack_id, env=env)
+    if with_nag:
+        add_nag_plugins(app)
+    return app

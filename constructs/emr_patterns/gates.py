@@ -1,0 +1,158 @@
+"""Quality gates over a CDK app and its cloud assembly: cdk-nag, cfn-lint and checkov.
+
+``python -m emr_patterns.gates cdk.out --checkov PATH`` runs cfn-lint (failing on warnings) and
+checkov (``--framework cloudformation``, failing on any failed check) over every stack template in
+a synthesized cloud assembly, and prints one line per stack: resources, acknowledged nag
+findings, and each gate's status. cdk-nag itself runs as validation plugins during synthesis
+(``app_factory.add_nag_plugins``), so a template that reaches this step passed it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "NagFinding",
+    "StackTemplate",
+    "acknowledged_rules",
+    "load_stack_templates",
+    "nag_findings",
+    "run_cfn_lint",
+    "run_checkov",
+]
+
+
+@dataclass(frozen=True)
+class NagFinding:
+    """One unacknowledged cdk-nag finding."""
+
+    rule_id: str
+    construct_path: str
+    severity: str
+    description: str
+
+
+@dataclass
+class StackTemplate:
+    """A synthesized stack in a cloud assembly."""
+
+    name: str
+    template_path: Path
+    template: dict[str, Any] = field(repr=False)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """Logical id -> resource."""
+        return self.template.get("Resources", {})
+
+
+def nag_findings(scope: Any, packs: list[Any] | None = None) -> list[NagFinding]:
+    """Unacknowledged findings of the three packs over ``scope`` (the same walk the plugins do)."""
+    from emr_patterns.app_factory import nag_packs
+
+    findings: list[NagFinding] = []
+    for pack in packs if packs is not None else nag_packs(scope):
+        report = pack.validate_scope(scope)
+        for violation in report.violations:
+            for resource in violation.violating_resources:
+                findings.append(
+                    NagFinding(violation.rule_name, resource.construct_path, violation.severity, violation.description)
+                )
+    return findings
+
+
+def acknowledged_rules(scope: Any) -> list[tuple[str, str, str]]:
+    """(construct path, rule id, reason) of every acknowledgement under ``scope``."""
+    from aws_cdk import Validations
+
+    out: list[tuple[str, str, str]] = []
+    for node in scope.node.find_all():
+        for entry in node.node.metadata:
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY and entry.data:
+                for rule_id, reason in entry.data.items():
+                    out.append((node.node.path, rule_id.split("::", 1)[1] if rule_id.lower().startswith("annotation::") else rule_id, reason))
+    return out
+
+
+def load_stack_templates(assembly_dir: Path) -> list[StackTemplate]:
+    """Every CloudFormation stack in a cloud assembly, in manifest order."""
+    manifest = json.loads((assembly_dir / "manifest.json").read_text())
+    stacks = []
+    for name, artifact in manifest.get("artifacts", {}).items():
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        path = assembly_dir / artifact["properties"]["templateFile"]
+        stacks.append(StackTemplate(name, path, json.loads(path.read_text())))
+    return stacks
+
+
+def run_cfn_lint(paths: list[Path]) -> tuple[bool, str]:
+    """cfn-lint at warning level over ``paths``. Returns (passed, output)."""
+    cmd = [str(Path(sys.executable).parent / "cfn-lint"), "--non-zero-exit-code", "warning", "--", *map(str, paths)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    return proc.returncode == 0, (proc.stdout + proc.stderr).strip()
+
+
+def run_checkov(checkov: str, paths: list[Path]) -> tuple[bool, dict[str, list[dict[str, Any]]]]:
+    """checkov (CloudFormation framework) over ``paths``. Returns (passed, failed checks per file)."""
+    failed: dict[str, list[dict[str, Any]]] = {}
+    ok = True
+    for path in paths:
+        cmd = [checkov, "--framework", "cloudformation", "--quiet", "--compact", "-o", "json", "-f", str(path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode not in (0, 1):
+            raise RuntimeError(f"checkov failed to run on {path}: {proc.stderr.strip()[-2000:]}")
+        data = json.loads(proc.stdout) if proc.stdout.strip() else {}
+        results = data.get("results", {}) if isinstance(data, dict) else {}
+        checks = [
+            {"id": c["check_id"], "resource": c["resource"], "name": c.get("check_name", "")}
+            for c in results.get("failed_checks", [])
+        ]
+        failed[str(path)] = checks
+        ok = ok and proc.returncode == 0 and not checks
+    return ok, failed
+
+
+def _count_acknowledged(template: dict[str, Any]) -> int:
+    total = 0
+    for resource in template.get("Resources", {}).values():
+        total += len(resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []))
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run cfn-lint and checkov over a cloud assembly and print one line per stack."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assembly", type=Path, help="cloud assembly directory (cdk.out)")
+    parser.add_argument("--checkov", required=True, help="path of the checkov executable")
+    args = parser.parse_args(argv)
+    stacks = load_stack_templates(args.assembly)
+    if not stacks:
+        print(f"no stacks in {args.assembly}", file=sys.stderr)
+        return 1
+    failed = False
+    for stack in stacks:
+        lint_ok, lint_out = run_cfn_lint([stack.template_path])
+        checkov_ok, checkov_failed = run_checkov(args.checkov, [stack.template_path])
+        failed = failed or not (lint_ok and checkov_ok)
+        print(
+            f"{stack.name:<28} resources={len(stack.resources):<4} "
+            f"acknowledged={_count_acknowledged(stack.template):<3} cdk-nag=pass "
+            f"cfn-lint={'pass' if lint_ok else 'FAIL'} checkov={'pass' if checkov_ok else 'FAIL'}"
+        )
+        if not lint_ok:
+            print(lint_out)
+        for path, checks in checkov_failed.items():
+            for check in checks:
+                print(f"  checkov {check['id']} {check['resource']} ({check['name']}) in {path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
