@@ -21,6 +21,7 @@ __all__ = [
     "NagFinding",
     "StackTemplate",
     "acknowledged_rules",
+    "load_registry",
     "load_stack_templates",
     "nag_findings",
     "run_cfn_lint",
@@ -68,15 +69,25 @@ def nag_findings(scope: Any, packs: list[Any] | None = None) -> list[NagFinding]
 
 
 def acknowledged_rules(scope: Any) -> list[tuple[str, str, str]]:
-    """(construct path, rule id, reason) of every acknowledgement under ``scope``."""
+    """(construct path, rule id, reason) of every cdk-nag acknowledgement under ``scope``.
+
+    Only rules of the three packs count; aws-cdk's own ``CloudFormation-Validate`` notes are not
+    ours to review.
+    """
     from aws_cdk import Validations
+
+    from emr_patterns.nag import NAG_PACK_PREFIXES
 
     out: list[tuple[str, str, str]] = []
     for node in scope.node.find_all():
         for entry in node.node.metadata:
-            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY and entry.data:
-                for rule_id, reason in entry.data.items():
-                    out.append((node.node.path, rule_id.split("::", 1)[1] if rule_id.lower().startswith("annotation::") else rule_id, reason))
+            if entry.type != Validations.ACKNOWLEDGED_RULES_METADATA_KEY or not entry.data:
+                continue
+            for rule_id, reason in entry.data.items():
+                if rule_id.lower().startswith("annotation::"):
+                    rule_id = rule_id.split("::", 1)[1]
+                if rule_id.startswith(NAG_PACK_PREFIXES):
+                    out.append((node.node.path, rule_id, reason))
     return out
 
 
@@ -119,11 +130,11 @@ def run_checkov(checkov: str, paths: list[Path]) -> tuple[bool, dict[str, list[d
     return ok, failed
 
 
-def _count_acknowledged(template: dict[str, Any]) -> int:
-    total = 0
-    for resource in template.get("Resources", {}).values():
-        total += len(resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []))
-    return total
+def load_registry(path: Path) -> list[dict[str, str]]:
+    """Entries (path, rule, reason) of the reviewed acknowledgement registry (TOML)."""
+    import tomllib
+
+    return list(tomllib.loads(path.read_text()).get("acknowledgement", []))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,19 +142,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assembly", type=Path, help="cloud assembly directory (cdk.out)")
     parser.add_argument("--checkov", required=True, help="path of the checkov executable")
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        default=Path("docs/nag-acknowledgements.toml"),
+        help="reviewed registry of cdk-nag acknowledgements",
+    )
     args = parser.parse_args(argv)
     stacks = load_stack_templates(args.assembly)
     if not stacks:
         print(f"no stacks in {args.assembly}", file=sys.stderr)
         return 1
+    registry = load_registry(args.registry) if args.registry.exists() else []
     failed = False
     for stack in stacks:
+        acknowledged = sum(1 for entry in registry if entry["path"].split("/", 1)[0] == stack.name)
         lint_ok, lint_out = run_cfn_lint([stack.template_path])
         checkov_ok, checkov_failed = run_checkov(args.checkov, [stack.template_path])
         failed = failed or not (lint_ok and checkov_ok)
         print(
             f"{stack.name:<28} resources={len(stack.resources):<4} "
-            f"acknowledged={_count_acknowledged(stack.template):<3} cdk-nag=pass "
+            f"acknowledged={acknowledged:<3} cdk-nag=pass "
             f"cfn-lint={'pass' if lint_ok else 'FAIL'} checkov={'pass' if checkov_ok else 'FAIL'}"
         )
         if not lint_ok:

@@ -169,7 +169,8 @@ class EmrSecurityConfiguration(Construct):
             statements=[
                 iam.PolicyStatement(
                     sid="WriteCertificateZip",
-                    actions=["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                    # GetObject: HeadObject on no-op updates reads back the certificate fingerprint.
+                    actions=["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
                     resources=[bucket.arn_for_objects(f"{prefix}*")],
                 ),
                 iam.PolicyStatement(

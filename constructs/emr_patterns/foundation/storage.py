@@ -12,7 +12,7 @@ from constructs import Construct
 
 from emr_patterns._context import resolve_removal_policy
 from emr_patterns._kms import allow_cloudwatch_logs
-from emr_patterns._validation import validate_bucket_name, validate_s3_prefix
+from emr_patterns._validation import validate_bucket_name, validate_kms_key_arn, validate_s3_prefix
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.nag import acknowledge_rules, checkov_skip, rule_in_packs
 
@@ -99,6 +99,17 @@ class DataLakeStorage(Construct):
                     "pass kms.Key.from_key_arn(scope, 'Key', '<full key ARN>') or omit it",
                 )
             )
+        elif encryption_key is not None and hasattr(encryption_key, "alias_name"):
+            problems.append(
+                problem(
+                    "encryption_key",
+                    encryption_key.alias_name,
+                    "is a KMS alias; EMR and the bucket policies need the key itself",
+                    "pass the kms.IKey (or kms.Key.from_key_arn with the full key ARN)",
+                )
+            )
+        elif encryption_key is not None:
+            problems += validate_kms_key_arn("encryption_key", encryption_key.key_arn)
         if bucket_name_prefix is not None:
             for purpose in (*DATA_BUCKETS, "access-logs"):
                 problems += validate_bucket_name("bucket_name_prefix", f"{bucket_name_prefix}-{purpose}")
@@ -146,12 +157,6 @@ class DataLakeStorage(Construct):
             lifecycle_rules=[*common_rules, s3.LifecycleRule(id="expire-access-logs", expiration=keep_logs)],
             removal_policy=policy,
             auto_delete_objects=destroy,
-        )
-        acknowledge_rules(
-            self.access_logs_bucket,
-            ["AwsSolutions-S1", *rule_in_packs("S3BucketLoggingEnabled")],
-            "This bucket is the server access log destination; logging it to itself would create an "
-            "endless log loop. Access to it is SSL-only and restricted by its bucket policy.",
         )
         checkov_skip(
             self.access_logs_bucket.node.default_child,

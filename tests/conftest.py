@@ -1,0 +1,73 @@
+"""Shared fixtures: one synthesized app for every construct, stack and gate test.
+
+The app is built once per test session (per xdist worker; the tests that use it share the
+``cdk`` xdist group so only one worker builds it) from the same factory ``app.py`` uses, with the
+context of ``cdk.json``, and synthesized into a temporary cloud assembly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+
+def cdk_context() -> dict[str, Any]:
+    """The context block of the repository's cdk.json."""
+    return json.loads((REPO / "cdk.json").read_text())["context"]
+
+
+@dataclass
+class SynthesizedApp:
+    """The prebuilt app, its cloud assembly directory and its stacks."""
+
+    app: Any
+    assembly_dir: Path
+    stacks: dict[str, Any]
+
+    def template(self, stack_id: str) -> Any:
+        from aws_cdk.assertions import Template
+
+        return Template.from_stack(self.stacks[stack_id])
+
+    def template_json(self, stack_id: str) -> dict[str, Any]:
+        return json.loads((self.assembly_dir / f"{stack_id}.template.json").read_text())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep Spark tests on one xdist worker (one JVM) and CDK tests on one worker (one synth)."""
+    for item in items:
+        if item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+        elif item.get_closest_marker("cdk"):
+            item.add_marker(pytest.mark.xdist_group("cdk"))
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedApp]:
+    """Every prebuilt stack, synthesized once, without the nag plugins (the gate tests run them)."""
+    from aws_cdk import App
+
+    from emr_patterns.app_factory import PREBUILT_STACKS, build_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = build_app(App(context=cdk_context(), outdir=str(outdir)), with_nag=False)
+    app.synth()
+    stacks = {stack_id: app.node.find_child(stack_id) for stack_id in PREBUILT_STACKS}
+    yield SynthesizedApp(app, outdir, stacks)
+
+
+@pytest.fixture(scope="session")
+def nag_findings(synthesized: SynthesizedApp) -> list[Any]:
+    """Unacknowledged findings of the three packs over the prebuilt app."""
+    from emr_patterns.gates import nag_findings as find
+
+    return find(synthesized.app)

