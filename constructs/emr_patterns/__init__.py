@@ -26,7 +26,17 @@ _EXPORTS: dict[str, str] = {
     "PlatformBaseStack": "emr_patterns.stacks.platform_base",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "DataLakeStorage",
+    "DataPlatformNetwork",
+    "EmrPatternsValidationError",
+    "EmrPlatform",
+    "EmrRoles",
+    "EmrSecurityConfiguration",
+    "PlatformBaseStack",
+    "SubnetMode",
+    "__version__",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from emr_patterns.errors import EmrPatternsValidationError

@@ -41,7 +41,9 @@ def validate_bucket_name(prop: str, name: str) -> list[str]:
         return [problem(prop, name, "contains '..', '.-' or '-.'", fix)]
     if _IP_RE.match(name):
         return [problem(prop, name, "is formatted as an IP address", fix)]
-    if name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or name.endswith(("-s3alias", "--ol-s3", "--x-s3")):
+    if name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or name.endswith(
+        ("-s3alias", "--ol-s3", "--x-s3")
+    ):
         return [problem(prop, name, "uses a prefix or suffix that S3 reserves", fix)]
     return []
 
@@ -70,7 +72,8 @@ def validate_kms_key_arn(prop: str, value: str) -> list[str]:
             prop,
             value,
             f"is {kind}; EMR requires the full key ARN",
-            "pass a kms.IKey (e.g. kms.Key.from_key_arn(...)) or 'arn:aws:kms:<region>:<account>:key/<key-id>'",
+            "pass a kms.IKey (e.g. kms.Key.from_key_arn(...)) or "
+            "'arn:aws:kms:<region>:<account>:key/<key-id>'",
         )
     ]
 

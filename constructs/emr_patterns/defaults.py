@@ -69,7 +69,8 @@ def security_configuration_document(
 DEFAULT_SETTINGS: dict[str, str] = {
     "EMR release": f"`{DEFAULT_EMR_RELEASE}` (Spark 3.5)",
     "Network": "new VPC, 2 AZs, isolated private subnets, no NAT, no public subnets",
-    "VPC endpoints": "gateway: S3, DynamoDB; interface: EMR, STS, KMS, Secrets Manager, Logs, Monitoring, SSM (x3)",
+    "VPC endpoints": "gateway: S3, DynamoDB; interface: EMR, STS, KMS, Secrets Manager, Logs, Monitoring, "
+    "SSM (x3)",
     "VPC flow logs": "all traffic, KMS-encrypted log group, 1 year retention",
     "Default security group": "all rules removed",
     "Subnet tags": "`for-use-with-amazon-emr-managed-policies=true`",

@@ -63,7 +63,12 @@ def nag_findings(scope: Any, packs: list[Any] | None = None) -> list[NagFinding]
         for violation in report.violations:
             for resource in violation.violating_resources:
                 findings.append(
-                    NagFinding(violation.rule_name, resource.construct_path, violation.severity, violation.description)
+                    NagFinding(
+                        violation.rule_name,
+                        resource.construct_path,
+                        violation.severity,
+                        violation.description,
+                    )
                 )
     return findings
 
@@ -105,7 +110,13 @@ def load_stack_templates(assembly_dir: Path) -> list[StackTemplate]:
 
 def run_cfn_lint(paths: list[Path]) -> tuple[bool, str]:
     """cfn-lint at warning level over ``paths``. Returns (passed, output)."""
-    cmd = [str(Path(sys.executable).parent / "cfn-lint"), "--non-zero-exit-code", "warning", "--", *map(str, paths)]
+    cmd = [
+        str(Path(sys.executable).parent / "cfn-lint"),
+        "--non-zero-exit-code",
+        "warning",
+        "--",
+        *map(str, paths),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     return proc.returncode == 0, (proc.stdout + proc.stderr).strip()
 
@@ -115,7 +126,17 @@ def run_checkov(checkov: str, paths: list[Path]) -> tuple[bool, dict[str, list[d
     failed: dict[str, list[dict[str, Any]]] = {}
     ok = True
     for path in paths:
-        cmd = [checkov, "--framework", "cloudformation", "--quiet", "--compact", "-o", "json", "-f", str(path)]
+        cmd = [
+            checkov,
+            "--framework",
+            "cloudformation",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+            "-f",
+            str(path),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode not in (0, 1):
             raise RuntimeError(f"checkov failed to run on {path}: {proc.stderr.strip()[-2000:]}")

@@ -13,9 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aws_cdk import CfnResource, Validations
+
 from constructs import IConstruct
 
-__all__ = ["NAG_PACK_PREFIXES", "acknowledge", "acknowledge_rules", "cfn_lint_ignore", "checkov_skip", "rule_in_packs"]
+__all__ = [
+    "NAG_PACK_PREFIXES",
+    "acknowledge",
+    "acknowledge_rules",
+    "cfn_lint_ignore",
+    "checkov_skip",
+    "rule_in_packs",
+]
 
 NAG_PACK_PREFIXES = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5")
 _MIN_REASON = 20

@@ -7,7 +7,6 @@ from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Annotations, Match, Template
-
 from emr_patterns import EmrPatternsValidationError
 from emr_patterns.foundation.network import REQUIRED_ENDPOINTS, DataPlatformNetwork
 from emr_patterns.foundation.platform import EmrPlatform
@@ -96,15 +95,23 @@ def test_kms_alias_or_key_id_where_a_key_is_required(make_key):
 
 def test_full_key_arn_accepted():
     stack = _stack()
-    key = kms.Key.from_key_arn(stack, "K", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    key = kms.Key.from_key_arn(
+        stack, "K", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
     DataLakeStorage(stack, "Storage", encryption_key=key)
     Template.from_stack(stack).resource_count_is("AWS::KMS::Key", 0)
 
 
 @pytest.mark.parametrize(
     "uri",
-    ["https://bucket.s3.amazonaws.com/certs.zip", "/local/certs.zip", "s3://bucket/certs.tar", "s3://Bad_Bucket/c.zip",
-     "s3://bucket/../c.zip", "s3://bucket"],
+    [
+        "https://bucket.s3.amazonaws.com/certs.zip",
+        "/local/certs.zip",
+        "s3://bucket/certs.tar",
+        "s3://Bad_Bucket/c.zip",
+        "s3://bucket/../c.zip",
+        "s3://bucket",
+    ],
 )
 def test_certificate_location_must_be_an_s3_zip(uri):
     with pytest.raises(EmrPatternsValidationError) as err:
@@ -146,7 +153,9 @@ def test_destroy_without_context_flag_reverts_to_retain_with_warning():
     for bucket in t.find_resources("AWS::S3::Bucket").values():
         assert bucket["DeletionPolicy"] == "Retain"
     t.resource_count_is("Custom::S3AutoDeleteObjects", 0)
-    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("removal_policy=RemovalPolicy.DESTROY"))
+    warnings = Annotations.from_stack(stack).find_warning(
+        "*", Match.string_like_regexp("removal_policy=RemovalPolicy.DESTROY")
+    )
     assert warnings and "emr-patterns:removeDataOnDestroy" in warnings[0].entry.data
 
 
@@ -160,7 +169,8 @@ def test_destroy_with_context_flag_deletes_data():
 
 
 @pytest.mark.parametrize(
-    "prefix", ["Acme", "acme..lake", "acme.", "acme_lake", "-acme", "x" * 60, "xn--acme"],
+    "prefix",
+    ["Acme", "acme..lake", "acme.", "acme_lake", "-acme", "x" * 60, "xn--acme"],
 )
 def test_bad_bucket_name_prefix(prefix):
     with pytest.raises(EmrPatternsValidationError) as err:
@@ -171,13 +181,21 @@ def test_bad_bucket_name_prefix(prefix):
 def test_good_bucket_name_prefix_names_buckets():
     stack = _stack()
     DataLakeStorage(stack, "Storage", bucket_name_prefix="acme-emr")
-    names = {b["Properties"]["BucketName"] for b in Template.from_stack(stack).find_resources("AWS::S3::Bucket").values()}
+    names = {
+        b["Properties"]["BucketName"]
+        for b in Template.from_stack(stack).find_resources("AWS::S3::Bucket").values()
+    }
     assert names == {f"acme-emr-{p}" for p in ("raw", "work", "curated", "logs", "artifacts", "access-logs")}
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("emr_logs_prefix", "emr/../x/"), ("temporary_prefix", "/tmp/"), ("artifacts_prefix", "emr"), ("temporary_prefix", "")],
+    [
+        ("emr_logs_prefix", "emr/../x/"),
+        ("temporary_prefix", "/tmp/"),
+        ("artifacts_prefix", "emr"),
+        ("temporary_prefix", ""),
+    ],
 )
 def test_bad_prefixes(field, value):
     with pytest.raises(EmrPatternsValidationError) as err:
@@ -204,6 +222,9 @@ def test_security_configuration_sections_we_own_cannot_be_replaced():
 def test_all_problems_reported_at_once():
     with pytest.raises(EmrPatternsValidationError) as err:
         DataLakeStorage(
-            _stack(), "Storage", bucket_name_prefix="BAD", layout=LakeLayout(emr_logs_prefix="../", temporary_prefix="x")
+            _stack(),
+            "Storage",
+            bucket_name_prefix="BAD",
+            layout=LakeLayout(emr_logs_prefix="../", temporary_prefix="x"),
         )
     assert len(err.value.problems) >= 3

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match
-
 from emr_patterns.defaults import DEFAULT_EMR_RELEASE, DEFAULT_SETTINGS, IMDS_HOP_LIMIT
 from emr_patterns.foundation.network import GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS
 
@@ -44,7 +43,9 @@ def test_buckets_encrypted_private_versioned_logged_and_retained(resources):
         sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
         rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
         assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
-        assert rules["expire-noncurrent-versions"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+        assert (
+            rules["expire-noncurrent-versions"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+        )
         if "AccessLogs" in logical_id:
             assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
             assert "LoggingConfiguration" not in props
@@ -72,14 +73,20 @@ def test_every_bucket_policy_denies_insecure_transport(resources):
     assert len(policies) == 6
     for logical_id, policy in policies.items():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
-        ssl = [s for s in statements if s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"]
+        ssl = [
+            s
+            for s in statements
+            if s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        ]
         tls = [s for s in statements if "s3:TlsVersion" in s.get("Condition", {}).get("NumericLessThan", {})]
         assert ssl and all(s["Effect"] == "Deny" for s in ssl), logical_id
         assert tls, f"{logical_id} does not enforce TLS 1.2"
 
 
 def test_tls_material_readable_only_by_emr_nodes(resources):
-    statements = resources["PlatformStorageArtifactsPolicyD2D68AC6"]["Properties"]["PolicyDocument"]["Statement"]
+    statements = resources["PlatformStorageArtifactsPolicyD2D68AC6"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
     deny = next(s for s in statements if s.get("Sid") == "TlsMaterialOnlyForEmrNodes")
     assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
     allowed = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
@@ -120,7 +127,9 @@ def test_network_private_only_with_endpoints_and_flow_logs(template, resources):
     assert len(subnets) == 2
     for subnet in subnets.values():
         assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
-        assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in subnet["Properties"]["Tags"]
+        assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in subnet["Properties"][
+            "Tags"
+        ]
     assert not _of_type(resources, "AWS::EC2::InternetGateway")
     assert not _of_type(resources, "AWS::EC2::NatGateway")
     endpoints = _of_type(resources, "AWS::EC2::VPCEndpoint")
@@ -197,8 +206,12 @@ def test_certificate_custom_resource_gets_no_secret(resources):
     props = cr["Properties"]
     assert set(props) == {"ServiceToken", "Bucket", "KeyPrefix", "KmsKeyArn", "CommonName", "ValidityDays"}
     assert props["KeyPrefix"] == "emr/tls/"
-    fn = next(v for k, v in resources.items() if k.startswith("PlatformSecurityConfigurationCertificateFunction")
-              and v["Type"] == "AWS::Lambda::Function")
+    fn = next(
+        v
+        for k, v in resources.items()
+        if k.startswith("PlatformSecurityConfigurationCertificateFunction")
+        and v["Type"] == "AWS::Lambda::Function"
+    )
     assert "Environment" not in fn["Properties"]
     assert fn["Properties"]["VpcConfig"]["SubnetIds"]
 
@@ -215,7 +228,12 @@ def test_readme_default_settings_table_is_true():
             continue
         if in_table and line.startswith("## "):
             break
-        if in_table and line.startswith("| ") and not line.startswith("| Setting") and not line.startswith("| ---"):
+        if (
+            in_table
+            and line.startswith("| ")
+            and not line.startswith("| Setting")
+            and not line.startswith("| ---")
+        ):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             rows[cells[0]] = cells[1]
     assert rows == DEFAULT_SETTINGS

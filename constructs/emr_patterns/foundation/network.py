@@ -10,8 +10,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from constructs import Construct
 
+from constructs import Construct
 from emr_patterns._kms import allow_cloudwatch_logs
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.nag import acknowledge, acknowledge_rules, checkov_skip, rule_in_packs
@@ -102,7 +102,9 @@ class DataPlatformNetwork(Construct):
         flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     ) -> None:
         super().__init__(scope, id)
-        problems = self._validate_props(vpc, subnet_mode, max_azs, existing_endpoints, create_missing_endpoints)
+        problems = self._validate_props(
+            vpc, subnet_mode, max_azs, existing_endpoints, create_missing_endpoints
+        )
         raise_if_problems(f"DataPlatformNetwork '{self.node.path}'", problems)
 
         self.owns_vpc = vpc is None
@@ -170,7 +172,10 @@ class DataPlatformNetwork(Construct):
                     statements=[
                         iam.PolicyStatement(
                             actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                            resources=[self.flow_log_group.log_group_arn, f"{self.flow_log_group.log_group_arn}:*"],
+                            resources=[
+                                self.flow_log_group.log_group_arn,
+                                f"{self.flow_log_group.log_group_arn}:*",
+                            ],
                         )
                     ],
                 )
@@ -215,16 +220,25 @@ class DataPlatformNetwork(Construct):
         problems: list[str] = []
         if not isinstance(subnet_mode, SubnetMode):
             problems.append(
-                problem("subnet_mode", subnet_mode, "is not a SubnetMode", "use SubnetMode.ISOLATED or SubnetMode.NAT")
+                problem(
+                    "subnet_mode",
+                    subnet_mode,
+                    "is not a SubnetMode",
+                    "use SubnetMode.ISOLATED or SubnetMode.NAT",
+                )
             )
         if vpc is None:
             if not isinstance(max_azs, int) or max_azs < 2:
                 problems.append(
-                    problem("max_azs", max_azs, "EMR fleets and endpoints need at least 2 zones", "use 2 or more")
+                    problem(
+                        "max_azs", max_azs, "EMR fleets and endpoints need at least 2 zones", "use 2 or more"
+                    )
                 )
             return problems
         if isinstance(vpc, str):
-            return [problem("vpc", vpc, "is a string; an ec2.IVpc is required", "pass ec2.Vpc.from_lookup(...)")]
+            return [
+                problem("vpc", vpc, "is a string; an ec2.IVpc is required", "pass ec2.Vpc.from_lookup(...)")
+            ]
         unknown = sorted(set(existing_endpoints) - set(REQUIRED_ENDPOINTS))
         if unknown:
             problems.append(
@@ -250,7 +264,9 @@ class DataPlatformNetwork(Construct):
             zones = {s.availability_zone for s in private}
             if len(zones) < 2:
                 problems.append(
-                    problem("vpc", sorted(zones), "has private subnets in fewer than 2 zones", "add a second zone")
+                    problem(
+                        "vpc", sorted(zones), "has private subnets in fewer than 2 zones", "add a second zone"
+                    )
                 )
         if not create_missing_endpoints:
             declared = set(existing_endpoints) | set(DataPlatformNetwork._endpoints_in_tree(vpc))
@@ -280,14 +296,19 @@ class DataPlatformNetwork(Construct):
 
     def _create_vpc(self, mode: SubnetMode, max_azs: int, cidr: str, nat_gateways: int | None) -> ec2.Vpc:
         private_type = (
-            ec2.SubnetType.PRIVATE_ISOLATED if mode is SubnetMode.ISOLATED else ec2.SubnetType.PRIVATE_WITH_EGRESS
+            ec2.SubnetType.PRIVATE_ISOLATED
+            if mode is SubnetMode.ISOLATED
+            else ec2.SubnetType.PRIVATE_WITH_EGRESS
         )
         subnets = [ec2.SubnetConfiguration(name="private", subnet_type=private_type, cidr_mask=20)]
         if mode is SubnetMode.NAT:
             subnets.insert(
                 0,
                 ec2.SubnetConfiguration(
-                    name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24, map_public_ip_on_launch=False
+                    name="public",
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    cidr_mask=24,
+                    map_public_ip_on_launch=False,
                 ),
             )
         vpc = ec2.Vpc(
@@ -296,7 +317,9 @@ class DataPlatformNetwork(Construct):
             ip_addresses=ec2.IpAddresses.cidr(cidr),
             max_azs=max_azs,
             subnet_configuration=subnets,
-            nat_gateways=(nat_gateways if nat_gateways is not None else max_azs) if mode is SubnetMode.NAT else 0,
+            nat_gateways=(nat_gateways if nat_gateways is not None else max_azs)
+            if mode is SubnetMode.NAT
+            else 0,
             restrict_default_security_group=True,
             enable_dns_hostnames=True,
             enable_dns_support=True,
@@ -348,5 +371,3 @@ def _service_suffix(service_name: object) -> str:
         parts = [p for p in service_name["Fn::Join"][1] if isinstance(p, str)]
         service_name = parts[-1] if parts else ""
     return str(service_name).rsplit(".", 1)[-1]
-
-

@@ -8,8 +8,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
+from constructs import Construct
 from emr_patterns import _perms
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.storage import DataLakeStorage
@@ -88,12 +88,19 @@ class EmrRoles(Construct):
             for bucket in buckets:
                 if isinstance(bucket, str):
                     problems.append(
-                        problem(prop, bucket, "is a string; an s3.IBucket is required", "use s3.Bucket.from_bucket_name")
+                        problem(
+                            prop,
+                            bucket,
+                            "is a string; an s3.IBucket is required",
+                            "use s3.Bucket.from_bucket_name",
+                        )
                     )
         for key in extra_keys:
             if isinstance(key, str):
                 problems.append(
-                    problem("extra_keys", key, "is a string; a kms.IKey is required", "use kms.Key.from_key_arn")
+                    problem(
+                        "extra_keys", key, "is a string; a kms.IKey is required", "use kms.Key.from_key_arn"
+                    )
                 )
         raise_if_problems(f"EmrRoles '{self.node.path}'", problems)
         self.storage = storage
@@ -122,7 +129,9 @@ class EmrRoles(Construct):
             "Nodes describe their own cluster, whose id is unknown until EMR creates it; scoped to "
             "clusters in this account and region.",
         )
-        for bucket_id, label in self._object_wildcards(storage, additional_read_buckets, additional_read_write_buckets):
+        for bucket_id, label in self._object_wildcards(
+            storage, additional_read_buckets, additional_read_write_buckets
+        ):
             acknowledge(
                 self.instance_policy,
                 f"AwsSolutions-IAM5[Resource::<{bucket_id}>/*]",
@@ -142,7 +151,9 @@ class EmrRoles(Construct):
             "Nodes read job code, bootstrap scripts and TLS material below the artifacts prefix; read only.",
         )
         if enable_ssm:
-            self.instance_role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(SSM_CORE_POLICY))
+            self.instance_role.add_managed_policy(
+                iam.ManagedPolicy.from_aws_managed_policy_name(SSM_CORE_POLICY)
+            )
             acknowledge(
                 self.instance_role,
                 _iam4_id(SSM_CORE_POLICY),
@@ -159,9 +170,7 @@ class EmrRoles(Construct):
                 "elasticmapreduce.amazonaws.com",
                 conditions={
                     "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(service="elasticmapreduce", resource="*")
-                    },
+                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="elasticmapreduce", resource="*")},
                 },
             ),
             description="EMR service role (AmazonEMRServicePolicy_v2, tag-scoped)",
@@ -235,7 +244,11 @@ class EmrRoles(Construct):
         read_write: Sequence[s3.IBucket],
     ) -> list[tuple[str, str]]:
         """(logical id, label) of each bucket whose objects the instance policy names with ``/*``."""
-        labelled = [(b, f"{purpose} bucket") for purpose, b in storage.buckets.items() if purpose in ("raw", "work", "curated")]
+        labelled = [
+            (b, f"{purpose} bucket")
+            for purpose, b in storage.buckets.items()
+            if purpose in ("raw", "work", "curated")
+        ]
         labelled += [(b, "additional bucket") for b in (*read, *read_write)]
         out: list[tuple[str, str]] = []
         for bucket, label in labelled:
@@ -282,7 +295,11 @@ class EmrRoles(Construct):
             iam.PolicyStatement(
                 sid="DescribeOwnCluster",
                 actions=list(_perms.EMR_INSTANCE_ACTIONS),
-                resources=[Stack.of(self).format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="elasticmapreduce", resource="cluster", resource_name="*"
+                    )
+                ],
             ),
         ]
         if read:

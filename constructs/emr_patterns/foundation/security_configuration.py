@@ -11,8 +11,8 @@ from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
 
+from constructs import Construct
 from emr_patterns import _perms
 from emr_patterns._assets import lambda_dir
 from emr_patterns._validation import validate_s3_uri
@@ -26,7 +26,11 @@ from emr_patterns.nag import acknowledge, acknowledge_rules, cfn_lint_ignore, ch
 __all__ = ["EmrSecurityConfiguration"]
 
 _RESERVED_SECTIONS = ("EncryptionConfiguration", "InstanceMetadataServiceConfiguration")
-_ALLOWED_SECTIONS = ("AuthenticationConfiguration", "AuthorizationConfiguration", "LakeFormationConfiguration")
+_ALLOWED_SECTIONS = (
+    "AuthenticationConfiguration",
+    "AuthorizationConfiguration",
+    "LakeFormationConfiguration",
+)
 
 
 class EmrSecurityConfiguration(Construct):
@@ -77,10 +81,17 @@ class EmrSecurityConfiguration(Construct):
             problems += validate_s3_uri("certificate_s3_uri", certificate_s3_uri, suffix=".zip")
         if not isinstance(certificate_validity_days, int) or not 1 <= certificate_validity_days <= 3650:
             problems.append(
-                problem("certificate_validity_days", certificate_validity_days, "is out of range", "use 1-3650 days")
+                problem(
+                    "certificate_validity_days",
+                    certificate_validity_days,
+                    "is out of range",
+                    "use 1-3650 days",
+                )
             )
         if not isinstance(imds_hop_limit, int) or not 1 <= imds_hop_limit <= 64:
-            problems.append(problem("imds_hop_limit", imds_hop_limit, "is out of range", "use 1-64 (1 is safest)"))
+            problems.append(
+                problem("imds_hop_limit", imds_hop_limit, "is out of range", "use 1-64 (1 is safest)")
+            )
         if additional_configuration is not None:
             problems += self._validate_additional(additional_configuration)
         raise_if_problems(f"EmrSecurityConfiguration '{self.node.path}'", problems)
@@ -88,7 +99,9 @@ class EmrSecurityConfiguration(Construct):
         self.storage = storage
         self.certificate_function: lambda_.Function | None = None
         if certificate_s3_uri is None:
-            self.certificate_s3_uri = self._generated_certificate(storage, roles, network, certificate_validity_days)
+            self.certificate_s3_uri = self._generated_certificate(
+                storage, roles, network, certificate_validity_days
+            )
         else:
             self.certificate_s3_uri = certificate_s3_uri
 
@@ -113,7 +126,9 @@ class EmrSecurityConfiguration(Construct):
                 )
             ]
         if not isinstance(additional, Mapping):
-            return [problem("additional_configuration", additional, "is not a dict", "pass a dict of sections")]
+            return [
+                problem("additional_configuration", additional, "is not a dict", "pass a dict of sections")
+            ]
         problems = []
         for section in additional:
             if section in _RESERVED_SECTIONS:
@@ -189,7 +204,9 @@ class EmrSecurityConfiguration(Construct):
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:*"],
                 ),
-                iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=list(_perms.ENI_ACTIONS), resources=["*"]),
+                iam.PolicyStatement(
+                    sid="VpcNetworkInterfaces", actions=list(_perms.ENI_ACTIONS), resources=["*"]
+                ),
             ],
         )
         role.add_managed_policy(policy)
@@ -202,7 +219,8 @@ class EmrSecurityConfiguration(Construct):
         acknowledge(
             policy,
             f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(bucket.node.default_child)}.Arn>/{prefix}*]",
-            "Each certificate zip gets a new random key under the TLS prefix; access is limited to that prefix.",
+            "Each certificate zip gets a new random key under the TLS prefix; access is limited to "
+            "that prefix.",
         )
         acknowledge(
             policy,
@@ -259,7 +277,9 @@ class EmrSecurityConfiguration(Construct):
                 principals=[iam.AnyPrincipal()],
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[bucket.arn_for_objects(f"{prefix}*")],
-                conditions={"ArnNotEquals": {"aws:PrincipalArn": [roles.instance_role.role_arn, role.role_arn]}},
+                conditions={
+                    "ArnNotEquals": {"aws:PrincipalArn": [roles.instance_role.role_arn, role.role_arn]}
+                },
             )
         )
 
