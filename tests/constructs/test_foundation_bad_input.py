@@ -228,3 +228,24 @@ def test_all_problems_reported_at_once():
             layout=LakeLayout(emr_logs_prefix="../", temporary_prefix="x"),
         )
     assert len(err.value.problems) >= 3
+
+
+def test_grant_pass_roles_only_to_the_two_roles_with_passed_to_service():
+    from aws_cdk import aws_iam as iam
+
+    stack = _stack()
+    platform = EmrPlatform(stack, "Platform", certificate_s3_uri="s3://certs-bucket/emr/tls.zip")
+    launcher = iam.Role(stack, "Launcher", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
+    grant = platform.roles.grant_pass_roles(launcher)
+    assert grant.success
+    platform.roles.grant_create_cleanup_role(launcher)
+    policy = next(iter(Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()))
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    passes = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert len(passes) == 2
+    services = sorted(str(s["Condition"]) for s in passes)
+    assert "elasticmapreduce.amazonaws.com" in services[1] or "elasticmapreduce.amazonaws.com" in services[0]
+    assert all("iam:PassedToService" in str(s["Condition"]) for s in passes)
+    slr = next(s for s in statements if s["Action"] == "iam:CreateServiceLinkedRole")
+    assert slr["Condition"] == {"StringLike": {"iam:AWSServiceName": "elasticmapreduce.amazonaws.com"}}
+    assert "AWSServiceRoleForEMRCleanup" in str(slr["Resource"])

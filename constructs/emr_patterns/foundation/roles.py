@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -312,21 +313,32 @@ class EmrRoles(Construct):
             )
         return statements
 
+    def _pass_role_targets(self) -> list[tuple[str, dict[str, Any]]]:
+        """(role ARN, condition) for each role a launcher may pass, and the service it goes to."""
+        return [
+            (
+                self.service_role.role_arn,
+                {"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}},
+            ),
+            (self.instance_role.role_arn, {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}}),
+        ]
+
     def grant_pass_roles(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` pass the service role to EMR and the instance role to EC2 (and nothing else)."""
-        service = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["iam:PassRole"],
-            resource_arns=[self.service_role.role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}},
-        )
-        instance = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["iam:PassRole"],
-            resource_arns=[self.instance_role.role_arn],
-            conditions={"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}},
-        )
-        return service.combine(instance)
+        grants = [
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=["iam:PassRole"], resource_arns=[arn], conditions=condition
+            )
+            for arn, condition in self._pass_role_targets()
+        ]
+        return grants[0].combine(grants[1])
+
+    def statements_for_pass_roles(self) -> list[iam.PolicyStatement]:
+        """The PassRole statements of :meth:`grant_pass_roles`, for a customer-managed policy."""
+        return [
+            iam.PolicyStatement(actions=["iam:PassRole"], resources=[arn], conditions=condition)
+            for arn, condition in self._pass_role_targets()
+        ]
 
     def grant_create_cleanup_role(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` create ``AWSServiceRoleForEMRCleanup`` (only that role) on first cluster launch."""
@@ -344,18 +356,3 @@ class EmrRoles(Construct):
             ],
             conditions={"StringLike": {"iam:AWSServiceName": _perms.EMR_CLEANUP_SERVICE}},
         )
-
-    def statements_for_pass_roles(self) -> list[iam.PolicyStatement]:
-        """The PassRole statements of :meth:`grant_pass_roles`, for a customer-managed policy."""
-        return [
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.service_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}},
-            ),
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.instance_role.role_arn],
-                conditions={"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}},
-            ),
-        ]
