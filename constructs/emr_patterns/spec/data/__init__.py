@@ -1,0 +1,1 @@
+"""Data shipped with the spec layer: the instance catalog and the known EMR release labels (JSON)."""

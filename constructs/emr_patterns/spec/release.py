@@ -1,0 +1,210 @@
+"""EMR release labels: parsing, ordering and the release that introduced each feature.
+
+A release label is ``emr-X.Y.Z``. Anything else (``emr-6.10``, ``6.10.0``) is rejected. A well-formed
+label newer than the newest release this library knows is accepted with a warning, so a new EMR
+release never needs a library release; a well-formed label that EMR never published is also
+accepted with a warning (the known list comes from ``ListReleaseLabels`` and may lag).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache, total_ordering
+from importlib.resources import files
+
+from emr_patterns.errors import EmrPatternsValidationError, problem
+
+__all__ = [
+    "DEFAULT_RELEASE",
+    "Feature",
+    "ReleaseLabel",
+    "UnknownReleaseWarning",
+    "feature_problems",
+    "known_release_labels",
+    "latest_known_release",
+]
+
+DEFAULT_RELEASE = "emr-7.13.0"
+"""The release every spec uses unless told otherwise."""
+
+_LABEL = re.compile(r"^emr-(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+
+
+class UnknownReleaseWarning(UserWarning):
+    """A well-formed release label this library does not know (newer, or never published)."""
+
+
+@cache
+def known_release_labels() -> tuple[str, ...]:
+    """Release labels this library knows, newest first (shipped as ``data/release_labels.json``)."""
+    text = files("emr_patterns.spec.data").joinpath("release_labels.json").read_text(encoding="utf-8")
+    return tuple(json.loads(text)["labels"])
+
+
+@total_ordering
+@dataclass(frozen=True)
+class ReleaseLabel:
+    """A parsed ``emr-X.Y.Z`` release label, ordered by version.
+
+    Build one with :meth:`parse`; comparing two labels compares ``(major, minor, patch)``.
+    """
+
+    major: int
+    """Major version, the ``X`` in ``emr-X.Y.Z``."""
+    minor: int
+    """Minor version, the ``Y``."""
+    patch: int
+    """Patch version, the ``Z``."""
+    label: str = field(compare=False)
+    """The label as given, e.g. ``emr-7.13.0``."""
+
+    @classmethod
+    def parse(cls, value: str | ReleaseLabel, *, prop: str = "release_label") -> ReleaseLabel:
+        """Parse ``value``; raise :class:`EmrPatternsValidationError` if it is malformed.
+
+        Warns with :class:`UnknownReleaseWarning` for a well-formed label this library does not know.
+        """
+        if isinstance(value, ReleaseLabel):
+            return value
+        found = _LABEL.match(value) if isinstance(value, str) else None
+        if not found:
+            raise EmrPatternsValidationError(
+                "ReleaseLabel",
+                [
+                    problem(
+                        prop,
+                        value,
+                        "is not an EMR release label of the form emr-X.Y.Z",
+                        f"write the full label, e.g. '{DEFAULT_RELEASE}'",
+                    )
+                ],
+            )
+        parsed = cls(int(found[1]), int(found[2]), int(found[3]), value)
+        if value not in known_release_labels():
+            newest = latest_known_release()
+            if parsed > newest:
+                why = f"is newer than the newest release this library knows ({newest.label})"
+            else:
+                why = "is not a release label EMR has published, as far as this library knows"
+            warnings.warn(
+                f"{prop}={value!r} {why}; feature gates assume it supports everything its "
+                "predecessors do. Check the label against 'aws emr list-release-labels'.",
+                UnknownReleaseWarning,
+                stacklevel=2,
+            )
+        return parsed
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        """``(major, minor, patch)``."""
+        return (self.major, self.minor, self.patch)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, ReleaseLabel):
+            return NotImplemented
+        return self.version < other.version
+
+    def at_least(self, label: str) -> bool:
+        """True if this release is ``label`` or newer (``label`` must be well formed)."""
+        return self.version >= _version(label)
+
+    def supports(self, feature: Feature) -> bool:
+        """True if this release supports ``feature`` (see :class:`Feature` for the releases)."""
+        return any(
+            self.version >= _version(low) and (high is None or self.version < _version(high))
+            for low, high in _GATES[feature]
+        )
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def latest_known_release() -> ReleaseLabel:
+    """The newest release label this library knows."""
+    newest = known_release_labels()[0]
+    found = _LABEL.match(newest)
+    assert found is not None
+    return ReleaseLabel(int(found[1]), int(found[2]), int(found[3]), newest)
+
+
+def _version(label: str) -> tuple[int, int, int]:
+    found = _LABEL.match(label)
+    if not found:
+        raise ValueError(f"internal: malformed release label {label!r} in a feature gate")
+    return (int(found[1]), int(found[2]), int(found[3]))
+
+
+class Feature(StrEnum):
+    """Features gated by the EMR release that introduced them.
+
+    The value is a human name used in error messages; :data:`FEATURE_RELEASES` lists the releases.
+    """
+
+    GRAVITON2 = "Graviton2 instance types (m6g, c6g, r6g)"
+    MULTIPLE_PRIMARY_NODES_GROUPS = "three primary nodes with instance groups"
+    MULTIPLE_PRIMARY_NODES_FLEETS = "three primary nodes with instance fleets"
+    HIVE_ACID = "Hive ACID transactions"
+    NATIVE_LDAP = "EMR-native LDAP authentication (security configuration)"
+    RUNTIME_ROLES = "runtime roles for steps"
+    AUTO_TERMINATION = "auto-termination policy"
+    IMDSV2_ONLY = "IMDSv2-only instance metadata"
+    LOG_ENCRYPTION = "log archive encryption with a KMS key"
+    MANAGED_SCALING = "managed scaling"
+    STEP_CONCURRENCY = "concurrent steps"
+    CUSTOM_AMI = "custom AMI"
+    INSTANCE_FLEETS = "instance fleets"
+
+
+# Each gate is a list of [low, high) release intervals; high None means "and every later release".
+# Sources: EMR Management Guide and API reference (see docs/cluster-spec.md for the list).
+_GATES: dict[Feature, tuple[tuple[str, str | None], ...]] = {
+    Feature.GRAVITON2: (("emr-5.31.0", "emr-6.0.0"), ("emr-6.1.0", None)),
+    Feature.MULTIPLE_PRIMARY_NODES_GROUPS: (("emr-5.23.0", None),),
+    Feature.MULTIPLE_PRIMARY_NODES_FLEETS: (
+        ("emr-5.36.1", "emr-6.0.0"),
+        ("emr-6.8.1", "emr-6.9.0"),
+        ("emr-6.9.1", "emr-6.10.0"),
+        ("emr-6.10.1", "emr-6.11.0"),
+        ("emr-6.11.1", "emr-6.12.0"),
+        ("emr-6.12.0", None),
+    ),
+    Feature.HIVE_ACID: (("emr-6.1.0", None),),
+    Feature.NATIVE_LDAP: (("emr-6.12.0", None),),
+    Feature.RUNTIME_ROLES: (("emr-6.7.0", None),),
+    Feature.AUTO_TERMINATION: (("emr-5.30.0", "emr-6.0.0"), ("emr-6.1.0", None)),
+    Feature.IMDSV2_ONLY: (
+        ("emr-5.23.1", "emr-5.24.0"),
+        ("emr-5.27.1", "emr-5.28.0"),
+        ("emr-5.32.0", "emr-6.0.0"),
+        ("emr-6.2.0", None),
+    ),
+    Feature.LOG_ENCRYPTION: (("emr-5.30.0", "emr-6.0.0"), ("emr-6.1.0", None)),
+    Feature.MANAGED_SCALING: (("emr-5.30.0", "emr-6.0.0"), ("emr-6.1.0", None)),
+    Feature.STEP_CONCURRENCY: (("emr-5.28.0", None),),
+    Feature.CUSTOM_AMI: (("emr-5.7.0", None),),
+    Feature.INSTANCE_FLEETS: (("emr-4.8.0", "emr-5.0.0"), ("emr-5.1.0", None)),
+}
+
+FEATURE_RELEASES: dict[Feature, str] = {
+    feature: ", ".join(f"{low}+" if high is None else f"{low} up to {high} (excl.)" for low, high in gates)
+    for feature, gates in _GATES.items()
+}
+"""Human-readable release ranges per feature, used in messages and the docs."""
+
+
+def feature_problems(release: ReleaseLabel, feature: Feature, *, prop: str, value: object) -> list[str]:
+    """One problem if ``release`` does not support ``feature``, else none."""
+    if release.supports(feature):
+        return []
+    return [
+        problem(
+            prop,
+            value,
+            f"{feature.value} needs EMR {FEATURE_RELEASES[feature]}, but the release is {release.label}",
+            f"use release_label='{DEFAULT_RELEASE}' (or another supporting release), or drop the setting",
+        )
+    ]
