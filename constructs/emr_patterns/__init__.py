@@ -24,27 +24,37 @@ _EXPORTS: dict[str, str] = {
     "EmrSecurityConfiguration": "emr_patterns.foundation.security_configuration",
     "EmrPlatform": "emr_patterns.foundation.platform",
     "PlatformBaseStack": "emr_patterns.stacks.platform_base",
+    "EmrCluster": "emr_patterns.compute.cluster",
+    "BootstrapScript": "emr_patterns.compute.cluster",
+    "GravitonSparkClusterStack": "emr_patterns.stacks.clusters",
+    "SpotFleetClusterStack": "emr_patterns.stacks.clusters",
 }
 
 __all__ = [
+    "BootstrapScript",
     "DataLakeStorage",
     "DataPlatformNetwork",
+    "EmrCluster",
     "EmrPatternsValidationError",
     "EmrPlatform",
     "EmrRoles",
     "EmrSecurityConfiguration",
+    "GravitonSparkClusterStack",
     "PlatformBaseStack",
+    "SpotFleetClusterStack",
     "SubnetMode",
     "__version__",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from emr_patterns.compute.cluster import BootstrapScript, EmrCluster
     from emr_patterns.errors import EmrPatternsValidationError
     from emr_patterns.foundation.network import DataPlatformNetwork, SubnetMode
     from emr_patterns.foundation.platform import EmrPlatform
     from emr_patterns.foundation.roles import EmrRoles
     from emr_patterns.foundation.security_configuration import EmrSecurityConfiguration
     from emr_patterns.foundation.storage import DataLakeStorage
+    from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
     from emr_patterns.stacks.platform_base import PlatformBaseStack
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_cdk import Annotations, RemovalPolicy
-
 from constructs import IConstruct
 
 __all__ = ["REMOVE_DATA_CONTEXT_KEY", "remove_data_on_destroy", "resolve_removal_policy"]

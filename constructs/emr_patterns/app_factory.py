@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk import App, Environment, Validations
 
+from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
 from emr_patterns.stacks.platform_base import PlatformBaseStack
 
 __all__ = ["PREBUILT_STACKS", "add_nag_plugins", "build_app", "nag_packs"]
@@ -14,6 +15,8 @@ __all__ = ["PREBUILT_STACKS", "add_nag_plugins", "build_app", "nag_packs"]
 #: Stack id -> class, for every prebuilt stack (``make synth`` and the gate tests use this).
 PREBUILT_STACKS: dict[str, Any] = {
     "PlatformBaseStack": PlatformBaseStack,
+    "GravitonSparkClusterStack": GravitonSparkClusterStack,
+    "SpotFleetClusterStack": SpotFleetClusterStack,
 }
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aws_cdk import CfnResource, Validations
-
 from constructs import IConstruct
 
 __all__ = [

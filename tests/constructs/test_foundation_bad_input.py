@@ -7,6 +7,7 @@ from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Annotations, Match, Template
+
 from emr_patterns import EmrPatternsValidationError
 from emr_patterns.foundation.network import REQUIRED_ENDPOINTS, DataPlatformNetwork
 from emr_patterns.foundation.platform import EmrPlatform

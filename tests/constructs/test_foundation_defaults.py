@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match
+
 from emr_patterns.defaults import DEFAULT_EMR_RELEASE, DEFAULT_SETTINGS, IMDS_HOP_LIMIT
 from emr_patterns.foundation.network import GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS
 

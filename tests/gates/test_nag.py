@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from emr_patterns.app_factory import PREBUILT_STACKS
 from emr_patterns.gates import acknowledged_rules, load_registry
 
@@ -34,19 +35,25 @@ def test_registry_equals_code(synthesized):
 
 
 def test_acknowledgements_are_narrow(synthesized):
-    """Never on an app, a stack or a whole platform: on the resource (or its one L2 wrapper)."""
-    stacks = set(PREBUILT_STACKS)
+    """On a resource or the L2 that wraps it: never on an app, a stack, a platform or a cluster."""
+    from aws_cdk import CfnResource, Stack
+
     for path, rule, reason in acknowledged_rules(synthesized.app):
-        depth = len(path.split("/"))
-        assert path not in stacks and depth >= 4, f"{rule} acknowledged too high up, at {path}"
+        node = synthesized.app.node.find_child(path.split("/", 1)[0])
+        for part in path.split("/")[1:]:
+            node = node.node.find_child(part)
+        resources = [c for c in node.node.find_all() if CfnResource.is_cfn_resource(c)]
+        assert not isinstance(node, Stack), f"{rule} acknowledged on a whole stack"
+        assert 1 <= len(resources) <= 3, f"{rule} at {path} covers {len(resources)} resources"
         assert len(reason) >= 40, f"{rule} at {path}: reason too thin to review: {reason!r}"
 
 
 @pytest.fixture(scope="module")
 def unacknowledged_findings():
     """Findings of the same app built with every acknowledgement switched off."""
-    import emr_patterns.nag
     from aws_cdk import App
+
+    import emr_patterns.nag
     from emr_patterns.app_factory import build_app
     from emr_patterns.gates import nag_findings
 
@@ -77,6 +84,7 @@ def test_acknowledgement_does_not_leak_to_a_sibling():
     """A canary bucket next to the access-log bucket still gets the findings acknowledged there."""
     from aws_cdk import App, Stack
     from aws_cdk import aws_s3 as s3
+
     from emr_patterns.foundation.storage import DataLakeStorage
     from emr_patterns.gates import nag_findings
 

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from emr_patterns.app_factory import PREBUILT_STACKS
 from emr_patterns.gates import run_cfn_lint, run_checkov
 

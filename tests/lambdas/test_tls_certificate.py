@@ -34,8 +34,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from emr_patterns.lambdas.tls_certificate import handler as tls
 from moto import mock_aws
+
+from emr_patterns.lambdas.tls_certificate import handler as tls
 
 REGION = "us-east-1"
 COMMON_NAME = "*.ec2.internal"

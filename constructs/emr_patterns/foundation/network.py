@@ -10,8 +10,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-
 from constructs import Construct
+
 from emr_patterns._kms import allow_cloudwatch_logs
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.nag import acknowledge, acknowledge_rules, checkov_skip, rule_in_packs

@@ -8,8 +8,8 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
-
 from constructs import Construct
+
 from emr_patterns.foundation.network import DataPlatformNetwork, SubnetMode
 from emr_patterns.foundation.roles import EmrRoles
 from emr_patterns.foundation.security_configuration import EmrSecurityConfiguration

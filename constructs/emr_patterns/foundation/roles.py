@@ -9,8 +9,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-
 from constructs import Construct
+
 from emr_patterns import _perms
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.storage import DataLakeStorage

@@ -11,8 +11,8 @@ from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-
 from constructs import Construct
+
 from emr_patterns import _perms
 from emr_patterns._assets import lambda_dir
 from emr_patterns._validation import validate_s3_uri

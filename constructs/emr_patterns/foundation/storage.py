@@ -8,8 +8,8 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-
 from constructs import Construct
+
 from emr_patterns._context import resolve_removal_policy
 from emr_patterns._kms import allow_cloudwatch_logs
 from emr_patterns._validation import validate_bucket_name, validate_kms_key_arn, validate_s3_prefix

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
-
 from constructs import Construct
+
 from emr_patterns.foundation.platform import EmrPlatform
 
 __all__ = ["PlatformBaseStack"]

@@ -1,0 +1,387 @@
+"""EmrCluster: a long-running EMR cluster on an EmrPlatform, rendered from a ClusterSpec."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import CfnOutput, CustomResource, Duration, Stack, Tags
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_emr as emr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from emr_patterns import _perms
+from emr_patterns._assets import lambda_dir
+from emr_patterns.errors import problem, raise_if_problems
+from emr_patterns.foundation.network import EMR_MANAGED_POLICY_TAG
+from emr_patterns.foundation.platform import EmrPlatform
+from emr_patterns.nag import acknowledge, acknowledge_rules, cfn_lint_ignore, checkov_skip, rule_in_packs
+from emr_patterns.spec import BootstrapAction, ClusterSpec, PlatformBindings, ShellAccess
+
+__all__ = ["BootstrapScript", "EmrCluster"]
+
+EMR_SERVICE_PORT = 9443  # EMR service -> primary node, through the service-access group
+EMR_AGENT_PORT = 8443  # service-access group -> cluster nodes
+
+
+@dataclass(frozen=True)
+class BootstrapScript:
+    """A local script shipped as a content-hashed asset and run as a bootstrap action.
+
+    Attributes:
+        name: bootstrap action name.
+        path: local file path of the script.
+        args: script arguments (never secrets: pass a secret ARN and fetch it in the script).
+    """
+
+    name: str
+    path: str
+    args: tuple[str, ...] = ()
+
+
+class EmrCluster(Construct):
+    """A long-running EMR cluster (``AWS::EMR::Cluster``) on the platform's network, roles and encryption.
+
+    The cluster is rendered from a :class:`~emr_patterns.spec.ClusterSpec`, so it shares every
+    default and check with transient clusters that Step Functions creates from the same spec. On
+    top of the spec it adds:
+
+    * three security groups (primary, core/task, service access) with the rules EMR needs in a
+      private subnet (``9443`` from primary to service access, ``8443`` from service access to the
+      nodes), tagged for ``AmazonEMRServicePolicy_v2``; the cluster depends on every rule, so it
+      never starts before its own network rules exist;
+    * a deploy-time cleanup resource that revokes the rules EMR adds between those groups, so
+      ``cdk destroy`` can delete them instead of failing with ``DependencyViolation``;
+    * logs to the platform's logs bucket with log archive encryption under the platform key, the
+      platform's security configuration, service role and instance profile;
+    * bootstrap scripts from local files as content-hashed assets, readable by the instance role
+      only object by object;
+    * ``grant_submit_steps`` and outputs for the cluster id and primary DNS name.
+
+    Args:
+        scope: parent construct.
+        id: construct id.
+        platform: the EMR platform (network, storage, roles, security configuration).
+        spec: what to run: release, applications, fleets or groups, configurations, scaling,
+            termination. Must use SSM shell access (no key pair) and either auto-termination or
+            termination protection.
+        bootstrap_scripts: local scripts to upload and run on every node, after the spec's own
+            bootstrap actions. Default: none.
+        log_encryption: encrypt the log archive with the platform key (EMR 5.30.0+, not 6.0.0).
+            Default: True.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: EmrPlatform,
+        spec: ClusterSpec,
+        bootstrap_scripts: Sequence[BootstrapScript] = (),
+        log_encryption: bool = True,
+    ) -> None:
+        super().__init__(scope, id)
+        problems: list[str] = []
+        if not isinstance(platform, EmrPlatform):
+            problems.append(problem("platform", platform, "is not an EmrPlatform", "pass the EmrPlatform"))
+        if not isinstance(spec, ClusterSpec):
+            problems.append(problem("spec", spec, "is not a ClusterSpec", "build one with emr_patterns.spec"))
+        else:
+            if spec.shell_access is not ShellAccess.SSM or spec.ec2_key_name:
+                problems.append(
+                    problem(
+                        "spec.shell_access",
+                        str(spec.shell_access),
+                        "an SSH key pair is not allowed on platform clusters (SSM is the access policy)",
+                        "use ShellAccess.SSM and AWS Systems Manager Session Manager",
+                    )
+                )
+            if spec.idle_timeout_seconds is None and not spec.termination_protected:
+                problems.append(
+                    problem(
+                        "spec",
+                        spec.name,
+                        "has neither auto-termination nor termination protection",
+                        "set idle_timeout_seconds (transient or interactive) or termination_protected=True "
+                        "(long-running)",
+                    )
+                )
+        for i, script in enumerate(bootstrap_scripts):
+            if not Path(script.path).is_file():
+                problems.append(
+                    problem(
+                        f"bootstrap_scripts[{i}].path",
+                        script.path,
+                        "is not a file",
+                        "give a local script path",
+                    )
+                )
+        raise_if_problems(f"EmrCluster '{self.node.path}'", problems)
+        self.platform = platform
+        roles = platform.roles
+        vpc = platform.vpc
+
+        # ---- security groups ------------------------------------------------------------------
+        self.primary_security_group = self._group("PrimarySecurityGroup", vpc, "EMR primary node")
+        self.core_security_group = self._group("CoreSecurityGroup", vpc, "EMR core and task nodes")
+        self.service_access_security_group = self._group(
+            "ServiceAccessSecurityGroup", vpc, "EMR service access for clusters in private subnets"
+        )
+        self.service_access_security_group.add_ingress_rule(
+            self.primary_security_group, ec2.Port.tcp(EMR_SERVICE_PORT), "EMR service from the primary node"
+        )
+        for group, label in (
+            (self.primary_security_group, "primary"),
+            (self.core_security_group, "core/task"),
+        ):
+            self.service_access_security_group.add_egress_rule(
+                group, ec2.Port.tcp(EMR_AGENT_PORT), f"EMR service to the {label} nodes"
+            )
+            group.add_ingress_rule(
+                self.service_access_security_group, ec2.Port.tcp(EMR_AGENT_PORT), "EMR service access"
+            )
+        groups = (self.primary_security_group, self.core_security_group, self.service_access_security_group)
+
+        # ---- bootstrap assets -----------------------------------------------------------------
+        extra_actions: list[BootstrapAction] = []
+        asset_statements: list[iam.PolicyStatement] = []
+        for i, script in enumerate(bootstrap_scripts):
+            asset = s3_assets.Asset(self, f"Bootstrap{i}", path=script.path)
+            extra_actions.append(BootstrapAction(script.name, asset.s3_object_url, script.args))
+            asset_statements.append(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"], resources=[asset.bucket.arn_for_objects(asset.s3_object_key)]
+                )
+            )
+        self._bootstrap_policy: iam.ManagedPolicy | None = None
+        if extra_actions:
+            spec = dataclasses.replace(spec, bootstrap_actions=(*spec.bootstrap_actions, *extra_actions))
+            self._bootstrap_policy = iam.ManagedPolicy(
+                self,
+                "BootstrapAssetsPolicy",
+                description="Read this cluster's bootstrap scripts, object by object",
+                statements=asset_statements,
+                roles=[roles.instance_role],
+            )
+        self.spec = spec
+
+        # ---- the cluster ------------------------------------------------------------------------
+        storage = platform.storage
+        bindings = PlatformBindings(
+            service_role=roles.service_role.role_arn,
+            instance_profile=roles.instance_profile.instance_profile_arn,
+            security_configuration=platform.security_configuration.name,
+            log_uri=storage.emr_log_uri,
+            subnet_ids=tuple(s.subnet_id for s in platform.network.private_subnets)
+            if spec.uses_fleets
+            else (platform.network.private_subnets[0].subnet_id,),
+            log_encryption_kms_key_id=storage.key.key_arn if log_encryption else None,
+            emr_managed_primary_security_group=self.primary_security_group.security_group_id,
+            emr_managed_core_security_group=self.core_security_group.security_group_id,
+            service_access_security_group=self.service_access_security_group.security_group_id,
+            auto_scaling_role=roles.autoscaling_role.role_arn if roles.autoscaling_role else None,
+        )
+        props = spec.to_cfn_cluster_props(bindings)
+        self.resource = emr.CfnCluster(
+            self,
+            "Resource",
+            name=props["Name"],
+            release_label=props["ReleaseLabel"],
+            job_flow_role=props["JobFlowRole"],
+            service_role=props["ServiceRole"],
+            log_uri=props["LogUri"],
+            security_configuration=platform.security_configuration.resource.ref,
+            instances=emr.CfnCluster.JobFlowInstancesConfigProperty(),
+        )
+        typed = {"Name", "ReleaseLabel", "JobFlowRole", "ServiceRole", "LogUri", "SecurityConfiguration"}
+        for key, value in props.items():
+            if key not in typed:
+                self.resource.add_property_override(key, value)
+        # The cluster must not start before its own network rules and role policies exist. The
+        # groups and roles themselves are already ordered by the GetAtts in the properties.
+        for group in groups:
+            for child in group.node.find_all():
+                if isinstance(child, ec2.CfnSecurityGroupIngress | ec2.CfnSecurityGroupEgress):
+                    self.resource.add_resource_dependency(child)
+        for policy in (roles.service_policy, roles.instance_policy, self._bootstrap_policy):
+            if policy is not None:
+                self.resource.add_resource_dependency(policy.node.default_child)
+        self.cluster_id = self.resource.ref
+        self.primary_dns_name = self.resource.attr_master_public_dns
+        self._acknowledge_cluster_rules()
+
+        self.security_group_cleanup = self._security_group_cleanup(groups)
+        self.resource.node.add_dependency(self.security_group_cleanup)
+
+        CfnOutput(self, "ClusterId", value=self.cluster_id, description=f"EMR cluster id of {spec.name}")
+        CfnOutput(
+            self,
+            "PrimaryDnsName",
+            value=self.primary_dns_name,
+            description="Private DNS name of the primary node",
+        )
+
+    # ---- grants ---------------------------------------------------------------------------------
+    @property
+    def cluster_arn(self) -> str:
+        """ARN of the cluster."""
+        return Stack.of(self).format_arn(
+            service="elasticmapreduce", resource="cluster", resource_name=self.cluster_id
+        )
+
+    def grant_submit_steps(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` add, list, describe and cancel steps on this cluster only."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(_perms.EMR_SUBMIT_STEP_ACTIONS), resource_arns=[self.cluster_arn]
+        )
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _group(self, id: str, vpc: ec2.IVpc, description: str) -> ec2.SecurityGroup:
+        group = ec2.SecurityGroup(
+            self, id, vpc=vpc, description=description, allow_all_outbound=id != "ServiceAccessSecurityGroup"
+        )
+        Tags.of(group).add(*EMR_MANAGED_POLICY_TAG)
+        return group
+
+    def _acknowledge_cluster_rules(self) -> None:
+        acknowledge_rules(
+            self.resource,
+            ["AwsSolutions-EMR4", "AwsSolutions-EMR5"],
+            "False positive: the security configuration nests local-disk and in-transit encryption under "
+            "EncryptionConfiguration as EMR requires; cdk-nag looks for them at the top level. Our tests "
+            "check the nested settings.",
+        )
+        acknowledge(
+            self.resource,
+            "AwsSolutions-EMR6",
+            "No SSH key pair by policy: operators use SSM Session Manager (IAM-authenticated and logged) "
+            "and jobs are submitted as steps through the EMR API.",
+        )
+        acknowledge(
+            self.resource,
+            "HIPAA.Security-EMRKerberosEnabled",
+            "No interactive Hadoop users: access is through the IAM-authorized EMR API and SSM; "
+            "add Kerberos with additional_security_configuration when users log in to the cluster.",
+        )
+
+    def _security_group_cleanup(self, groups: tuple[ec2.SecurityGroup, ...]) -> CustomResource:
+        """Revoke the rules EMR adds between the groups when the stack is deleted."""
+        platform = self.platform
+        stack = Stack.of(self)
+        log_group = logs.LogGroup(
+            self,
+            "SecurityGroupCleanupLogs",
+            encryption_key=platform.storage.key,
+            retention=logs.RetentionDays.ONE_YEAR,
+        )
+        role = iam.Role(
+            self,
+            "SecurityGroupCleanupRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Revokes EMR-added rules between this cluster's security groups on delete",
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            "SecurityGroupCleanupPolicy",
+            description="Revoke rules of this cluster's security groups; logs; VPC network interfaces",
+            statements=[
+                iam.PolicyStatement(
+                    sid="RevokeClusterGroupRules",
+                    actions=["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"],
+                    resources=[
+                        stack.format_arn(
+                            service="ec2", resource="security-group", resource_name=g.security_group_id
+                        )
+                        for g in groups
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="DescribeAndNetworkInterfaces",
+                    actions=[
+                        "ec2:DescribeSecurityGroups",
+                        "ec2:DescribeSecurityGroupRules",
+                        *_perms.ENI_ACTIONS,
+                    ],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:*"],
+                ),
+            ],
+        )
+        role.add_managed_policy(policy)
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ec2:Describe* and Lambda's VPC network-interface actions support no resource-level "
+            "permissions; the revoke actions are limited to this cluster's three groups.",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(log_group.node.default_child)}.Arn>:*]",
+            "Log streams are created by Lambda with run-time names inside this function's own log group.",
+        )
+        checkov_skip(
+            policy.node.default_child,
+            "CKV_AWS_111",
+            "Only ec2:Describe* and the Lambda VPC network-interface actions use Resource '*' (no resource "
+            "scoping exists for them); revokes are scoped to this cluster's security groups.",
+        )
+        function_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroupCleanupFunctionSecurityGroup",
+            vpc=platform.vpc,
+            description="Security-group cleanup function: HTTPS out to the EC2, Logs and S3 endpoints",
+            allow_all_outbound=False,
+        )
+        function_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC endpoints")
+        function = lambda_.Function(
+            self,
+            "SecurityGroupCleanupFunction",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(lambda_dir("emr_sg_cleanup"), exclude=["__pycache__", "*.pyc"]),
+            description="Revokes EMR-added cross-references between cluster security groups on delete",
+            timeout=Duration.minutes(5),
+            role=role,
+            vpc=platform.vpc,
+            vpc_subnets=platform.network.subnet_selection,
+            security_groups=[function_group],
+            log_group=log_group,
+        )
+        function.node.add_dependency(policy)
+        cfn_function = function.node.default_child
+        reason_sync = (
+            "CloudFormation invokes this custom-resource function synchronously and receives its "
+            "result; a dead-letter queue only applies to asynchronous invocations."
+        )
+        acknowledge_rules(function, rule_in_packs("LambdaDLQ"), reason_sync)
+        acknowledge_rules(
+            function,
+            rule_in_packs("LambdaConcurrency"),
+            "Runs once per stack operation; reserving concurrency would fail to deploy in accounts at the "
+            "10-execution minimum of unreserved concurrency.",
+        )
+        checkov_skip(cfn_function, "CKV_AWS_116", reason_sync)
+        checkov_skip(cfn_function, "CKV_AWS_115", "Runs once per stack operation; see LambdaConcurrency.")
+        checkov_skip(cfn_function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
+        cfn_lint_ignore(cfn_function, "W3005")
+        cleanup = CustomResource(
+            self,
+            "SecurityGroupCleanup",
+            service_token=function.function_arn,
+            resource_type="Custom::EmrSecurityGroupCleanup",
+            properties={"SecurityGroupIds": [g.security_group_id for g in groups]},
+        )
+        # Deleted after the cluster and before the groups and the VPC endpoints it calls through.
+        cleanup.node.add_dependency(platform.network)
+        return cleanup

@@ -1,0 +1,141 @@
+"""Prebuilt cluster stacks: Spark on Graviton fleets, and a Spot task fleet cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from emr_patterns.compute.cluster import EmrCluster
+from emr_patterns.foundation.platform import EmrPlatform
+from emr_patterns.spec import (
+    Architecture,
+    ClusterSpec,
+    Configuration,
+    InstanceFleetSpec,
+    ManagedScalingSpec,
+    OnDemandAllocationStrategy,
+    OnDemandSpec,
+    SpotAllocationStrategy,
+    SpotSpec,
+    SpotTimeoutAction,
+    diversified_instance_types,
+    vcpu_weighted,
+)
+
+__all__ = ["GravitonSparkClusterStack", "SpotFleetClusterStack", "graviton_spark_spec", "spot_fleet_spec"]
+
+_SPARK_DEFAULTS = Configuration(
+    "spark-defaults",
+    {"spark.dynamicAllocation.enabled": "true", "spark.sql.adaptive.enabled": "true"},
+)
+
+
+def graviton_spark_spec(name: str = "graviton-spark", *, max_vcpus: int = 256) -> ClusterSpec:
+    """Spark on Graviton (arm64) fleets only: vCPU-weighted core and task fleets, managed scaling
+    between 16 and ``max_vcpus`` vCPUs, auto-termination after one idle hour."""
+    general = diversified_instance_types(
+        min_vcpu=8, max_vcpu=16, memory_per_vcpu=4, count=6, min_generation=6
+    )
+    spot_pool = diversified_instance_types(min_vcpu=8, max_vcpu=32, count=15, min_generation=6)
+    return ClusterSpec(
+        name=name,
+        applications=("Hadoop", "Spark"),
+        primary_fleet=InstanceFleetSpec.primary(["m7g.xlarge", "m6g.xlarge", "m8g.xlarge"]),
+        core_fleet=InstanceFleetSpec.core(vcpu_weighted(general), on_demand_units=16),
+        task_fleets=(
+            InstanceFleetSpec.task(
+                vcpu_weighted(spot_pool),
+                spot_units=16,
+                spot=SpotSpec(allocation_strategy=SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED),
+            ),
+        ),
+        managed_scaling=ManagedScalingSpec(min_units=16, max_units=max_vcpus, max_core_units=64),
+        idle_timeout_seconds=3600,
+        configurations=(_SPARK_DEFAULTS,),
+    )
+
+
+def spot_fleet_spec(name: str = "spot-fleet", *, task_vcpus: int = 128) -> ClusterSpec:
+    """On-Demand primary and core fleets (lowest price across several types) and a task fleet of
+    15 Spot types weighted by vCPU, price-capacity-optimized, switching to On-Demand after 60
+    minutes without Spot capacity; auto-termination after one idle hour."""
+    task_types = diversified_instance_types(
+        min_vcpu=4, max_vcpu=16, count=15, architecture=Architecture.X86_64, min_generation=5
+    )
+    lowest_price = OnDemandSpec(OnDemandAllocationStrategy.LOWEST_PRICE)
+    return ClusterSpec(
+        name=name,
+        applications=("Hadoop", "Spark"),
+        primary_fleet=InstanceFleetSpec.primary(
+            ["m6i.xlarge", "m5.xlarge", "m7i.xlarge"], on_demand=lowest_price
+        ),
+        core_fleet=InstanceFleetSpec.core(
+            vcpu_weighted("m6i.2xlarge", "m5.2xlarge", "m7i.2xlarge", "m6a.2xlarge"),
+            on_demand_units=16,
+            on_demand=lowest_price,
+        ),
+        task_fleets=(
+            InstanceFleetSpec.task(
+                vcpu_weighted(task_types),
+                spot_units=task_vcpus,
+                spot=SpotSpec(
+                    timeout_action=SpotTimeoutAction.SWITCH_TO_ON_DEMAND,
+                    timeout_minutes=60,
+                    allocation_strategy=SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+                ),
+            ),
+        ),
+        idle_timeout_seconds=3600,
+        configurations=(_SPARK_DEFAULTS,),
+    )
+
+
+class _ClusterStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        spec: ClusterSpec,
+        description: str,
+        platform_props: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("description", description)
+        super().__init__(scope, id, **kwargs)
+        self.platform = EmrPlatform(self, "Platform", **(platform_props or {}))
+        self.cluster = EmrCluster(self, "Cluster", platform=self.platform, spec=spec)
+
+
+class GravitonSparkClusterStack(_ClusterStack):
+    """Platform plus a Spark cluster on Graviton fleets only, with managed scaling and idle auto-termination.
+
+    ``spec`` replaces :func:`graviton_spark_spec`; ``platform_props`` go to :class:`EmrPlatform`.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, spec: ClusterSpec | None = None, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            id,
+            spec=spec or graviton_spark_spec(),
+            description="cdk-emr-patterns: Spark on Graviton instance fleets (pattern 2)",
+            **kwargs,
+        )
+
+
+class SpotFleetClusterStack(_ClusterStack):
+    """Platform plus a cluster with On-Demand primary/core fleets and a diversified Spot task fleet.
+
+    ``spec`` replaces :func:`spot_fleet_spec`; ``platform_props`` go to :class:`EmrPlatform`.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, spec: ClusterSpec | None = None, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            id,
+            spec=spec or spot_fleet_spec(),
+            description="cdk-emr-patterns: instance fleets with a diversified Spot task fleet (pattern 7)",
+            **kwargs,
+        )

@@ -1,0 +1,123 @@
+"""EmrCluster construct: bad input, bootstrap assets, grants."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Template
+
+from emr_patterns import EmrPatternsValidationError
+from emr_patterns.compute.cluster import BootstrapScript, EmrCluster
+from emr_patterns.foundation.platform import EmrPlatform
+from emr_patterns.spec import ClusterSpec, InstanceFleetSpec, ShellAccess
+
+pytestmark = pytest.mark.cdk
+
+
+def _platform() -> tuple[Stack, EmrPlatform]:
+    stack = Stack(App(), "Test")
+    return stack, EmrPlatform(stack, "Platform", certificate_s3_uri="s3://certs-bucket/emr/tls.zip")
+
+
+def _spec(**overrides) -> ClusterSpec:
+    kwargs = dict(
+        name="test",
+        primary_fleet=InstanceFleetSpec.primary(["m7g.xlarge"]),
+        core_fleet=InstanceFleetSpec.core(["m7g.2xlarge"], on_demand_units=2),
+        idle_timeout_seconds=3600,
+    )
+    kwargs.update(overrides)
+    return ClusterSpec(**kwargs)
+
+
+def test_key_pair_rejected_when_ssm_is_the_policy():
+    stack, platform = _platform()
+    spec = _spec(shell_access=ShellAccess.SSH_KEY_PAIR, ec2_key_name="ops")
+    with pytest.raises(EmrPatternsValidationError) as err:
+        EmrCluster(stack, "Cluster", platform=platform, spec=spec)
+    assert "spec.shell_access=" in str(err.value) and "Session Manager" in str(err.value)
+
+
+def test_neither_auto_termination_nor_protection_rejected():
+    stack, platform = _platform()
+    with pytest.raises(
+        EmrPatternsValidationError, match="neither auto-termination nor termination protection"
+    ):
+        EmrCluster(stack, "Cluster", platform=platform, spec=_spec(idle_timeout_seconds=None))
+
+
+def test_termination_protected_long_running_cluster_accepted():
+    stack, platform = _platform()
+    EmrCluster(
+        stack, "Cluster", platform=platform, spec=_spec(idle_timeout_seconds=None, termination_protected=True)
+    )
+    (cluster,) = Template.from_stack(stack).find_resources("AWS::EMR::Cluster").values()
+    assert cluster["Properties"]["Instances"]["TerminationProtected"] is True
+    assert "AutoTerminationPolicy" not in cluster["Properties"]
+
+
+def test_missing_bootstrap_script_rejected(tmp_path):
+    stack, platform = _platform()
+    with pytest.raises(EmrPatternsValidationError, match=r"bootstrap_scripts\[0\].path"):
+        EmrCluster(
+            stack,
+            "Cluster",
+            platform=platform,
+            spec=_spec(),
+            bootstrap_scripts=[BootstrapScript("x", str(tmp_path / "no.sh"))],
+        )
+
+
+def test_bootstrap_script_is_an_asset_readable_object_by_object(tmp_path):
+    script = tmp_path / "install.sh"
+    script.write_text("#!/bin/bash\nset -euo pipefail\necho ok\n")
+    stack, platform = _platform()
+    EmrCluster(
+        stack,
+        "Cluster",
+        platform=platform,
+        spec=_spec(),
+        bootstrap_scripts=[BootstrapScript("install", str(script), ("a",))],
+    )
+    t = Template.from_stack(stack)
+    (cluster,) = t.find_resources("AWS::EMR::Cluster").values()
+    (action,) = cluster["Properties"]["BootstrapActions"]
+    assert action["Name"] == "install" and action["ScriptBootstrapAction"]["Args"] == ["a"]
+    assert "s3://" in str(action["ScriptBootstrapAction"]["Path"])
+    policies = [
+        p
+        for p in t.find_resources("AWS::IAM::ManagedPolicy").values()
+        if "bootstrap" in p["Properties"].get("Description", "")
+    ]
+    (policy,) = policies
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "s3:GetObject" and ".sh" in str(statement["Resource"])
+
+
+def test_grant_submit_steps_scoped_to_this_cluster():
+    stack, platform = _platform()
+    cluster = EmrCluster(stack, "Cluster", platform=platform, spec=_spec())
+    role = iam.Role(stack, "Submitter", assumed_by=iam.AccountRootPrincipal())
+    assert cluster.grant_submit_steps(role).success
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert "elasticmapreduce:AddJobFlowSteps" in statement["Action"]
+    assert "cluster/" in str(statement["Resource"]) and "Ref" in str(statement["Resource"])
+
+
+def test_instance_groups_use_one_subnet():
+    from emr_patterns.spec import InstanceGroupSpec, NodeRole
+
+    stack, platform = _platform()
+    spec = ClusterSpec(
+        name="groups",
+        instance_groups=(
+            InstanceGroupSpec(NodeRole.PRIMARY, "m7g.xlarge", 1),
+            InstanceGroupSpec(NodeRole.CORE, "m7g.xlarge", 2),
+        ),
+        idle_timeout_seconds=600,
+    )
+    EmrCluster(stack, "Cluster", platform=platform, spec=spec)
+    (cluster,) = Template.from_stack(stack).find_resources("AWS::EMR::Cluster").values()
+    assert "Ec2SubnetId" in cluster["Properties"]["Instances"]

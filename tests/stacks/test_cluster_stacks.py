@@ -1,0 +1,96 @@
+"""GravitonSparkClusterStack and SpotFleetClusterStack: what the cluster issue's acceptance list asks."""
+
+from __future__ import annotations
+
+import pytest
+
+from emr_patterns.spec import Architecture, architecture_of, instance_type
+
+pytestmark = pytest.mark.cdk
+CLUSTER_STACKS = ("GravitonSparkClusterStack", "SpotFleetClusterStack")
+
+
+def _cluster(synthesized, stack_id):
+    resources = synthesized.template_json(stack_id)["Resources"]
+    ((logical_id, cluster),) = [(k, v) for k, v in resources.items() if v["Type"] == "AWS::EMR::Cluster"]
+    return logical_id, cluster, resources
+
+
+@pytest.mark.parametrize("stack_id", CLUSTER_STACKS)
+def test_cluster_is_encrypted_logged_tagged_keyless_and_terminates(synthesized, stack_id):
+    _, cluster, resources = _cluster(synthesized, stack_id)
+    props = cluster["Properties"]
+    sec = props["SecurityConfiguration"]
+    assert resources[sec["Ref"]]["Type"] == "AWS::EMR::SecurityConfiguration"
+    assert "Fn::Join" in props["LogUri"] and "s3://" in str(props["LogUri"])
+    assert props["LogEncryptionKmsKeyId"]["Fn::GetAtt"][1] == "Arn"
+    assert resources[props["LogEncryptionKmsKeyId"]["Fn::GetAtt"][0]]["Type"] == "AWS::KMS::Key"
+    assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in props["Tags"]
+    assert "Ec2KeyName" not in props["Instances"]
+    assert "AutoTerminationPolicy" in props or props["Instances"].get("TerminationProtected") is True
+    assert props["AutoTerminationPolicy"]["IdleTimeout"] == 3600
+    assert props["ReleaseLabel"] == "emr-7.13.0"
+    assert props["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True
+
+
+@pytest.mark.parametrize("stack_id", CLUSTER_STACKS)
+def test_security_groups_and_ordering(synthesized, stack_id):
+    _, cluster, resources = _cluster(synthesized, stack_id)
+    instances = cluster["Properties"]["Instances"]
+    service_sg = instances["ServiceAccessSecurityGroup"]["Fn::GetAtt"][0]
+    primary_sg = instances["EmrManagedMasterSecurityGroup"]["Fn::GetAtt"][0]
+    ingress = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+        and r["Properties"]["GroupId"]["Fn::GetAtt"][0] == service_sg
+    ]
+    assert any(
+        p["FromPort"] == 9443 and p["SourceSecurityGroupId"]["Fn::GetAtt"][0] == primary_sg for p in ingress
+    )
+    for group in (service_sg, primary_sg, instances["EmrManagedSlaveSecurityGroup"]["Fn::GetAtt"][0]):
+        tags = resources[group]["Properties"]["Tags"]
+        assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in tags
+        for rule_id, rule in resources.items():
+            if rule["Type"].startswith("AWS::EC2::SecurityGroup") and rule_id != group:
+                refs = str(rule["Properties"].get("GroupId", ""))
+                if group in refs:
+                    assert rule_id in cluster["DependsOn"], f"cluster may race rule {rule_id}"
+    cleanup = [k for k, v in resources.items() if v["Type"] == "Custom::EmrSecurityGroupCleanup"]
+    assert len(cleanup) == 1 and cleanup[0] in cluster["DependsOn"]
+    ids = resources[cleanup[0]]["Properties"]["SecurityGroupIds"]
+    assert len(ids) == 3
+
+
+def test_graviton_stack_is_arm64_only_with_managed_scaling(synthesized):
+    _, cluster, _ = _cluster(synthesized, "GravitonSparkClusterStack")
+    props = cluster["Properties"]
+    fleets = [props["Instances"]["MasterInstanceFleet"], props["Instances"]["CoreInstanceFleet"]]
+    fleets += props["Instances"].get("TaskInstanceFleets", [])
+    types = [c["InstanceType"] for f in fleets for c in f["InstanceTypeConfigs"]]
+    assert types and all(architecture_of(t) is Architecture.ARM64 for t in types), types
+    limits = props["ManagedScalingPolicy"]["ComputeLimits"]
+    assert limits["UnitType"] == "InstanceFleetUnits" and limits["MinimumCapacityUnits"] >= 1
+    assert limits["MaximumCapacityUnits"] > limits["MinimumCapacityUnits"]
+
+
+def test_spot_stack_fleets(synthesized):
+    _, cluster, resources = _cluster(synthesized, "SpotFleetClusterStack")
+    instances = cluster["Properties"]["Instances"]
+    for key in ("MasterInstanceFleet", "CoreInstanceFleet"):
+        fleet = instances[key]
+        assert fleet.get("TargetSpotCapacity", 0) == 0 and fleet["TargetOnDemandCapacity"] >= 1
+        assert fleet["LaunchSpecifications"]["OnDemandSpecification"]["AllocationStrategy"] == "lowest-price"
+        assert len(fleet["InstanceTypeConfigs"]) >= 3
+    (task,) = instances["TaskInstanceFleets"]
+    assert task["TargetSpotCapacity"] > 0 and task.get("TargetOnDemandCapacity", 0) == 0
+    configs = task["InstanceTypeConfigs"]
+    assert len(configs) >= 10
+    for c in configs:
+        assert c["WeightedCapacity"] == instance_type(c["InstanceType"]).vcpu, c
+    spot = task["LaunchSpecifications"]["SpotSpecification"]
+    assert spot["AllocationStrategy"] in ("capacity-optimized", "price-capacity-optimized")
+    assert spot["TimeoutDurationMinutes"] == 60 and spot["TimeoutAction"] == "SWITCH_TO_ON_DEMAND"
+    subnets = [k for k, v in resources.items() if v["Type"] == "AWS::EC2::Subnet"]
+    assert sorted(s["Ref"] for s in instances["Ec2SubnetIds"]) == sorted(subnets)
+    assert len(subnets) >= 2
