@@ -55,6 +55,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedApp]:
     """Every prebuilt stack, synthesized once, without the nag plugins (the gate tests run them)."""
     from aws_cdk import App
+
     from emr_patterns.app_factory import PREBUILT_STACKS, build_app
 
     outdir = tmp_path_factory.mktemp("cdk.out")
