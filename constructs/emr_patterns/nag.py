@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aws_cdk import CfnResource, Validations
+from aws_cdk import Validations
 from constructs import IConstruct
+
+from emr_patterns._cfn import cfn_of
 
 __all__ = [
     "NAG_PACK_PREFIXES",
@@ -50,15 +52,17 @@ def acknowledge_rules(scope: IConstruct, rule_ids: Iterable[str], reason: str) -
         acknowledge(scope, rule_id, reason)
 
 
-def checkov_skip(resource: CfnResource, check_id: str, comment: str) -> None:
+def checkov_skip(construct: IConstruct, check_id: str, comment: str) -> None:
     """Skip one checkov check on one resource, with the justification in the template metadata."""
+    resource = cfn_of(construct)
     meta = resource.get_metadata("checkov") or {"skip": []}
     meta["skip"] = [*meta.get("skip", []), {"id": check_id, "comment": comment}]
     resource.add_metadata("checkov", meta)
 
 
-def cfn_lint_ignore(resource: CfnResource, rule: str) -> None:
+def cfn_lint_ignore(construct: IConstruct, rule: str) -> None:
     """Ignore one cfn-lint rule on one resource (template metadata ``cfn-lint.config.ignore_checks``)."""
+    resource = cfn_of(construct)
     meta = resource.get_metadata("cfn-lint") or {"config": {"ignore_checks": []}}
     checks = meta.setdefault("config", {}).setdefault("ignore_checks", [])
     if rule not in checks:

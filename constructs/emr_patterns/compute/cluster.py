@@ -18,6 +18,7 @@ from constructs import Construct
 
 from emr_patterns import _perms
 from emr_patterns._assets import lambda_dir
+from emr_patterns._cfn import cfn_of, nag_arn_ref
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.network import EMR_MANAGED_POLICY_TAG
 from emr_patterns.foundation.platform import EmrPlatform
@@ -212,7 +213,7 @@ class EmrCluster(Construct):
                     self.resource.add_resource_dependency(child)
         for policy in (roles.service_policy, roles.instance_policy, self._bootstrap_policy):
             if policy is not None:
-                self.resource.add_resource_dependency(policy.node.default_child)
+                self.resource.add_resource_dependency(cfn_of(policy))
         self.cluster_id = self.resource.ref
         self.primary_dns_name = self.resource.attr_master_public_dns
         self._acknowledge_cluster_rules()
@@ -327,11 +328,11 @@ class EmrCluster(Construct):
         )
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(log_group.node.default_child)}.Arn>:*]",
+            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(log_group)}:*]",
             "Log streams are created by Lambda with run-time names inside this function's own log group.",
         )
         checkov_skip(
-            policy.node.default_child,
+            policy,
             "CKV_AWS_111",
             "Only ec2:Describe* and the Lambda VPC network-interface actions use Resource '*' (no resource "
             "scoping exists for them); revokes are scoped to this cluster's security groups.",
@@ -359,7 +360,6 @@ class EmrCluster(Construct):
             log_group=log_group,
         )
         function.node.add_dependency(policy)
-        cfn_function = function.node.default_child
         reason_sync = (
             "CloudFormation invokes this custom-resource function synchronously and receives its "
             "result; a dead-letter queue only applies to asynchronous invocations."
@@ -371,10 +371,10 @@ class EmrCluster(Construct):
             "Runs once per stack operation; reserving concurrency would fail to deploy in accounts at the "
             "10-execution minimum of unreserved concurrency.",
         )
-        checkov_skip(cfn_function, "CKV_AWS_116", reason_sync)
-        checkov_skip(cfn_function, "CKV_AWS_115", "Runs once per stack operation; see LambdaConcurrency.")
-        checkov_skip(cfn_function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
-        cfn_lint_ignore(cfn_function, "W3005")
+        checkov_skip(function, "CKV_AWS_116", reason_sync)
+        checkov_skip(function, "CKV_AWS_115", "Runs once per stack operation; see LambdaConcurrency.")
+        checkov_skip(function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
+        cfn_lint_ignore(function, "W3005")
         cleanup = CustomResource(
             self,
             "SecurityGroupCleanup",

@@ -12,6 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from emr_patterns._cfn import cfn_of, nag_arn_ref
 from emr_patterns._kms import allow_cloudwatch_logs
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.nag import acknowledge, acknowledge_rules, checkov_skip, rule_in_packs
@@ -182,7 +183,7 @@ class DataPlatformNetwork(Construct):
             )
             acknowledge(
                 self.node.find_child("FlowLogPolicy"),
-                f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.flow_log_group.node.default_child)}.Arn>:*]",
+                f"AwsSolutions-IAM5[Resource::{nag_arn_ref(self.flow_log_group)}:*]",
                 "Flow-log delivery creates log streams with run-time names (one per network interface) "
                 "inside this one log group.",
             )
@@ -340,8 +341,10 @@ class DataPlatformNetwork(Construct):
     def _justify_restrict_default_sg_provider(self) -> None:
         """checkov skips on the CDK-provided function that strips the default security group."""
         provider = Stack.of(self).node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
-        handler = provider.node.try_find_child("Handler") if provider is not None else None
-        if handler is None or handler.get_metadata("checkov"):
+        if provider is None:
+            return
+        handler = provider.node.try_find_child("Handler")
+        if handler is None or cfn_of(handler).get_metadata("checkov"):
             return
         reason = (
             "aws-cdk's own deploy-time function that removes the default security group's rules; "
@@ -352,7 +355,7 @@ class DataPlatformNetwork(Construct):
             checkov_skip(handler, check, reason)
         role = provider.node.try_find_child("Role")
         if role is not None:  # the handler already references the role with GetAtt (cfn-lint W3005)
-            handler.remove_resource_dependency(role)
+            cfn_of(handler).remove_resource_dependency(cfn_of(role))
 
     def _flow_log_key(self) -> kms.Key:
         key = kms.Key(

@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from emr_patterns import _perms
+from emr_patterns._cfn import nag_arn_ref
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.storage import DataLakeStorage
 from emr_patterns.nag import acknowledge
@@ -130,25 +131,24 @@ class EmrRoles(Construct):
             "Nodes describe their own cluster, whose id is unknown until EMR creates it; scoped to "
             "clusters in this account and region.",
         )
-        for bucket_id, label in self._object_wildcards(
+        for objects, label in self._object_wildcards(
             storage, additional_read_buckets, additional_read_write_buckets
         ):
             acknowledge(
                 self.instance_policy,
-                f"AwsSolutions-IAM5[Resource::<{bucket_id}>/*]",
+                f"AwsSolutions-IAM5[Resource::{objects}]",
                 f"Spark and Hive read and write objects with run-time keys in the {label}; the statement "
                 "is limited to this one bucket (no s3:*, no other buckets).",
             )
-        stack_ids = {p: stack.get_logical_id(b.node.default_child) for p, b in storage.buckets.items()}
         acknowledge(
             self.instance_policy,
-            f"AwsSolutions-IAM5[Resource::<{stack_ids['logs']}.Arn>/{storage.layout.emr_logs_prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(storage.logs_bucket)}/{storage.layout.emr_logs_prefix}*]",
             "EMR writes cluster logs under run-time paths (cluster and node ids) below the EMR log "
             "prefix; nothing else in the logs bucket is writable.",
         )
         acknowledge(
             self.instance_policy,
-            f"AwsSolutions-IAM5[Resource::<{stack_ids['artifacts']}.Arn>/{storage.layout.artifacts_prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(storage.artifacts_bucket)}/{storage.layout.artifacts_prefix}*]",
             "Nodes read job code, bootstrap scripts and TLS material below the artifacts prefix; read only.",
         )
         if enable_ssm:
@@ -244,19 +244,18 @@ class EmrRoles(Construct):
         read: Sequence[s3.IBucket],
         read_write: Sequence[s3.IBucket],
     ) -> list[tuple[str, str]]:
-        """(logical id, label) of each bucket whose objects the instance policy names with ``/*``."""
-        labelled = [
+        """(objects ARN as cdk-nag names it, label) of each bucket the instance policy names with ``/*``."""
+        labelled: list[tuple[s3.IBucket, str]] = [
             (b, f"{purpose} bucket")
             for purpose, b in storage.buckets.items()
             if purpose in ("raw", "work", "curated")
         ]
         labelled += [(b, "additional bucket") for b in (*read, *read_write)]
-        out: list[tuple[str, str]] = []
-        for bucket, label in labelled:
-            cfn = bucket.node.default_child
-            if cfn is not None:
-                out.append((f"{Stack.of(cfn).get_logical_id(cfn)}.Arn", label))
-        return out
+        # Buckets defined in the app appear in findings as <LogicalId.Arn>, imported ones by literal ARN.
+        return [
+            (f"{nag_arn_ref(b) if b.node.default_child is not None else b.bucket_arn}/*", label)
+            for b, label in labelled
+        ]
 
     def _instance_statements(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, CfnCondition, CustomResource, Duration, Fn, Stack
+from aws_cdk import Aws, CfnCondition, CustomResource, Duration, Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
@@ -15,6 +15,7 @@ from constructs import Construct
 
 from emr_patterns import _perms
 from emr_patterns._assets import lambda_dir
+from emr_patterns._cfn import nag_arn_ref
 from emr_patterns._validation import validate_s3_uri
 from emr_patterns.defaults import CERTIFICATE_VALIDITY_DAYS, IMDS_HOP_LIMIT, security_configuration_document
 from emr_patterns.errors import problem, raise_if_problems
@@ -154,7 +155,6 @@ class EmrSecurityConfiguration(Construct):
     def _generated_certificate(
         self, storage: DataLakeStorage, roles: EmrRoles, network: DataPlatformNetwork, validity_days: int
     ) -> str:
-        stack = Stack.of(self)
         prefix = f"{storage.layout.artifacts_prefix}tls/"
         bucket = storage.artifacts_bucket
         log_group = logs.LogGroup(
@@ -218,17 +218,17 @@ class EmrSecurityConfiguration(Construct):
         )
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(bucket.node.default_child)}.Arn>/{prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(bucket)}/{prefix}*]",
             "Each certificate zip gets a new random key under the TLS prefix; access is limited to "
             "that prefix.",
         )
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(log_group.node.default_child)}.Arn>:*]",
+            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(log_group)}:*]",
             "Log streams are created by Lambda with run-time names inside this function's own log group.",
         )
         checkov_skip(
-            policy.node.default_child,
+            policy,
             "CKV_AWS_111",
             "Only the Lambda VPC network-interface actions use Resource '*' (they support no resource "
             "scoping); S3, KMS and Logs statements are scoped to one prefix, key and log group.",
@@ -251,7 +251,7 @@ class EmrSecurityConfiguration(Construct):
         function.node.add_dependency(policy)
         # aws-cdk adds a construct-level DependsOn on the role that the GetAtt already implies;
         # cfn-lint reports it as W3005. Harmless, so ignored on this one resource.
-        cfn_lint_ignore(function.node.default_child, "W3005")
+        cfn_lint_ignore(function, "W3005")
         self.certificate_function = function
         reason_sync = (
             "CloudFormation invokes this custom-resource function synchronously and receives its "
@@ -264,10 +264,9 @@ class EmrSecurityConfiguration(Construct):
             "Runs once per stack operation; reserving concurrency would fail to deploy in accounts at the "
             "10-execution minimum of unreserved concurrency.",
         )
-        cfn_function = function.node.default_child
-        checkov_skip(cfn_function, "CKV_AWS_116", reason_sync)
-        checkov_skip(cfn_function, "CKV_AWS_115", "Runs once per stack operation; see LambdaConcurrency.")
-        checkov_skip(cfn_function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
+        checkov_skip(function, "CKV_AWS_116", reason_sync)
+        checkov_skip(function, "CKV_AWS_115", "Runs once per stack operation; see LambdaConcurrency.")
+        checkov_skip(function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
 
         # Only the EMR nodes (and the writer) may read the private key material.
         bucket.add_to_resource_policy(

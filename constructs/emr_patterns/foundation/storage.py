@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -10,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from emr_patterns._cfn import cfn_of
 from emr_patterns._context import resolve_removal_policy
 from emr_patterns._kms import allow_cloudwatch_logs
 from emr_patterns._validation import validate_bucket_name, validate_kms_key_arn, validate_s3_prefix
@@ -159,7 +161,7 @@ class DataLakeStorage(Construct):
             auto_delete_objects=destroy,
         )
         checkov_skip(
-            self.access_logs_bucket.node.default_child,
+            self.access_logs_bucket,
             "CKV_AWS_18",
             "Server access log destination; logging it to itself would create an endless log loop.",
         )
@@ -241,7 +243,7 @@ class DataLakeStorage(Construct):
         on the app's ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`` feature flag (without
         it CDK would switch the log bucket to ACLs, which this library keeps disabled).
         """
-        cfn = bucket.node.default_child
+        cfn = cast(s3.CfnBucket, cfn_of(bucket))
         cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
             destination_bucket_name=self.access_logs_bucket.bucket_name, log_file_prefix=prefix
         )

@@ -1,0 +1,26 @@
+"""Typed access to the L1 resource behind an L2 construct."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from aws_cdk import CfnResource, Stack
+from constructs import IConstruct
+
+__all__ = ["cfn_of", "nag_arn_ref"]
+
+
+def cfn_of(construct: IConstruct) -> CfnResource:
+    """The ``CfnResource`` an L2 construct wraps (its ``default_child``), or the resource itself."""
+    if CfnResource.is_cfn_resource(construct):
+        return cast(CfnResource, construct)
+    child = construct.node.default_child
+    if child is None or not CfnResource.is_cfn_resource(child):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource as its default child")
+    return cast(CfnResource, child)
+
+
+def nag_arn_ref(construct: IConstruct) -> str:
+    """How cdk-nag names ``construct``'s ARN in granular finding ids: ``<LogicalId.Arn>``."""
+    resource = cfn_of(construct)
+    return f"<{Stack.of(resource).get_logical_id(resource)}.Arn>"
