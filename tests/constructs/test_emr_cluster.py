@@ -121,3 +121,17 @@ def test_instance_groups_use_one_subnet():
     EmrCluster(stack, "Cluster", platform=platform, spec=spec)
     (cluster,) = Template.from_stack(stack).find_resources("AWS::EMR::Cluster").values()
     assert "Ec2SubnetId" in cluster["Properties"]["Instances"]
+
+
+def test_release_without_imdsv2_only_support_rejected():
+    stack, platform = _platform()
+    spec = ClusterSpec(
+        name="old",
+        release_label="emr-5.29.0",
+        primary_fleet=InstanceFleetSpec.primary(["m5.xlarge"]),
+        core_fleet=InstanceFleetSpec.core(["m5.2xlarge"], on_demand_units=2),
+        termination_protected=True,
+    )
+    with pytest.raises(EmrPatternsValidationError) as err:
+        EmrCluster(stack, "Cluster", platform=platform, spec=spec)
+    assert "spec.release_label='emr-5.29.0'" in str(err.value) and "IMDSv2" in str(err.value)

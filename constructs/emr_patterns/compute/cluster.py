@@ -24,6 +24,7 @@ from emr_patterns.foundation.network import EMR_MANAGED_POLICY_TAG
 from emr_patterns.foundation.platform import EmrPlatform
 from emr_patterns.nag import acknowledge, acknowledge_rules, cfn_lint_ignore, checkov_skip, rule_in_packs
 from emr_patterns.spec import BootstrapAction, ClusterSpec, PlatformBindings, ShellAccess
+from emr_patterns.spec.release import Feature, feature_problems
 
 __all__ = ["BootstrapScript", "EmrCluster"]
 
@@ -104,6 +105,10 @@ class EmrCluster(Construct):
                         "use ShellAccess.SSM and AWS Systems Manager Session Manager",
                     )
                 )
+            # The platform's security configuration turns IMDSv1 off; older releases fail to boot.
+            problems += feature_problems(
+                spec.release, Feature.IMDSV2_ONLY, prop="spec.release_label", value=spec.release_label
+            )
             if spec.idle_timeout_seconds is None and not spec.termination_protected:
                 problems.append(
                     problem(
