@@ -119,7 +119,7 @@ def test_stateful_logical_ids_are_stable(resources):
         "PlatformNetworkVpcED8BFD03",
         "PlatformNetworkFlowLogs54E55310",
         "PlatformNetworkFlowLogKeyA8CBA491",
-        "PlatformSecurityConfigurationCertificateFunctionLogsF9E6C67B",
+        "PlatformSecurityConfigurationCertificateFunctionLogsB224B493",
     }
 
 

@@ -7,22 +7,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import CfnOutput, CustomResource, Duration, Stack, Tags
+from aws_cdk import CfnOutput, CustomResource, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from emr_patterns import _perms
-from emr_patterns._assets import lambda_dir
-from emr_patterns._cfn import cfn_of, nag_arn_ref
+from emr_patterns._cfn import cfn_of
 from emr_patterns.errors import problem, raise_if_problems
+from emr_patterns.foundation.functions import PlatformFunction
 from emr_patterns.foundation.network import EMR_MANAGED_POLICY_TAG
 from emr_patterns.foundation.platform import EmrPlatform
-from emr_patterns.nag import acknowledge, acknowledge_rules, cfn_lint_ignore, checkov_skip, rule_in_packs
+from emr_patterns.nag import acknowledge, acknowledge_rules
 from emr_patterns.spec import BootstrapAction, ClusterSpec, PlatformBindings, ShellAccess
 from emr_patterns.spec.release import Feature, feature_problems
 
@@ -281,22 +279,13 @@ class EmrCluster(Construct):
         """Revoke the rules EMR adds between the groups when the stack is deleted."""
         platform = self.platform
         stack = Stack.of(self)
-        log_group = logs.LogGroup(
+        function = PlatformFunction(
             self,
-            "SecurityGroupCleanupLogs",
-            encryption_key=platform.storage.key,
-            retention=logs.RetentionDays.ONE_YEAR,
-        )
-        role = iam.Role(
-            self,
-            "SecurityGroupCleanupRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Revokes EMR-added rules between this cluster's security groups on delete",
-        )
-        policy = iam.ManagedPolicy(
-            self,
-            "SecurityGroupCleanupPolicy",
-            description="Revoke rules of this cluster's security groups; logs; VPC network interfaces",
+            "SecurityGroupCleanupFunction",
+            handler="emr_sg_cleanup",
+            description="Revokes EMR-added rules between the cluster security groups on delete",
+            network=platform.network,
+            key=platform.storage.key,
             statements=[
                 iam.PolicyStatement(
                     sid="RevokeClusterGroupRules",
@@ -307,79 +296,10 @@ class EmrCluster(Construct):
                         )
                         for g in groups
                     ],
-                ),
-                iam.PolicyStatement(
-                    sid="DescribeAndNetworkInterfaces",
-                    actions=[
-                        "ec2:DescribeSecurityGroups",
-                        "ec2:DescribeSecurityGroupRules",
-                        *_perms.ENI_ACTIONS,
-                    ],
-                    resources=["*"],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:*"],
-                ),
+                )
             ],
+            unscoped_actions=["ec2:DescribeSecurityGroups"],
         )
-        role.add_managed_policy(policy)
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "ec2:Describe* and Lambda's VPC network-interface actions support no resource-level "
-            "permissions; the revoke actions are limited to this cluster's three groups.",
-        )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(log_group)}:*]",
-            "Log streams are created by Lambda with run-time names inside this function's own log group.",
-        )
-        checkov_skip(
-            policy,
-            "CKV_AWS_111",
-            "Only ec2:Describe* and the Lambda VPC network-interface actions use Resource '*' (no resource "
-            "scoping exists for them); revokes are scoped to this cluster's security groups.",
-        )
-        function_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroupCleanupFunctionSecurityGroup",
-            vpc=platform.vpc,
-            description="Security-group cleanup function: HTTPS out to the EC2, Logs and S3 endpoints",
-            allow_all_outbound=False,
-        )
-        function_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC endpoints")
-        function = lambda_.Function(
-            self,
-            "SecurityGroupCleanupFunction",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(lambda_dir("emr_sg_cleanup"), exclude=["__pycache__", "*.pyc"]),
-            description="Revokes EMR-added cross-references between cluster security groups on delete",
-            timeout=Duration.minutes(5),
-            role=role,
-            vpc=platform.vpc,
-            vpc_subnets=platform.network.subnet_selection,
-            security_groups=[function_group],
-            log_group=log_group,
-        )
-        function.node.add_dependency(policy)
-        reason_sync = (
-            "CloudFormation invokes this custom-resource function synchronously and receives its "
-            "result; a dead-letter queue only applies to asynchronous invocations."
-        )
-        acknowledge_rules(function, rule_in_packs("LambdaDLQ"), reason_sync)
-        acknowledge_rules(
-            function,
-            rule_in_packs("LambdaConcurrency"),
-            "Runs once per stack operation; reserving concurrency would fail to deploy in accounts at the "
-            "10-execution minimum of unreserved concurrency.",
-        )
-        checkov_skip(function, "CKV_AWS_116", reason_sync)
-        checkov_skip(function, "CKV_AWS_115", "Runs once per stack operation; see LambdaConcurrency.")
-        checkov_skip(function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
-        cfn_lint_ignore(function, "W3005")
         cleanup = CustomResource(
             self,
             "SecurityGroupCleanup",

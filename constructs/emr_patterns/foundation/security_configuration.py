@@ -5,24 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, CfnCondition, CustomResource, Duration, Fn
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Aws, CfnCondition, CustomResource, Fn
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from emr_patterns import _perms
-from emr_patterns._assets import lambda_dir
 from emr_patterns._cfn import nag_arn_ref
 from emr_patterns._validation import validate_s3_uri
 from emr_patterns.defaults import CERTIFICATE_VALIDITY_DAYS, IMDS_HOP_LIMIT, security_configuration_document
 from emr_patterns.errors import problem, raise_if_problems
+from emr_patterns.foundation.functions import PlatformFunction
 from emr_patterns.foundation.network import DataPlatformNetwork
 from emr_patterns.foundation.roles import EmrRoles
 from emr_patterns.foundation.storage import DataLakeStorage
-from emr_patterns.nag import acknowledge, acknowledge_rules, cfn_lint_ignore, checkov_skip, rule_in_packs
 
 __all__ = ["EmrSecurityConfiguration"]
 
@@ -157,30 +153,14 @@ class EmrSecurityConfiguration(Construct):
     ) -> str:
         prefix = f"{storage.layout.artifacts_prefix}tls/"
         bucket = storage.artifacts_bucket
-        log_group = logs.LogGroup(
+        writer = PlatformFunction(
             self,
-            "CertificateFunctionLogs",
-            encryption_key=storage.key,
-            retention=logs.RetentionDays.ONE_YEAR,
-        )
-        security_group = ec2.SecurityGroup(
-            self,
-            "CertificateFunctionSecurityGroup",
-            vpc=network.vpc,
-            description="Certificate function: HTTPS out to S3, KMS and CloudWatch Logs endpoints only",
-            allow_all_outbound=False,
-        )
-        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC endpoints")
-        role = iam.Role(
-            self,
-            "CertificateFunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Writes the generated EMR TLS zip to the artifacts bucket",
-        )
-        policy = iam.ManagedPolicy(
-            self,
-            "CertificateFunctionPolicy",
-            description="Write and delete the EMR TLS zip; logs; VPC network interfaces",
+            "CertificateFunction",
+            handler="tls_certificate",
+            description="Generates the self-signed TLS zip for EMR in-transit encryption",
+            network=network,
+            key=storage.key,
+            memory_size=1024,  # RSA key generation in pure Python: CPU scales with memory
             statements=[
                 iam.PolicyStatement(
                     sid="WriteCertificateZip",
@@ -199,74 +179,14 @@ class EmrSecurityConfiguration(Construct):
                     actions=["kms:GenerateDataKey", "kms:Decrypt"],
                     resources=[storage.key.key_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:*"],
-                ),
-                iam.PolicyStatement(
-                    sid="VpcNetworkInterfaces", actions=list(_perms.ENI_ACTIONS), resources=["*"]
-                ),
             ],
+            scoped_wildcards={
+                f"Resource::{nag_arn_ref(bucket)}/{prefix}*": "Each certificate zip gets a new random key "
+                "under the TLS prefix; access is limited to that prefix.",
+            },
         )
-        role.add_managed_policy(policy)
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Lambda's VPC network-interface actions (ec2:CreateNetworkInterface and friends) do not "
-            "support resource-level permissions; every other statement is scoped.",
-        )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(bucket)}/{prefix}*]",
-            "Each certificate zip gets a new random key under the TLS prefix; access is limited to "
-            "that prefix.",
-        )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(log_group)}:*]",
-            "Log streams are created by Lambda with run-time names inside this function's own log group.",
-        )
-        checkov_skip(
-            policy,
-            "CKV_AWS_111",
-            "Only the Lambda VPC network-interface actions use Resource '*' (they support no resource "
-            "scoping); S3, KMS and Logs statements are scoped to one prefix, key and log group.",
-        )
-        function = lambda_.Function(
-            self,
-            "CertificateFunction",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(lambda_dir("tls_certificate"), exclude=["__pycache__", "*.pyc"]),
-            description="Generates the self-signed TLS zip for EMR in-transit encryption",
-            timeout=Duration.minutes(5),
-            memory_size=1024,
-            role=role,
-            vpc=network.vpc,
-            vpc_subnets=network.subnet_selection,
-            security_groups=[security_group],
-            log_group=log_group,
-        )
-        function.node.add_dependency(policy)
-        # aws-cdk adds a construct-level DependsOn on the role that the GetAtt already implies;
-        # cfn-lint reports it as W3005. Harmless, so ignored on this one resource.
-        cfn_lint_ignore(function, "W3005")
-        self.certificate_function = function
-        reason_sync = (
-            "CloudFormation invokes this custom-resource function synchronously and receives its "
-            "result; a dead-letter queue only applies to asynchronous invocations."
-        )
-        acknowledge_rules(function, rule_in_packs("LambdaDLQ"), reason_sync)
-        acknowledge_rules(
-            function,
-            rule_in_packs("LambdaConcurrency"),
-            "Runs once per stack operation; reserving concurrency would fail to deploy in accounts at the "
-            "10-execution minimum of unreserved concurrency.",
-        )
-        checkov_skip(function, "CKV_AWS_116", reason_sync)
-        checkov_skip(function, "CKV_AWS_115", "Runs once per stack operation; see LambdaConcurrency.")
-        checkov_skip(function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
+        self.certificate_function = writer.function
+        role = writer.role
 
         # Only the EMR nodes (and the writer) may read the private key material.
         bucket.add_to_resource_policy(
@@ -289,7 +209,7 @@ class EmrSecurityConfiguration(Construct):
         self.certificate = CustomResource(
             self,
             "Certificate",
-            service_token=function.function_arn,
+            service_token=writer.function_arn,
             resource_type="Custom::EmrTlsCertificate",
             properties={
                 "Bucket": bucket.bucket_name,
