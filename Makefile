@@ -12,6 +12,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_ENV := .tools/checkov
 CHECKOV := $(CHECKOV_ENV)/bin/checkov
 CHECKOV_VERSION := 3.3.30
+SCANPY_VERSION := 1.11.5
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
@@ -30,6 +31,9 @@ $(STAMP): pyproject.toml setup.py package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# scanpy only carries the real single-cell matrix the job tests read (with h5py); none of its
+	# dependencies are needed, so it is installed without them.
+	$(PY) -m pip install --quiet --no-deps 'scanpy==$(SCANPY_VERSION)'
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -45,7 +45,7 @@ class SynthesizedApp:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep Spark tests on one xdist worker (one JVM) and CDK tests on one worker (one synth)."""
     for item in items:
-        if item.get_closest_marker("spark"):
+        if item.get_closest_marker("spark") or "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("spark"))
         elif item.get_closest_marker("cdk"):
             item.add_marker(pytest.mark.xdist_group("cdk"))

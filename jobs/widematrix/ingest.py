@@ -1,0 +1,846 @@
+"""Ingest a single-cell expression matrix into the canonical sparse dataset.
+
+Usage (spark-submit entry point; every path may be local, ``hdfs://`` or ``s3://``)::
+
+    spark-submit jobs/widematrix/ingest.py --input <path or s3 uri> [--metadata <cells.csv>] \\
+        --output <dataset dir> [--format auto|zip|csv|10x-h5|h5ad|mtx] [--overwrite] \\
+        [--value-type auto|float32|float64] [--gene-key name|id] [--h5ad-matrix X|raw.X|layers/NAME]
+
+Inputs (``--format auto`` picks by name):
+
+* ``.zip``: the source design's archive: exactly one wide matrix CSV (a member whose name
+  contains ``matrix``) and optionally one cell-metadata CSV (a member whose name contains
+  ``metadata``, ``cells`` or ``obs``). Streamed member by member through the JVM.
+* ``.csv`` / ``.csv.gz``: a wide CSV: header ``<cell id column>,<gene 1>,...,<gene G>`` and one
+  row per cell with G finite numbers >= 0. Quoted ids and gene names (commas, quotes, non-ASCII)
+  are fine; quoted newlines are not.
+* ``.h5``: a 10x Genomics Cell Ranger matrix (``filtered_feature_bc_matrix.h5``, v2 or v3).
+* ``.h5ad``: an AnnData file (``--h5ad-matrix`` picks ``X``, ``raw.X`` or a layer); ``obs``
+  columns become cell metadata.
+* a directory holding ``matrix.mtx[.gz]``, ``barcodes.tsv[.gz]`` and ``features.tsv[.gz]``
+  (or ``genes.tsv``): a Matrix Market export, in either orientation.
+
+``--metadata`` is a CSV whose first column is the cell id; all its columns are kept (as strings).
+Cells of the matrix missing from it are an error; extra metadata rows are a warning.
+
+Output (``<dataset dir>``)::
+
+    matrix/part-*.parquet   cell int32, gene int32, value float32|float64; nonzeros only, cell-major
+    cells/   cell_index int32, cell_id string, <metadata columns>
+    genes/   gene_index int32, gene string, <feature columns>
+    manifest.json                          shape, nnz, value type, source checksum, layout; written last
+
+Exit status: 0 on success, 2 on bad input (the message names file, row, cell or column), 1 otherwise.
+"""
+
+import argparse
+import datetime
+import logging
+import os
+import sys
+import tempfile
+import warnings
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+if __name__ == "__main__" and not __package__:  # spark-submit runs this file as a script
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from widematrix.ingest import main as _script_main
+
+    sys.exit(_script_main(sys.argv[1:], script_mode=True))
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.accumulators import AccumulatorParam
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F  # noqa: N812
+
+from . import csvparse, fsio, readers
+from .errors import InputError, unwrap
+
+LOG = logging.getLogger("widematrix.ingest")
+FORMAT_VERSION = 1
+NEEDS_FLOAT64 = "values are not all exactly representable as float32"
+BATCH_VALUES = 2_000_000  # cells x genes per Arrow batch handed to the CSV parser (cache-sized)
+CHUNK_NNZ = 4_000_000  # stored values per chunk read from HDF5
+
+
+# ---------------------------------------------------------------------------------------------
+# small pure helpers
+
+
+def detect_format(fs: fsio.HadoopFS, uri: str) -> str:
+    if fs.is_dir(uri):
+        return "mtx"
+    name = uri.rstrip("/").rsplit("/", 1)[-1].lower()
+    for suffix, fmt in ((".zip", "zip"), (".h5ad", "h5ad"), (".h5", "10x-h5"), (".hdf5", "10x-h5")):
+        if name.endswith(suffix):
+            return fmt
+    if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".txt", ".txt.gz")):
+        return "csv"
+    raise InputError(f"{uri}: cannot tell the input format from the name; pass --format")
+
+
+def zip_role(member: str) -> Optional[str]:
+    """'matrix', 'metadata' or None for a ZIP member name (only CSV members count)."""
+    base = member.rsplit("/", 1)[-1].lower()
+    if base.startswith(".") or member.startswith("__MACOSX/"):
+        return None
+    if not base.endswith((".csv", ".csv.gz")):
+        return None
+    if "matrix" in base:
+        return "matrix"
+    if any(word in base for word in ("metadata", "cells", "obs")):
+        return "metadata"
+    return "other"
+
+
+class _TallyParam(AccumulatorParam):
+    """(max value, any non-integer value): both idempotent, so a re-run task cannot skew them."""
+
+    def zero(self, value: Tuple[float, int]) -> Tuple[float, int]:
+        return (0.0, 0)
+
+    def addInPlace(self, a: Tuple[float, int], b: Tuple[float, int]) -> Tuple[float, int]:  # noqa: N802
+        return (max(a[0], b[0]), max(a[1], b[1]))
+
+
+def _tally(values: np.ndarray) -> Tuple[float, int]:
+    if values.size == 0:
+        return (0.0, 0)
+    return (float(values.max()), int(bool((values != np.floor(values)).any())))
+
+
+def _is_float32_exact(values: np.ndarray) -> bool:
+    return bool((values.astype(np.float32).astype(np.float64) == values).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# wide CSV
+
+
+def _line_offsets(arr: pa.Array) -> Tuple[bytes, np.ndarray]:
+    """Back-to-back UTF-8 bytes of a string array and its (n + 1) offsets, rebased to 0."""
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    bufs = arr.buffers()
+    offs = np.frombuffer(bufs[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
+    lo, hi = int(offs[0]), int(offs[-1])
+    data = bytes(memoryview(bufs[2])[lo:hi]) if bufs[2] is not None else b""
+    return data, offs - lo
+
+
+def make_csv_parser(
+    n_genes: int,
+    gene_names: List[str],
+    offsets: Dict[int, int],
+    first_blk: int,
+    source: str,
+    value_type: str,
+    tally: Any,
+) -> Any:
+    """The ``mapInArrow`` function: text lines (value, blk) -> nonzero entries (cell, gene, value).
+
+    A line's dense cell index is the number of data lines before it: ``offsets[blk]`` (lines in
+    earlier blocks, from the id pre-pass) plus its position in its block, minus the header line.
+    """
+    np_type = np.float32 if value_type == "float32" else np.float64
+    check32 = value_type == "auto32"
+    if check32:
+        np_type = np.float32
+
+    def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        seen: Dict[int, int] = {}
+        for batch in batches:
+            text = batch.column(0)
+            blks = batch.column(1).to_numpy()
+            if len(blks) == 0:
+                continue
+            cuts = np.flatnonzero(np.diff(blks)) + 1
+            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(blks)]):  # noqa: B905
+                blk = int(blks[a])
+                base = seen.get(blk, 0)
+                seen[blk] = base + (b - a)
+                lines = text.slice(int(a), int(b - a))
+                first = offsets[blk] + base - 1  # cell index of the first line (-1: the header)
+                if blk == first_blk and base == 0:
+                    lines = lines.slice(1)
+                    first += 1
+                if len(lines) == 0:
+                    continue
+                buf, offs = _line_offsets(lines)
+                parsed = csvparse.parse_fast(buf, offs, n_genes)
+                if parsed is None:
+                    numbers = [first + k + 2 for k in range(len(lines))]  # 1-based file line
+                    parsed = csvparse.parse_slow(lines.to_pylist(), n_genes, gene_names, numbers, source)
+                rows, genes, vals = parsed
+                if check32 and not _is_float32_exact(vals):
+                    raise InputError(NEEDS_FLOAT64)
+                tally.add(_tally(vals))
+                yield pa.RecordBatch.from_arrays(
+                    [
+                        pa.array((rows + first).astype(np.int32)),
+                        pa.array(genes.astype(np.int32)),
+                        pa.array(vals.astype(np_type)),
+                    ],
+                    names=["cell", "gene", "value"],
+                )
+
+    return parse
+
+
+_QUOTED_ID = r'^"([^"]*(?:""[^"]*)*)"'
+
+
+def csv_cells(spark: SparkSession, path: str, staging: str) -> Tuple[DataFrame, Dict[int, int], int, int]:
+    """Id pre-pass over the wide CSV, in the JVM: cell ids in file order and per-block line offsets.
+
+    Returns (cells DataFrame [cell_index, cell_id], offsets by block start, first block, n_cells).
+    """
+    text = spark.read.text(path).select("value", F.col("_metadata.file_block_start").alias("blk"))
+    text = text.where(F.length("value") > 0).withColumn("mid", F.monotonically_increasing_id())
+    value = F.col("value")
+    cell_id = F.when(
+        value.startswith('"'), F.regexp_replace(F.regexp_extract(value, _QUOTED_ID, 1), '""', '"')
+    ).otherwise(F.regexp_extract(value, "^([^,]*)", 1))
+    rib = F.row_number().over(Window.partitionBy("blk").orderBy("mid")) - 1
+    ids_path = fsio.join(staging, "cell_ids")
+    text.select("blk", rib.alias("rib"), cell_id.alias("cell_id")).write.parquet(ids_path)
+    ids = spark.read.parquet(ids_path)
+    counts = sorted(
+        (int(r["blk"]), int(r["n"])) for r in ids.groupBy("blk").agg(F.count("*").alias("n")).collect()
+    )
+    if not counts:
+        raise InputError(f"{path}: empty file")
+    offsets, total = {}, 0
+    for blk, n in counts:
+        offsets[blk] = total
+        total += n
+    first_blk = counts[0][0]
+    off_df = spark.createDataFrame([(b, o) for b, o in offsets.items()], "blk long, off long")
+    cells = (
+        ids.join(F.broadcast(off_df), "blk")
+        .select((F.col("off") + F.col("rib") - 1).cast("int").alias("cell_index"), "cell_id")
+        .where(F.col("cell_index") >= 0)
+    )
+    return cells, offsets, first_blk, total - 1
+
+
+def csv_entries(
+    spark: SparkSession,
+    path: str,
+    gene_names: List[str],
+    offsets: Dict[int, int],
+    first_blk: int,
+    value_type: str,
+    tally: Any,
+) -> DataFrame:
+    n_genes = len(gene_names)
+    parser = make_csv_parser(n_genes, gene_names, offsets, first_blk, path, value_type, tally)
+    dtype = "double" if value_type == "float64" else "float"
+    text = spark.read.text(path).select("value", F.col("_metadata.file_block_start").alias("blk"))
+    text = text.where(F.length("value") > 0)
+    return text.mapInArrow(parser, f"cell int, gene int, value {dtype}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Matrix Market
+
+
+def make_mtx_parser(
+    header_lines: int, first_blk: int, rows: int, cols: int, swap: bool, source: str, dtype: Any, tally: Any
+):
+    def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow.csv as pacsv
+
+        seen: Dict[int, int] = {}
+        for batch in batches:
+            text = batch.column(0)
+            blks = batch.column(1).to_numpy()
+            if len(blks) == 0:
+                continue
+            cuts = np.flatnonzero(np.diff(blks)) + 1
+            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(blks)]):  # noqa: B905
+                blk = int(blks[a])
+                base = seen.get(blk, 0)
+                seen[blk] = base + (b - a)
+                lines = text.slice(int(a), int(b - a))
+                if blk == first_blk and base < header_lines:
+                    lines = lines.slice(min(header_lines - base, len(lines)))
+                if len(lines) == 0:
+                    continue
+                raw = "\n".join(s.strip() for s in lines.to_pylist()).encode("utf-8")
+                try:
+                    tbl = pacsv.read_csv(
+                        pa.py_buffer(raw),
+                        read_options=pacsv.ReadOptions(column_names=["i", "j", "v"][: 3 if dtype else 2]),
+                        parse_options=pacsv.ParseOptions(delimiter=" "),
+                        convert_options=pacsv.ConvertOptions(
+                            column_types={"i": pa.int64(), "j": pa.int64(), "v": pa.float64()}
+                        ),
+                    )
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    raise InputError(
+                        f"{source}: malformed coordinate line ({str(exc).splitlines()[0]})"
+                    ) from None
+                i = tbl.column("i").to_numpy()
+                j = tbl.column("j").to_numpy()
+                v = tbl.column("v").to_numpy() if dtype else np.ones(len(i))
+                bad = (i < 1) | (i > rows) | (j < 1) | (j > cols)
+                if bad.any():
+                    k = int(np.flatnonzero(bad)[0])
+                    raise InputError(
+                        f"{source}: entry ({i[k]}, {j[k]}) is outside the declared {rows} x {cols} shape"
+                    )
+                if not np.isfinite(v).all() or (v < 0).any():
+                    k = int(np.flatnonzero(~np.isfinite(v) | (v < 0))[0])
+                    raise InputError(
+                        f"{source}: entry ({i[k]}, {j[k]}) has value {v[k]!r}; values must be finite and >= 0"
+                    )
+                nz = v != 0
+                tally.add(_tally(v[nz]))
+                r, c = (j[nz] - 1, i[nz] - 1) if swap else (i[nz] - 1, j[nz] - 1)
+                yield pa.RecordBatch.from_arrays(
+                    [
+                        pa.array(r.astype(np.int32)),
+                        pa.array(c.astype(np.int32)),
+                        pa.array(v[nz].astype(dtype or np.float32)),
+                    ],
+                    names=["cell", "gene", "value"],
+                )
+
+    return parse
+
+
+def read_lines_ordered(spark: SparkSession, path: str) -> List[str]:
+    """All lines of a small text file, in file order (dictionaries such as barcodes.tsv)."""
+    df = spark.read.text(path).select("value", F.col("_metadata.file_block_start").alias("blk"))
+    df = df.withColumn("mid", F.monotonically_increasing_id()).orderBy("blk", "mid")
+    return [v for v in df.select("value").toPandas()["value"].tolist() if v != ""]
+
+
+# ---------------------------------------------------------------------------------------------
+# cells, genes and the matrix layout
+
+
+def attach_metadata(
+    spark: SparkSession, cells: DataFrame, metadata: Optional[str], warnings_out: List[str]
+) -> DataFrame:
+    """Left-join a metadata CSV (first column = cell id) onto cells; missing cells are an error."""
+    if not metadata:
+        return cells
+    meta = (
+        spark.read.option("header", True)
+        .option("escape", '"')
+        .option("multiLine", True)
+        .option("mode", "FAILFAST")
+        .csv(metadata)
+    )
+    if not meta.columns:
+        raise InputError(f"{metadata}: empty metadata file")
+    key = meta.columns[0]
+    clash = [c for c in meta.columns[1:] if c in cells.columns]
+    if clash:
+        raise InputError(
+            f"{metadata}: metadata columns {clash} clash with columns the matrix already provides"
+        )
+    meta = meta.withColumnRenamed(key, "_meta_key")
+    keys = meta.groupBy("_meta_key").agg(F.count("*").alias("_n"))
+    both = cells.select("cell_id").join(keys, cells["cell_id"] == keys["_meta_key"], "full_outer")
+    tallies = both.agg(  # one job: duplicated, missing and extra cells
+        F.sum((F.col("_n") > 1).cast("long")).alias("dups"),
+        F.sum(F.col("_meta_key").isNull().cast("long")).alias("missing"),
+        F.sum(F.col("cell_id").isNull().cast("long")).alias("extra"),
+    ).collect()[0]
+    if tallies["dups"]:
+        dup = both.where(F.col("_n") > 1).select("_meta_key").limit(1).collect()[0][0]
+        raise InputError(f"{metadata}: duplicate cell id {dup!r} in column {key!r}")
+    if tallies["missing"]:
+        examples = [r["cell_id"] for r in both.where(F.col("_meta_key").isNull()).limit(5).collect()]
+        raise InputError(
+            f"{metadata}: {tallies['missing']} cell(s) of the matrix have no metadata row (column {key!r}), "
+            f"e.g. {examples}"
+        )
+    if tallies["extra"]:
+        examples = [r["_meta_key"] for r in both.where(F.col("cell_id").isNull()).limit(5).collect()]
+        msg = (
+            f"{metadata}: {tallies['extra']} metadata row(s) name cells that are not in the matrix and were "
+            f"ignored, e.g. {examples}"
+        )
+        warnings.warn(msg, stacklevel=2)
+        LOG.warning(msg)
+        warnings_out.append(msg)
+    return cells.join(meta, cells["cell_id"] == meta["_meta_key"], "left").drop("_meta_key")
+
+
+def check_cells(cells: DataFrame, source: str) -> None:
+    """One pass: an empty or repeated cell id is an error naming the data rows."""
+    bad = (
+        cells.groupBy("cell_id")
+        .agg(F.count("*").alias("n"), F.min("cell_index").alias("first"))
+        .where("n > 1 or cell_id = ''")
+        .orderBy("first")
+        .limit(1)
+        .collect()
+    )
+    if not bad:
+        return
+    if bad[0]["cell_id"] == "":
+        raise InputError(f"{source}: data row {bad[0]['first'] + 1} has an empty cell id")
+    rows = [
+        r["cell_index"] + 1 for r in cells.where(F.col("cell_id") == bad[0]["cell_id"]).limit(5).collect()
+    ]
+    raise InputError(f"{source}: duplicate cell id {bad[0]['cell_id']!r} (data rows {sorted(rows)})")
+
+
+def gene_table(names: List[str], extra: Optional[pd.DataFrame], source: str) -> pd.DataFrame:
+    seen: Dict[str, int] = {}
+    for k, name in enumerate(names):
+        if name is None or name == "":
+            raise InputError(f"{source}: gene {k + 1} has an empty name")
+        if name in seen:
+            raise InputError(
+                f"{source}: duplicate gene name {name!r} (genes {seen[name] + 1} and {k + 1}); "
+                "for 10x/Matrix Market inputs --gene-key id uses the unique feature ids instead"
+            )
+        seen[name] = k
+    table = pd.DataFrame(
+        {"gene_index": np.arange(len(names), dtype=np.int32), "gene": pd.Series(names, dtype=object)}
+    )
+    if extra is not None:
+        for col in extra.columns:
+            if col not in table.columns:
+                table[col] = extra[col].to_numpy()
+    return table
+
+
+def write_matrix(entries: DataFrame, path: str) -> None:
+    """Map-only write: each parse task writes its cells' nonzeros (cell-major) as one Parquet file."""
+    entries.write.option("maxRecordsPerFile", 0).parquet(path)
+
+
+def write_small_table(fs: fsio.HadoopFS, table: pa.Table, directory: str) -> None:
+    """Write a dictionary-sized table as one Parquet file from the driver (no Spark job)."""
+    local_dir = tempfile.mkdtemp(prefix="widematrix-")
+    try:
+        local = os.path.join(local_dir, "part-00000.parquet")
+        pq.write_table(table, local)
+        fs.mkdirs(directory)
+        fs.copy_from_local(local, fsio.join(directory, "part-00000.parquet"))
+    finally:
+        import shutil
+
+        shutil.rmtree(local_dir, ignore_errors=True)
+
+
+def _has_parquet(fs: fsio.HadoopFS, path: str) -> bool:
+    return fs.exists(path) and any(name.endswith(".parquet") for name, _, _ in fs.listdir(path))
+
+
+def write_python_source(
+    fs: fsio.HadoopFS, src: readers.SparseSource, target: str, dtype: Any
+) -> Tuple[float, int]:
+    """Stream chunks of an HDF5 source straight into matrix Parquet files (driver-side, no Spark job).
+
+    Returns (max value, 1 if any value is not an integer).
+    """
+    local_dir = fsio.local_path(target) if fsio.is_local(target) else tempfile.mkdtemp(prefix="widematrix-")
+    os.makedirs(local_dir, exist_ok=True)
+    n_cells, n_genes = len(src.cells), len(src.genes)
+    tally = (0.0, 0)
+    for k, (cells, genes, vals) in enumerate(src.chunks(CHUNK_NNZ)):
+        vals = np.asarray(vals)
+        if vals.size:
+            if vals.dtype.kind == "f" and (not np.isfinite(vals).all() or (vals < 0).any()):
+                bad = int(np.flatnonzero(~np.isfinite(vals) | (vals < 0))[0])
+                raise InputError(
+                    f"cell {src.cells['cell_id'].iloc[int(cells[bad])]!r}, gene "
+                    f"{src.genes.iloc[int(genes[bad]), 0]!r}: value {vals[bad]!r}; "
+                    "values must be finite and >= 0"
+                )
+            if vals.dtype.kind == "i" and (vals < 0).any():
+                bad = int(np.flatnonzero(vals < 0)[0])
+                raise InputError(
+                    f"cell index {int(cells[bad])}, gene index {int(genes[bad])}: negative value {vals[bad]}"
+                )
+            if (cells < 0).any() or (cells >= n_cells).any() or (genes < 0).any() or (genes >= n_genes).any():
+                raise InputError("stored index outside the matrix shape")
+        nz = vals != 0
+        table = pa.table(
+            {
+                "cell": pa.array(cells[nz].astype(np.int32)),
+                "gene": pa.array(genes[nz].astype(np.int32)),
+                "value": pa.array(vals[nz].astype(dtype)),
+            }
+        )
+        t = _tally(np.asarray(vals[nz], dtype=np.float64))
+        tally = (max(tally[0], t[0]), max(tally[1], t[1]))
+        name = f"part-{k:06d}.parquet"
+        pq.write_table(table, os.path.join(local_dir, name))
+        if not fsio.is_local(target):
+            fs.copy_from_local(os.path.join(local_dir, name), fsio.join(target, name))
+    return tally
+
+
+def _h5_dtype(src: readers.SparseSource, value_type: str) -> Any:
+    if value_type == "float32":
+        return np.float32
+    if value_type == "float64":
+        return np.float64
+    kind, size = src.dtype.kind, src.dtype.itemsize
+    if kind in "iub":
+        return np.float32 if size <= 2 else np.float64 if size > 4 else np.float32
+    return np.float32 if size <= 4 else np.float64
+
+
+# ---------------------------------------------------------------------------------------------
+# the job
+
+
+def run_ingest(
+    spark: SparkSession,
+    input_uri: str,
+    output_uri: str,
+    metadata_uri: Optional[str] = None,
+    fmt: str = "auto",
+    overwrite: bool = False,
+    value_type: str = "auto",
+    gene_key: str = "name",
+    h5ad_matrix: str = "X",
+) -> Dict[str, Any]:
+    """Run the ingest; returns the manifest. Raises ``InputError`` on bad input (no output left)."""
+    fs = fsio.HadoopFS(spark)
+    input_uri = fsio.absolute(input_uri)
+    output_uri = fsio.absolute(output_uri).rstrip("/")
+    metadata_uri = fsio.absolute(metadata_uri) if metadata_uri else None
+    if not fs.exists(input_uri):
+        raise InputError(f"{input_uri}: input does not exist")
+    if metadata_uri and not fs.exists(metadata_uri):
+        raise InputError(f"{metadata_uri}: metadata file does not exist")
+    fmt = detect_format(fs, input_uri) if fmt == "auto" else fmt
+    notes: List[str] = []
+    try:
+        with fsio.staged_output(fs, output_uri, overwrite) as tmp:
+            staging = fsio.join(tmp, "_staging")
+            manifest = _ingest_into(
+                spark,
+                fs,
+                fmt,
+                input_uri,
+                metadata_uri,
+                tmp,
+                staging,
+                value_type,
+                gene_key,
+                h5ad_matrix,
+                notes,
+            )
+            fs.delete(staging)
+            fsio.commit(fs, tmp, output_uri, manifest)
+    except Exception as exc:
+        err = unwrap(exc)
+        if err is not None and err is not exc:
+            raise err from None
+        raise
+    return manifest
+
+
+def _ingest_into(
+    spark: SparkSession,
+    fs: fsio.HadoopFS,
+    fmt: str,
+    input_uri: str,
+    metadata_uri: Optional[str],
+    tmp: str,
+    staging: str,
+    value_type: str,
+    gene_key: str,
+    h5ad_matrix: str,
+    notes: List[str],
+) -> Dict[str, Any]:
+    source: Dict[str, Any] = {"uri": input_uri, "format": fmt}
+    timer = fsio.Timer()
+    tally = spark.sparkContext.accumulator((0.0, 0), _TallyParam())
+    if fmt == "zip":
+        source["sha256"] = fs.sha256(input_uri)
+        extracted = fs.unzip_members(
+            input_uri, fsio.join(staging, "zip"), lambda n: zip_role(n) in ("matrix", "metadata")
+        )
+        matrices = [(n, u) for n, u in extracted if zip_role(n) == "matrix"]
+        metas = [(n, u) for n, u in extracted if zip_role(n) == "metadata"]
+        if len(matrices) != 1:
+            raise InputError(
+                f"{input_uri}: a ZIP input must hold exactly one matrix CSV "
+                "(a .csv member whose name contains "
+                f"'matrix'); found {len(matrices)}: {[n for n, _ in matrices]}"
+            )
+        if len(metas) > 1:
+            raise InputError(f"{input_uri}: more than one metadata CSV in the ZIP: {[n for n, _ in metas]}")
+        source["members"] = {"matrix": matrices[0][0], "metadata": metas[0][0] if metas else None}
+        csv_uri = matrices[0][1]
+        if metas and not metadata_uri:
+            metadata_uri = metas[0][1]
+        elif metas:
+            notes.append(f"--metadata given: ignored {metas[0][0]} inside the ZIP")
+        fmt_inner = "csv"
+    else:
+        csv_uri = input_uri
+        fmt_inner = fmt
+    if metadata_uri and fmt != "zip":
+        source["metadata_uri"] = metadata_uri
+    if metadata_uri and not metadata_uri.startswith(staging):
+        source["metadata_sha256"] = fs.sha256(metadata_uri)
+
+    genes_extra: Optional[pd.DataFrame] = None
+    nnz_hint: Optional[int] = None
+    if fmt_inner == "csv":
+        if fmt != "zip":
+            source["sha256"] = fs.sha256(csv_uri)
+        timer.lap("checksum")
+        head = fs.head_lines(csv_uri, 1)
+        if not head or not head[0].strip():
+            raise InputError(f"{csv_uri}: empty matrix (no header line)")
+        _, gene_names = csvparse.split_header(head[0], csv_uri)
+        cells, offsets, first_blk, n_cells = csv_cells(spark, csv_uri, staging)
+        timer.lap("cell_ids")
+        if n_cells == 0:
+            raise InputError(f"{csv_uri}: empty matrix (a header but no cell rows)")
+        check_cells(cells, csv_uri)
+        cells = attach_metadata(spark, cells, metadata_uri, notes)
+        timer.lap("cell_checks")
+        n_genes = len(gene_names)
+        genes_pd = gene_table(gene_names, None, csv_uri)
+        with fsio.spark_conf(
+            spark,
+            {"spark.sql.execution.arrow.maxRecordsPerBatch": str(max(1, BATCH_VALUES // max(n_genes, 1)))},
+        ):
+            chosen = "auto32" if value_type == "auto" else value_type
+            try:
+                entries = csv_entries(spark, csv_uri, gene_names, offsets, first_blk, chosen, tally)
+                write_matrix(entries, fsio.join(tmp, "matrix"))
+                stored = "float64" if chosen == "float64" else "float32"
+            except Exception as exc:
+                err = unwrap(exc)
+                if err is None or NEEDS_FLOAT64 not in str(err):
+                    raise
+                fs.delete(fsio.join(tmp, "matrix"))
+                entries = csv_entries(spark, csv_uri, gene_names, offsets, first_blk, "float64", tally)
+                write_matrix(entries, fsio.join(tmp, "matrix"))
+                stored = "float64"
+    elif fmt_inner in ("10x-h5", "h5ad"):
+        source["sha256"] = fs.sha256(input_uri)
+        local_dir = None
+        if fsio.is_local(input_uri):
+            local = fsio.local_path(input_uri)
+        else:
+            local_dir = tempfile.mkdtemp(prefix="widematrix-h5-")
+            local = os.path.join(local_dir, input_uri.rsplit("/", 1)[-1])
+            fs.copy_to_local(input_uri, local)
+        src = (
+            readers.read_10x_h5(local, input_uri)
+            if fmt_inner == "10x-h5"
+            else readers.read_h5ad(local, input_uri, h5ad_matrix)
+        )
+        try:
+            n_cells, n_genes = len(src.cells), len(src.genes)
+            if n_cells == 0 or n_genes == 0:
+                raise InputError(f"{input_uri}: empty matrix ({n_cells} cells x {n_genes} genes)")
+            names, genes_extra = _gene_names(src.genes, gene_key, input_uri)
+            genes_pd = gene_table(names, genes_extra, input_uri)
+            cells_pd = _clean_cells(src.cells)
+            cells = spark.createDataFrame(cells_pd.assign(cell_index=np.arange(n_cells, dtype=np.int32)))
+            cells = cells.select("cell_index", *[c for c in cells.columns if c != "cell_index"])
+            check_cells(cells, input_uri)
+            cells = attach_metadata(spark, cells, metadata_uri, notes)
+            dtype = _h5_dtype(src, value_type)
+            tally.add(write_python_source(fs, src, fsio.join(tmp, "matrix"), dtype))
+        finally:
+            src.close()
+            if local_dir:
+                import shutil
+
+                shutil.rmtree(local_dir, ignore_errors=True)
+        stored = "float32" if dtype == np.float32 else "float64"
+    elif fmt_inner == "mtx":
+        names_in_dir = [n for n, is_dir, _ in fs.listdir(input_uri) if not is_dir]
+        files = readers.find_mtx_files(names_in_dir)
+        if files is None or "barcodes" not in files or "features" not in files:
+            raise InputError(
+                f"{input_uri}: a Matrix Market directory needs matrix.mtx[.gz], barcodes.tsv[.gz] and "
+                f"features.tsv[.gz] (or genes.tsv); found {names_in_dir}"
+            )
+        uris = {role: fsio.join(input_uri, name) for role, name in files.items()}
+        source["files"] = {role: {"name": files[role], "sha256": fs.sha256(u)} for role, u in uris.items()}
+        header = readers.parse_mtx_header(
+            fs.head_lines(uris["matrix"], 10_000, stop_prefix_not="%"), uris["matrix"]
+        )
+        barcodes = readers.tsv_frame(read_lines_ordered(spark, uris["barcodes"]), ["cell_id"])
+        features = readers.tsv_frame(
+            read_lines_ordered(spark, uris["features"]), ["gene_id", "gene_name", "feature_type"]
+        )
+        if "gene_name" not in features.columns:
+            features["gene_name"] = features["gene_id"]
+        n_cells, n_genes = len(barcodes), len(features)
+        if n_cells == 0 or n_genes == 0:
+            raise InputError(f"{input_uri}: empty matrix ({n_cells} barcodes x {n_genes} features)")
+        if (header["rows"], header["cols"]) == (n_genes, n_cells):
+            swap = True  # 10x orientation: features are rows
+        elif (header["rows"], header["cols"]) == (n_cells, n_genes):
+            swap = False
+        else:
+            raise InputError(
+                f"{uris['matrix']}: declared shape {header['rows']} x {header['cols']} matches neither "
+                f"{n_genes} features x {n_cells} barcodes nor the transpose"
+            )
+        names, genes_extra = _gene_names(features, gene_key, input_uri)
+        genes_pd = gene_table(names, genes_extra, input_uri)
+        cells = spark.createDataFrame(barcodes.assign(cell_index=np.arange(n_cells, dtype=np.int32)))
+        cells = cells.select("cell_index", *[c for c in cells.columns if c != "cell_index"])
+        check_cells(cells, uris["barcodes"])
+        cells = attach_metadata(spark, cells, metadata_uri, notes)
+        dtype = {"integer": np.float32, "pattern": np.float32}.get(header["field"], np.float64)
+        if value_type != "auto":
+            dtype = np.float32 if value_type == "float32" else np.float64
+        text = spark.read.text(uris["matrix"]).select(
+            "value", F.col("_metadata.file_block_start").alias("blk")
+        )
+        text = text.where(F.length("value") > 0)
+        first_blk = 0
+        parser = make_mtx_parser(
+            header["header_lines"],
+            first_blk,
+            header["rows"],
+            header["cols"],
+            swap,
+            uris["matrix"],
+            None if header["field"] == "pattern" else dtype,
+            tally,
+        )
+        spark_type = "float" if dtype == np.float32 else "double"
+        entries = text.mapInArrow(parser, f"cell int, gene int, value {spark_type}")
+        nnz_hint = header["nnz"]
+        write_matrix(entries, fsio.join(tmp, "matrix"))
+        stored = "float32" if dtype == np.float32 else "float64"
+    else:
+        raise InputError(f"unknown --format {fmt!r}")
+
+    timer.lap("matrix")
+    # cells dictionary
+    cells_path = fsio.join(tmp, "cells")
+    if n_cells <= 2_000_000:  # one sorted file; no range-sampling job
+        cells.coalesce(1).sortWithinPartitions("cell_index").write.parquet(cells_path)
+    else:
+        cells.orderBy("cell_index").write.parquet(cells_path)
+    timer.lap("cells")
+
+    # genes dictionary and the matrix totals (row count from Parquet footers)
+    matrix_path = fsio.join(tmp, "matrix")
+    nnz = spark.read.parquet(matrix_path).count() if _has_parquet(fs, matrix_path) else 0
+    if nnz_hint is not None and fmt_inner == "mtx" and nnz > nnz_hint:
+        raise InputError(f"{input_uri}: more entries than the {nnz_hint} declared in the size line")
+    write_small_table(fs, pa.Table.from_pandas(genes_pd, preserve_index=False), fsio.join(tmp, "genes"))
+    timer.lap("genes")
+    max_value, non_integer = tally.value
+
+    return {
+        "kind": "widematrix-dataset",
+        "format_version": FORMAT_VERSION,
+        "source": source,
+        "shape": {"cells": int(n_cells), "genes": int(n_genes)},
+        "nnz": nnz,
+        "density": nnz / float(n_cells * n_genes),
+        "value_type": stored,
+        "integer_valued": not bool(non_integer),
+        "max_value": float(max_value),
+        "layout": {
+            "matrix": "matrix/part-*.parquet",
+            "matrix_columns": {"cell": "int32", "gene": "int32", "value": stored},
+            "order": "cell-major chunks (each file holds whole cells)",
+            "zeros_stored": False,
+            "cells": "cells/*.parquet",
+            "genes": "genes/*.parquet",
+        },
+        "cells": {"columns": [c for c in cells.columns]},
+        "genes": {"columns": list(genes_pd.columns), "key": gene_key if fmt_inner != "csv" else "header"},
+        "warnings": notes,
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017
+        "spark_version": spark.version,
+        "timings_s": timer.phases,
+    }
+
+
+def _gene_names(features: pd.DataFrame, gene_key: str, source: str) -> Tuple[List[str], pd.DataFrame]:
+    if gene_key not in ("name", "id"):
+        raise InputError(f"--gene-key must be 'name' or 'id', not {gene_key!r}")
+    column = "gene_name" if gene_key == "name" else "gene_id"
+    if column not in features.columns:
+        column = features.columns[0]
+    names = [str(x) for x in features[column].tolist()]
+    extra = features.drop(columns=[column]) if len(features.columns) > 1 else None
+    return names, extra
+
+
+def _clean_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """Make obs columns Spark-friendly: categoricals to strings, object columns to strings."""
+    out = pd.DataFrame(index=range(len(cells)))
+    for name in cells.columns:
+        col = cells[name]
+        if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object:
+            out[str(name)] = (
+                col.astype(object).where(col.notna(), None).map(lambda v: None if v is None else str(v))
+            )
+        elif col.dtype.kind == "b":
+            out[str(name)] = col.astype(bool)
+        else:
+            out[str(name)] = col.to_numpy()
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ingest.py", description="Ingest a single-cell matrix into the canonical sparse dataset."
+    )
+    p.add_argument(
+        "--input", required=True, help="wide CSV[.gz], ZIP, 10x .h5, .h5ad, or a Matrix Market dir"
+    )
+    p.add_argument("--metadata", help="cell metadata CSV; first column is the cell id")
+    p.add_argument("--output", required=True, help="dataset directory to create")
+    p.add_argument("--format", default="auto", choices=["auto", "zip", "csv", "10x-h5", "h5ad", "mtx"])
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--value-type", default="auto", choices=["auto", "float32", "float64"])
+    p.add_argument(
+        "--gene-key", default="name", choices=["name", "id"], help="10x/mtx: gene name or feature id"
+    )
+    p.add_argument("--h5ad-matrix", default="X", help="h5ad: X, raw.X or layers/<name>")
+    return p
+
+
+def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
+    args = build_parser().parse_args(argv)
+    spark = SparkSession.builder.appName("widematrix-ingest").getOrCreate()
+    if script_mode:  # ship our modules to executors by value: no --py-files needed
+        import widematrix
+        from pyspark import cloudpickle
+
+        cloudpickle.register_pickle_by_value(widematrix)
+    try:
+        manifest = run_ingest(
+            spark,
+            args.input,
+            args.output,
+            metadata_uri=args.metadata,
+            fmt=args.format,
+            overwrite=args.overwrite,
+            value_type=args.value_type,
+            gene_key=args.gene_key,
+            h5ad_matrix=args.h5ad_matrix,
+        )
+    except InputError as exc:
+        print(f"ingest: error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"ingest: wrote {args.output}: {manifest['shape']['cells']} cells x "
+        f"{manifest['shape']['genes']} genes, "
+        f"{manifest['nnz']} stored values ({manifest['value_type']})"
+    )
+    return 0
