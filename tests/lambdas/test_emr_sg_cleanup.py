@@ -13,22 +13,18 @@ rule of another group still references, which is exactly what makes ``cdk destro
 from __future__ import annotations
 
 import hashlib
-import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from emr_patterns.lambdas.emr_sg_cleanup import handler as sgc
 
-REGION = "us-east-1"
-STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/emr/11111111-2222-3333-4444-555555555555"
+from .conftest import REGION, STACK_ID, ResponseEndpoint
+
 SERVICE_TOKEN = "arn:aws:lambda:us-east-1:123456789012:function:emr-sg-cleanup"
 VPC_CIDR = "10.0.0.0/16"
 ADMIN_CIDR = "10.20.0.0/16"
@@ -36,89 +32,16 @@ MISSING_GROUP = "sg-0123456789abcdef0"
 #: Well-formed ids for tests that make no EC2 call.
 IDS = ["sg-0aaaaaaaaaaaaaaa1", "sg-0bbbbbbbbbbbbbbb2", "sg-0ccccccccccccccc3"]
 
+
 # ---------------------------------------------------------------------------------------------
 # Fixtures
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class CapturedRequest:
-    """One request received by the fake CloudFormation endpoint."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-@dataclass
-class ResponseEndpoint:
-    """A local stand-in for CloudFormation's pre-signed response URL."""
-
-    url: str
-    requests: list[CapturedRequest] = field(default_factory=list)
-
-    @property
-    def last(self) -> dict[str, Any]:
-        """Body of the only response; fails if the handler answered zero or several times."""
-        assert len(self.requests) == 1, f"expected exactly one response, got {len(self.requests)}"
-        return self.requests[0].body
-
-    def pop(self) -> dict[str, Any]:
-        """Body of the only response so far, forgetting it (for multi-request tests)."""
-        body = self.last
-        self.requests.clear()
-        return body
-
-
 @pytest.fixture
-def cfn_endpoint() -> Iterator[ResponseEndpoint]:
-    """Serve PUTs on 127.0.0.1 and record them."""
-    endpoint = ResponseEndpoint(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            raw = self.rfile.read(length)
-            endpoint.requests.append(
-                CapturedRequest("PUT", self.path, dict(self.headers.items()), json.loads(raw))
-            )
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:  # silence stderr
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    endpoint.url = f"http://127.0.0.1:{server.server_port}/cfn-response?X-Amz-Signature=abc123"
-    try:
-        yield endpoint
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials, moto for every AWS call, and a fresh lazily created EC2 client."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(proxy, raising=False)
+def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto for every AWS call (see conftest) and a fresh lazily created EC2 client."""
     monkeypatch.setattr(sgc, "_EC2_CLIENT", None)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture(scope="module")
