@@ -180,21 +180,35 @@ def source_approach(spark: Any, csv_path: str, meta_path: str, n_genes: int, bat
 # (b) ours
 
 
-def ours(spark: Any, inp: str, meta: str, work: str, fmt: str = "auto") -> dict[str, Any]:
+def ours(
+    spark: Any, inp: str, meta: str, work: str, fmt: str = "auto", hbase_run: bool = False
+) -> dict[str, Any]:
+    """Ingest + aggregate (all default statistics, no HBase export): the end-to-end figure.
+
+    With ``hbase_run`` a second aggregate with the HBase-ready export follows, untimed as a whole;
+    its ``hbase`` phase (from the views manifest) is reported separately: the export is not part
+    of the "all default statistics" target.
+    """
     from emr_patterns.jobs.widematrix import aggregate, ingest
 
     ds, views = os.path.join(work, "dataset"), os.path.join(work, "views")
-    shutil.rmtree(ds, ignore_errors=True)
-    shutil.rmtree(views, ignore_errors=True)
+    views_h = os.path.join(work, "views_hbase")
+    for d in (ds, views, views_h):
+        shutil.rmtree(d, ignore_errors=True)
     t0 = time.perf_counter()
     manifest = ingest.run_ingest(spark, inp, ds, metadata_uri=meta, fmt=fmt)
     t1 = time.perf_counter()
-    vm = aggregate.run_aggregate(spark, ds, "cluster", views, stats=DEFAULT_STATS)
+    vm = aggregate.run_aggregate(spark, ds, "cluster", views, stats=DEFAULT_STATS, hbase=False)
     t2 = time.perf_counter()
+    hbase = float("nan")
+    if hbase_run:
+        hm = aggregate.run_aggregate(spark, ds, "cluster", views_h, stats=DEFAULT_STATS, hbase=True)
+        hbase = hm["timings_s"]["hbase"]
+        shutil.rmtree(views_h, ignore_errors=True)
     return {
         "ingest": t1 - t0,
         "aggregate": t2 - t1,
-        "hbase": vm["timings_s"].get("hbase", 0.0),
+        "hbase": hbase,
         "nnz": manifest["nnz"],
         "views": views,
         "ingest_phases": manifest["timings_s"],
@@ -292,7 +306,7 @@ def main(argv: list[str]) -> int:
                 t_src = source_approach(spark, csv_path, meta_path, n_genes)
                 per_element = t_src / (n_cells * n_genes)
                 first = ours(spark, csv_path, meta_path, os.path.join(work, "o"))
-                res = ours(spark, csv_path, meta_path, os.path.join(work, "o"))  # warm: second run
+                res = ours(spark, csv_path, meta_path, os.path.join(work, "o"), hbase_run=True)  # warm
                 t_ref, ref = scipy_reference(m, g, 20)
                 err = check_against(res["views"], ref, n_genes)
                 rows.append(
@@ -319,7 +333,7 @@ def main(argv: list[str]) -> int:
                 h5 = os.path.join(work, "big.h5ad")
                 write_h5ad(m, g, h5)
                 first = ours(spark, h5, None, os.path.join(work, "o"), fmt="h5ad")
-                res = ours(spark, h5, None, os.path.join(work, "o"), fmt="h5ad")  # warm: second run
+                res = ours(spark, h5, None, os.path.join(work, "o"), fmt="h5ad", hbase_run=True)  # warm
                 t_ref, ref = scipy_reference(m, g, n_groups)
                 err = check_against(res["views"], ref, n_genes)
                 src = per_element * n_cells * n_genes if per_element else float("nan")
@@ -357,12 +371,11 @@ def print_row(r: dict[str, Any]) -> None:
     print(
         f"{r['shape']:>18} nnz={r['nnz']:>11,} | source({r['source_kind']}) {r['source']:8.1f}s | "
         f"ours ingest {r['ingest']:6.1f}s + aggregate {r['aggregate']:6.1f}s "
-        f"(hbase export {r['hbase']:.1f}s) | "
+        f"(separate hbase export {r['hbase']:.1f}s) | "
         f"scipy {r['scipy']:6.2f}s | source/ours {r['source'] / total:6.1f}x "
         f"(first run {r['first']:.1f}s: {r['source'] / r['first']:.1f}x) | "
         f"aggregate/scipy {r['aggregate'] / r['scipy']:5.1f}x "
-        f"(views only {(r['aggregate'] - r['hbase']) / r['scipy']:.1f}x, "
-        f"first run {r['first_aggregate'] / r['scipy']:.1f}x) | max rel err {r['err']:.1e}",
+        f"(first run {r['first_aggregate'] / r['scipy']:.1f}x) | max rel err {r['err']:.1e}",
         flush=True,
     )
 
@@ -383,22 +396,25 @@ def write_results(rows: list[dict[str, Any]], version: str, tiers: Any) -> None:
         "beside it.",
         "- Source: the source design (wide DataFrame, one GROUPED_AGG pandas UDF per gene, 500 columns per "
         "batch, **mean only**). Ours: ingest + aggregate computing mean, fraction, variance, std and exact "
-        "median, plus the HBase-ready export (its share shown separately). scipy: single process, in memory, "
-        "indicator products + per-(group, gene) sorted nonzeros for the median.",
+        "median (the end-to-end figure; aggregate run with the HBase export off). The HBase-ready export "
+        "is timed separately (an extra aggregate run with the export on; its `hbase` phase) and is not in "
+        "the end-to-end figure. scipy: single process, in memory, indicator products + per-(group, gene) "
+        "sorted nonzeros for the median.",
         "",
         "| shape (cells x genes) | nnz | groups | source design (mean only) | ours: ingest | ours: aggregate "
-        "(of which HBase export) | ours first run (ingest + aggregate) | scipy | source / ours end to end "
-        "(first run) | ours aggregate / scipy (views only; first run) | max rel. diff vs scipy |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "(all default stats) | ours end to end | ours first run (ingest + aggregate) | HBase export "
+        "(separate) | scipy | source / ours end to end (first run) | ours aggregate / scipy (first run) "
+        "| max rel. diff vs scipy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         total = r["ingest"] + r["aggregate"]
         lines.append(
             f"| {r['shape']} | {r['nnz']:,} | {r['groups']} | {r['source']:.1f} s ({r['source_kind']}) | "
-            f"{r['ingest']:.1f} s | {r['aggregate']:.1f} s ({r['hbase']:.1f} s) | {r['first']:.1f} s | "
-            f"{r['scipy']:.2f} s | {r['source'] / total:.1f}x ({r['source'] / r['first']:.1f}x) | "
-            f"{r['aggregate'] / r['scipy']:.1f}x ({(r['aggregate'] - r['hbase']) / r['scipy']:.1f}x; "
-            f"{r['first_aggregate'] / r['scipy']:.1f}x) | {r['err']:.1e} |"
+            f"{r['ingest']:.1f} s | {r['aggregate']:.1f} s | {total:.1f} s | {r['first']:.1f} s | "
+            f"{r['hbase']:.1f} s | {r['scipy']:.2f} s | {r['source'] / total:.1f}x "
+            f"({r['source'] / r['first']:.1f}x) | {r['aggregate'] / r['scipy']:.1f}x "
+            f"({r['first_aggregate'] / r['scipy']:.1f}x) | {r['err']:.1e} |"
         )
     lines += ["", "Phase timings (seconds) per row, from the job manifests:", ""]
     for r in rows:

@@ -4,7 +4,10 @@ Usage (spark-submit entry point; paths may be local, ``hdfs://`` or ``s3://``)::
 
     spark-submit jobs/widematrix/aggregate.py --dataset <dataset dir> --group-by <metadata column> \\
         [--stats mean,fraction,variance,std,median[,q25,q75,trimmed_mean,count]] [--trim 0.25] \\
-        --output <views dir> [--overwrite] [--no-hbase]
+        --output <views dir> [--overwrite] [--hbase-export | --no-hbase-export]
+
+``--hbase-export`` (the default) also writes the HBase-ready export below; ``--no-hbase-export``
+(alias ``--no-hbase``) writes the statistic views only.
 
 Statistics (exact, every cell of the group counted, zeros included without being stored):
 ``mean``, ``fraction`` (share of cells with value > 0), ``variance`` (sample, ddof=1), ``std``,
@@ -49,7 +52,9 @@ if __name__ == "__main__" and not __package__:  # spark-submit runs this file as
     sys.exit(_script_main(sys.argv[1:], script_mode=True))
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
@@ -176,13 +181,33 @@ def make_splitter(shared: Any, block_genes: int, n_genes: int, n_groups: int):
     return split
 
 
+class _RowCountsParam(AccumulatorParam):
+    """{(block, stat): rows}: merging overwrites by key, so a re-run task cannot skew the counts."""
+
+    def zero(self, value: Dict[Any, int]) -> Dict[Any, int]:
+        return {}
+
+    def addInPlace(self, a: Dict[Any, int], b: Dict[Any, int]) -> Dict[Any, int]:  # noqa: N802
+        a.update(b)
+        return a
+
+
 def make_block_reducer(
-    shared: Any, stats: Sequence[str], trim: float, block_genes: int, n_genes: int, dtype: str, n_groups: int
+    shared: Any,
+    stats: Sequence[str],
+    trim: float,
+    block_genes: int,
+    n_genes: int,
+    dtype: str,
+    n_groups: int,
+    row_counts: Any = None,
 ):
     """Stage 2 ``mapInArrow``: all packed rows of a gene block -> long view rows (stat, group, gene, value).
 
     Zero values are dropped here; variance/std of one-cell groups are left to the caller (NaN rows
-    for every gene, including genes without any stored value).
+    for every gene, including genes without any stored value). With ``row_counts`` (a
+    ``_RowCountsParam`` accumulator) each task reports the rows it emitted per (block, statistic),
+    so the views need no counting job afterwards.
     """
 
     group_dtype = np.uint16 if n_groups <= 65535 else np.int32
@@ -199,6 +224,7 @@ def make_block_reducer(
             cols = [batch.column(name) for name in ("grp", "gene", "value")]
             for i, b in enumerate(blocks):
                 pieces.setdefault(b, []).append([c[i].as_buffer() for c in cols])
+        emitted: Dict[Any, int] = {}
         for b in sorted(pieces):
             parts = pieces.pop(b)
             grp = np.concatenate([np.frombuffer(p[0], dtype=group_dtype) for p in parts]).astype(np.int32)
@@ -215,6 +241,7 @@ def make_block_reducer(
                 if stat in ("variance", "std"):
                     keep &= multi
                 idx = np.flatnonzero(keep)
+                emitted[(b, stat)] = int(idx.size)
                 if idx.size == 0:
                     continue
                 yield pa.RecordBatch.from_arrays(
@@ -226,8 +253,44 @@ def make_block_reducer(
                     ],
                     names=["stat", "group", "gene", "value"],
                 )
+        if row_counts is not None and emitted:
+            row_counts.add(emitted)
 
     return reduce_blocks
+
+
+def _small_schema(uri: str) -> Optional[pa.Schema]:
+    """Schema of a local dictionary directory (read with pyarrow on the driver); None elsewhere."""
+    if not fsio.is_local(uri):
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetDataset(fsio.local_path(uri)).schema
+    except (OSError, pa.ArrowException):
+        return None
+
+
+def _read_local(uri: str, columns: List[str]) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(fsio.local_path(uri), columns=columns).to_pandas()
+
+
+def _read_labels(
+    spark: SparkSession, cells_uri: str, schema: Optional[pa.Schema], group_by: str
+) -> pd.DataFrame:
+    """cell_index and the group-by column as text ("g"; None for null), as Spark's cast to string.
+
+    A local dictionary whose column is already text is read on the driver; anything else (other
+    types keep Spark's string rendering, remote storage) goes through Spark.
+    """
+    if schema is not None and pa.types.is_string(schema.field(group_by).type):
+        labels = _read_local(cells_uri, ["cell_index", group_by]).rename(columns={group_by: "g"})
+        labels["g"] = labels["g"].astype(object).where(labels["g"].notna(), None)
+        return labels
+    cells = spark.read.parquet(cells_uri)
+    return cells.select("cell_index", F.col(group_by).cast("string").alias("g")).toPandas()
 
 
 def run_aggregate(
@@ -254,11 +317,14 @@ def run_aggregate(
     manifest = fsio.read_manifest(fs, dataset, "widematrix dataset")
     n_genes = int(manifest["shape"]["genes"])
 
-    cells = spark.read.parquet(fsio.join(dataset, "cells"))
-    if group_by not in cells.columns:
-        choices = [c for c in cells.columns if c != "cell_index"]
+    cells_uri = fsio.join(dataset, "cells")
+    cells_schema = _small_schema(cells_uri)
+    cells = spark.read.parquet(cells_uri) if cells_schema is None else None
+    cell_columns = cells_schema.names if cells_schema is not None else cells.columns
+    if group_by not in cell_columns:
+        choices = [c for c in cell_columns if c != "cell_index"]
         raise InputError(f"unknown --group-by column {group_by!r}; the dataset's cell columns are {choices}")
-    labels = cells.select("cell_index", F.col(group_by).cast("string").alias("g")).toPandas()
+    labels = _read_labels(spark, cells_uri, cells_schema, group_by)
     valid = labels["g"].notna().to_numpy()
     names = sorted(set(labels["g"][valid].tolist()))
     if not names:
@@ -268,11 +334,15 @@ def run_aggregate(
     idx = labels["cell_index"].to_numpy(dtype=np.int64)
     codes[idx[valid]] = np.array([index[g] for g in labels["g"][valid].tolist()], dtype=np.int32)
     sizes = np.bincount(codes[codes >= 0], minlength=len(names)).astype(np.int64)
-    genes = spark.read.parquet(fsio.join(dataset, "genes")).select("gene_index", "gene")
+    genes_uri = fsio.join(dataset, "genes")
+    genes = spark.read.parquet(genes_uri).select("gene_index", "gene")  # lazy: used only for NaN rows
     block_genes = plan_blocks(
         n_genes, len(names), int(manifest["nnz"]), spark.sparkContext.defaultParallelism
     )
-    gene_pd = genes.toPandas()
+    if _small_schema(genes_uri) is not None:  # local dictionary: read on the driver, no Spark job
+        gene_pd = _read_local(genes_uri, ["gene_index", "gene"])
+    else:
+        gene_pd = genes.toPandas()
     gene_list = [""] * n_genes
     for k, name in zip(gene_pd["gene_index"].tolist(), gene_pd["gene"].tolist()):  # noqa: B905
         gene_list[int(k)] = name
@@ -381,6 +451,7 @@ def _write_views(
     matrix = fsio.join(dataset, "matrix")
     has_files = fs.exists(matrix) and any(n.endswith(".parquet") for n, _, _ in fs.listdir(matrix))
     long_schema = "stat string, group string, gene string, value double"
+    row_counts = spark.sparkContext.accumulator({}, _RowCountsParam())
     if has_files:
         n_blocks = math.ceil(n_genes / block_genes)
         keys = partition_keys(n_blocks)
@@ -391,7 +462,9 @@ def _write_views(
             .select("content")
         )
         split = make_splitter(shared, block_genes, n_genes, len(names))
-        reducer = make_block_reducer(shared, stats, trim, block_genes, n_genes, value_type, len(names))
+        reducer = make_block_reducer(
+            shared, stats, trim, block_genes, n_genes, value_type, len(names), row_counts
+        )
         packed = files.mapInArrow(split, "block int, grp binary, gene binary, value binary")
         packed = packed.withColumn("_pk", F.array(*[F.lit(int(k)) for k in keys])[F.col("block")])
         long = packed.repartition(n_blocks, "_pk").drop("_pk").mapInArrow(reducer, long_schema)
@@ -409,9 +482,10 @@ def _write_views(
         long.write.partitionBy("stat").parquet(staged)
     timer.lap("reduce")
     counts: Dict[str, int] = {s: 0 for s in stats}
-    if fs.exists(staged) and any(d for _, d, _ in fs.listdir(staged)):
-        for row in spark.read.parquet(staged).groupBy("stat").count().collect():
-            counts[row["stat"]] = int(row["count"])
+    for (_, s), n in row_counts.value.items():  # reported by the reduce tasks: no counting job
+        counts[s] += n
+    for s in [s for s in stats if s in ("variance", "std")] if single else []:
+        counts[s] += len(single) * n_genes
     for s in stats:
         src = fsio.join(staged, f"stat={s}")
         if fs.exists(src):
@@ -457,7 +531,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trim", type=float, default=0.25, help="trimmed_mean: share cut from each end")
     p.add_argument("--output", required=True, help="views directory to create")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--no-hbase", action="store_true", help="skip the HBase-ready export")
+    p.add_argument(
+        "--hbase-export",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write the HBase-ready export under hbase/ (default: on; --no-hbase-export skips it)",
+    )
+    p.add_argument("--no-hbase", dest="hbase_export", action="store_false", help="same as --no-hbase-export")
     return p
 
 
@@ -479,7 +559,7 @@ def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
             stats=stats,
             trim=args.trim,
             overwrite=args.overwrite,
-            hbase=not args.no_hbase,
+            hbase=args.hbase_export,
         )
     except InputError as exc:
         print(f"aggregate: error: {exc}", file=sys.stderr)

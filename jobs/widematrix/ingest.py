@@ -34,6 +34,7 @@ Exit status: 0 on success, 2 on bad input (the message names file, row, cell or 
 """
 
 import argparse
+import concurrent.futures
 import datetime
 import logging
 import os
@@ -53,7 +54,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.accumulators import AccumulatorParam
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
 from . import csvparse, fsio, readers
@@ -106,6 +107,17 @@ class _TallyParam(AccumulatorParam):
         return (max(a[0], b[0]), max(a[1], b[1]))
 
 
+class _CountsParam(AccumulatorParam):
+    """{block start: stored values}: merging overwrites by key, so a re-run task cannot skew it."""
+
+    def zero(self, value: Dict[int, int]) -> Dict[int, int]:
+        return {}
+
+    def addInPlace(self, a: Dict[int, int], b: Dict[int, int]) -> Dict[int, int]:  # noqa: N802
+        a.update(b)
+        return a
+
+
 def _tally(values: np.ndarray) -> Tuple[float, int]:
     if values.size == 0:
         return (0.0, 0)
@@ -138,8 +150,12 @@ def make_csv_parser(
     source: str,
     value_type: str,
     tally: Any,
+    nnz_counts: Any = None,
 ) -> Any:
     """The ``mapInArrow`` function: text lines (value, blk) -> nonzero entries (cell, gene, value).
+
+    With ``nnz_counts`` (a ``_CountsParam`` accumulator) each task reports its stored values per
+    block, so the job needs no count of the written matrix afterwards.
 
     A line's dense cell index is the number of data lines before it: ``offsets[blk]`` (lines in
     earlier blocks, from the id pre-pass) plus its position in its block, minus the header line.
@@ -151,6 +167,7 @@ def make_csv_parser(
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         seen: Dict[int, int] = {}
+        stored: Dict[int, int] = {}
         for batch in batches:
             text = batch.column(0)
             blks = batch.column(1).to_numpy()
@@ -161,6 +178,7 @@ def make_csv_parser(
                 blk = int(blks[a])
                 base = seen.get(blk, 0)
                 seen[blk] = base + (b - a)
+                stored.setdefault(blk, 0)
                 lines = text.slice(int(a), int(b - a))
                 first = offsets[blk] + base - 1  # cell index of the first line (-1: the header)
                 if blk == first_blk and base == 0:
@@ -177,6 +195,7 @@ def make_csv_parser(
                 if check32 and not _is_float32_exact(vals):
                     raise InputError(NEEDS_FLOAT64)
                 tally.add(_tally(vals))
+                stored[blk] += int(vals.size)
                 yield pa.RecordBatch.from_arrays(
                     [
                         pa.array((rows + first).astype(np.int32)),
@@ -185,6 +204,8 @@ def make_csv_parser(
                     ],
                     names=["cell", "gene", "value"],
                 )
+        if nnz_counts is not None and stored:
+            nnz_counts.add(stored)
 
     return parse
 
@@ -192,36 +213,32 @@ def make_csv_parser(
 _QUOTED_ID = r'^"([^"]*(?:""[^"]*)*)"'
 
 
-def csv_cells(spark: SparkSession, path: str, staging: str) -> Tuple[DataFrame, Dict[int, int], int, int]:
-    """Id pre-pass over the wide CSV, in the JVM: cell ids in file order and per-block line offsets.
+def csv_cells(spark: SparkSession, path: str) -> Tuple[pd.DataFrame, Dict[int, int], int, int]:
+    """Id pre-pass over the wide CSV: one Spark job that extracts each line's cell id in the JVM and
+    collects (block, position, id) to the driver (O(cells), like the cells dictionary itself).
 
-    Returns (cells DataFrame [cell_index, cell_id], offsets by block start, first block, n_cells).
+    Returns (cells [cell_index, cell_id] in file order, line offsets by block start, first block,
+    n_cells).
     """
     text = spark.read.text(path).select("value", F.col("_metadata.file_block_start").alias("blk"))
-    text = text.where(F.length("value") > 0).withColumn("mid", F.monotonically_increasing_id())
+    text = text.where(F.col("value") != "").withColumn("mid", F.monotonically_increasing_id())
     value = F.col("value")
     cell_id = F.when(
         value.startswith('"'), F.regexp_replace(F.regexp_extract(value, _QUOTED_ID, 1), '""', '"')
     ).otherwise(F.regexp_extract(value, "^([^,]*)", 1))
-    rib = F.row_number().over(Window.partitionBy("blk").orderBy("mid")) - 1
-    ids_path = fsio.join(staging, "cell_ids")
-    text.select("blk", rib.alias("rib"), cell_id.alias("cell_id")).write.parquet(ids_path)
-    ids = spark.read.parquet(ids_path)
-    counts = sorted(
-        (int(r["blk"]), int(r["n"])) for r in ids.groupBy("blk").agg(F.count("*").alias("n")).collect()
-    )
-    if not counts:
+    ids = text.select("blk", "mid", cell_id.alias("cell_id")).toPandas()
+    if ids.empty:
         raise InputError(f"{path}: empty file")
-    offsets, total = {}, 0
-    for blk, n in counts:
-        offsets[blk] = total
-        total += n
-    first_blk = counts[0][0]
-    off_df = spark.createDataFrame([(b, o) for b, o in offsets.items()], "blk long, off long")
-    cells = (
-        ids.join(F.broadcast(off_df), "blk")
-        .select((F.col("off") + F.col("rib") - 1).cast("int").alias("cell_index"), "cell_id")
-        .where(F.col("cell_index") >= 0)
+    ids = ids.sort_values(["blk", "mid"], kind="stable")
+    offsets: Dict[int, int] = {}
+    total = 0
+    for blk, n in ids.groupby("blk", sort=True).size().items():
+        offsets[int(blk)] = total
+        total += int(n)
+    first_blk = min(offsets)
+    names = ids["cell_id"].tolist()[1:]  # the first line is the header
+    cells = pd.DataFrame(
+        {"cell_index": np.arange(len(names), dtype=np.int32), "cell_id": pd.Series(names, dtype=object)}
     )
     return cells, offsets, first_blk, total - 1
 
@@ -234,12 +251,13 @@ def csv_entries(
     first_blk: int,
     value_type: str,
     tally: Any,
+    nnz_counts: Any = None,
 ) -> DataFrame:
     n_genes = len(gene_names)
-    parser = make_csv_parser(n_genes, gene_names, offsets, first_blk, path, value_type, tally)
+    parser = make_csv_parser(n_genes, gene_names, offsets, first_blk, path, value_type, tally, nnz_counts)
     dtype = "double" if value_type == "float64" else "float"
     text = spark.read.text(path).select("value", F.col("_metadata.file_block_start").alias("blk"))
-    text = text.where(F.length("value") > 0)
+    text = text.where(F.col("value") != "")
     return text.mapInArrow(parser, f"cell int, gene int, value {dtype}")
 
 
@@ -324,9 +342,13 @@ def read_lines_ordered(spark: SparkSession, path: str) -> List[str]:
 
 
 def attach_metadata(
-    spark: SparkSession, cells: DataFrame, metadata: Optional[str], warnings_out: List[str]
-) -> DataFrame:
-    """Left-join a metadata CSV (first column = cell id) onto cells; missing cells are an error."""
+    spark: SparkSession, cells: pd.DataFrame, metadata: Optional[str], warnings_out: List[str]
+) -> pd.DataFrame:
+    """Left-join a metadata CSV (first column = cell id) onto cells; missing cells are an error.
+
+    The metadata is read by Spark's CSV reader (quoting, multi-line fields) and collected: it is
+    O(cells), like the cells dictionary; the checks and the join run on the driver.
+    """
     if not metadata:
         return cells
     meta = (
@@ -344,53 +366,62 @@ def attach_metadata(
         raise InputError(
             f"{metadata}: metadata columns {clash} clash with columns the matrix already provides"
         )
-    meta = meta.withColumnRenamed(key, "_meta_key")
-    keys = meta.groupBy("_meta_key").agg(F.count("*").alias("_n"))
-    both = cells.select("cell_id").join(keys, cells["cell_id"] == keys["_meta_key"], "full_outer")
-    tallies = both.agg(  # one job: duplicated, missing and extra cells
-        F.sum((F.col("_n") > 1).cast("long")).alias("dups"),
-        F.sum(F.col("_meta_key").isNull().cast("long")).alias("missing"),
-        F.sum(F.col("cell_id").isNull().cast("long")).alias("extra"),
-    ).collect()[0]
-    if tallies["dups"]:
-        dup = both.where(F.col("_n") > 1).select("_meta_key").limit(1).collect()[0][0]
-        raise InputError(f"{metadata}: duplicate cell id {dup!r} in column {key!r}")
-    if tallies["missing"]:
-        examples = [r["cell_id"] for r in both.where(F.col("_meta_key").isNull()).limit(5).collect()]
+    meta_pd = meta.toPandas()
+    meta_pd.columns = ["_meta_key", *meta.columns[1:]]
+    keys = meta_pd["_meta_key"]
+    dups = keys.duplicated()
+    if dups.any():
+        raise InputError(f"{metadata}: duplicate cell id {keys[dups].iloc[0]!r} in column {key!r}")
+    known = set(keys.dropna().tolist())
+    missing = ~cells["cell_id"].isin(known)
+    if missing.any():
+        examples = cells["cell_id"][missing].head(5).tolist()
         raise InputError(
-            f"{metadata}: {tallies['missing']} cell(s) of the matrix have no metadata row (column {key!r}), "
+            f"{metadata}: {int(missing.sum())} cell(s) of the matrix have no metadata row (column {key!r}), "
             f"e.g. {examples}"
         )
-    if tallies["extra"]:
-        examples = [r["_meta_key"] for r in both.where(F.col("cell_id").isNull()).limit(5).collect()]
+    extra = ~keys.isin(set(cells["cell_id"].tolist()))
+    if extra.any():
+        examples = keys[extra].head(5).tolist()
         msg = (
-            f"{metadata}: {tallies['extra']} metadata row(s) name cells that are not in the matrix and were "
+            f"{metadata}: {int(extra.sum())} metadata row(s) name cells that are not in the matrix and were "
             f"ignored, e.g. {examples}"
         )
         warnings.warn(msg, stacklevel=2)
         LOG.warning(msg)
         warnings_out.append(msg)
-    return cells.join(meta, cells["cell_id"] == meta["_meta_key"], "left").drop("_meta_key")
+    joined = cells.merge(meta_pd, left_on="cell_id", right_on="_meta_key", how="left", sort=False)
+    return joined.drop(columns=["_meta_key"]).reset_index(drop=True)
 
 
-def check_cells(cells: DataFrame, source: str) -> None:
-    """One pass: an empty or repeated cell id is an error naming the data rows."""
-    bad = (
-        cells.groupBy("cell_id")
-        .agg(F.count("*").alias("n"), F.min("cell_index").alias("first"))
-        .where("n > 1 or cell_id = ''")
-        .orderBy("first")
-        .limit(1)
-        .collect()
-    )
-    if not bad:
+def check_cells(cells: pd.DataFrame, source: str) -> None:
+    """An empty or repeated cell id is an error naming the data rows (cells in cell_index order)."""
+    ids = cells["cell_id"]
+    bad = (ids == "").to_numpy() | ids.duplicated(keep=False).to_numpy()
+    if not bad.any():
         return
-    if bad[0]["cell_id"] == "":
-        raise InputError(f"{source}: data row {bad[0]['first'] + 1} has an empty cell id")
-    rows = [
-        r["cell_index"] + 1 for r in cells.where(F.col("cell_id") == bad[0]["cell_id"]).limit(5).collect()
-    ]
-    raise InputError(f"{source}: duplicate cell id {bad[0]['cell_id']!r} (data rows {sorted(rows)})")
+    k = int(np.flatnonzero(bad)[0])
+    index = cells["cell_index"].to_numpy()
+    if ids.iloc[k] == "":
+        raise InputError(f"{source}: data row {int(index[k]) + 1} has an empty cell id")
+    rows = [int(r) + 1 for r in index[(ids == ids.iloc[k]).to_numpy()][:5]]
+    raise InputError(f"{source}: duplicate cell id {ids.iloc[k]!r} (data rows {sorted(rows)})")
+
+
+def cells_table(cells: pd.DataFrame) -> pa.Table:
+    """The cells dictionary as Arrow: cell_index int32 first, text columns as strings."""
+    arrays, names = [], []
+    for name in cells.columns:
+        col = cells[name]
+        if name == "cell_index":
+            arrays.append(pa.array(col.to_numpy(dtype=np.int32)))
+        elif col.dtype == object:
+            text = [v if isinstance(v, str) else None if pd.isna(v) else str(v) for v in col.tolist()]
+            arrays.append(pa.array(text, pa.string()))
+        else:
+            arrays.append(pa.array(col.to_numpy()))
+        names.append(str(name))
+    return pa.Table.from_arrays(arrays, names=names)
 
 
 def gene_table(names: List[str], extra: Optional[pd.DataFrame], source: str) -> pd.DataFrame:
@@ -594,20 +625,23 @@ def _ingest_into(
     genes_extra: Optional[pd.DataFrame] = None
     nnz_hint: Optional[int] = None
     if fmt_inner == "csv":
-        if fmt != "zip":
-            source["sha256"] = fs.sha256(csv_uri)
-        timer.lap("checksum")
+        checksum = None
+        if fmt != "zip":  # a driver-side JVM read, overlapped with the Spark jobs below
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+            checksum = pool.submit(fs.sha256, csv_uri)
+            pool.shutdown(wait=False)
         head = fs.head_lines(csv_uri, 1)
         if not head or not head[0].strip():
             raise InputError(f"{csv_uri}: empty matrix (no header line)")
         _, gene_names = csvparse.split_header(head[0], csv_uri)
-        cells, offsets, first_blk, n_cells = csv_cells(spark, csv_uri, staging)
+        cells, offsets, first_blk, n_cells = csv_cells(spark, csv_uri)
         timer.lap("cell_ids")
         if n_cells == 0:
             raise InputError(f"{csv_uri}: empty matrix (a header but no cell rows)")
         check_cells(cells, csv_uri)
         cells = attach_metadata(spark, cells, metadata_uri, notes)
         timer.lap("cell_checks")
+        nnz_counts = spark.sparkContext.accumulator({}, _CountsParam())
         n_genes = len(gene_names)
         genes_pd = gene_table(gene_names, None, csv_uri)
         with fsio.spark_conf(
@@ -616,7 +650,9 @@ def _ingest_into(
         ):
             chosen = "auto32" if value_type == "auto" else value_type
             try:
-                entries = csv_entries(spark, csv_uri, gene_names, offsets, first_blk, chosen, tally)
+                entries = csv_entries(
+                    spark, csv_uri, gene_names, offsets, first_blk, chosen, tally, nnz_counts
+                )
                 write_matrix(entries, fsio.join(tmp, "matrix"))
                 stored = "float64" if chosen == "float64" else "float32"
             except Exception as exc:
@@ -624,9 +660,16 @@ def _ingest_into(
                 if err is None or NEEDS_FLOAT64 not in str(err):
                     raise
                 fs.delete(fsio.join(tmp, "matrix"))
-                entries = csv_entries(spark, csv_uri, gene_names, offsets, first_blk, "float64", tally)
+                entries = csv_entries(
+                    spark, csv_uri, gene_names, offsets, first_blk, "float64", tally, nnz_counts
+                )
                 write_matrix(entries, fsio.join(tmp, "matrix"))
                 stored = "float64"
+        nnz_hint = sum(nnz_counts.value.values())
+        timer.lap("matrix")
+        if checksum is not None:
+            source["sha256"] = checksum.result()
+        timer.lap("checksum_wait")
     elif fmt_inner in ("10x-h5", "h5ad"):
         source["sha256"] = fs.sha256(input_uri)
         local_dir = None
@@ -648,8 +691,8 @@ def _ingest_into(
             names, genes_extra = _gene_names(src.genes, gene_key, input_uri)
             genes_pd = gene_table(names, genes_extra, input_uri)
             cells_pd = _clean_cells(src.cells)
-            cells = spark.createDataFrame(cells_pd.assign(cell_index=np.arange(n_cells, dtype=np.int32)))
-            cells = cells.select("cell_index", *[c for c in cells.columns if c != "cell_index"])
+            cells = cells_pd.assign(cell_index=np.arange(n_cells, dtype=np.int32))
+            cells = cells[["cell_index", *[c for c in cells.columns if c != "cell_index"]]]
             check_cells(cells, input_uri)
             cells = attach_metadata(spark, cells, metadata_uri, notes)
             dtype = _h5_dtype(src, value_type)
@@ -694,8 +737,8 @@ def _ingest_into(
             )
         names, genes_extra = _gene_names(features, gene_key, input_uri)
         genes_pd = gene_table(names, genes_extra, input_uri)
-        cells = spark.createDataFrame(barcodes.assign(cell_index=np.arange(n_cells, dtype=np.int32)))
-        cells = cells.select("cell_index", *[c for c in cells.columns if c != "cell_index"])
+        cells = barcodes.assign(cell_index=np.arange(n_cells, dtype=np.int32))
+        cells = cells[["cell_index", *[c for c in cells.columns if c != "cell_index"]]]
         check_cells(cells, uris["barcodes"])
         cells = attach_metadata(spark, cells, metadata_uri, notes)
         dtype = {"integer": np.float32, "pattern": np.float32}.get(header["field"], np.float64)
@@ -704,7 +747,7 @@ def _ingest_into(
         text = spark.read.text(uris["matrix"]).select(
             "value", F.col("_metadata.file_block_start").alias("blk")
         )
-        text = text.where(F.length("value") > 0)
+        text = text.where(F.col("value") != "")
         first_blk = 0
         parser = make_mtx_parser(
             header["header_lines"],
@@ -726,16 +769,16 @@ def _ingest_into(
 
     timer.lap("matrix")
     # cells dictionary
-    cells_path = fsio.join(tmp, "cells")
-    if n_cells <= 2_000_000:  # one sorted file; no range-sampling job
-        cells.coalesce(1).sortWithinPartitions("cell_index").write.parquet(cells_path)
-    else:
-        cells.orderBy("cell_index").write.parquet(cells_path)
+    # one file in cell_index order, written from the driver (O(cells), no Spark job)
+    write_small_table(fs, cells_table(cells), fsio.join(tmp, "cells"))
     timer.lap("cells")
 
-    # genes dictionary and the matrix totals (row count from Parquet footers)
+    # genes dictionary and the matrix totals
     matrix_path = fsio.join(tmp, "matrix")
-    nnz = spark.read.parquet(matrix_path).count() if _has_parquet(fs, matrix_path) else 0
+    if fmt_inner == "csv":  # counted by the parse tasks
+        nnz = int(nnz_hint or 0)
+    else:
+        nnz = spark.read.parquet(matrix_path).count() if _has_parquet(fs, matrix_path) else 0
     if nnz_hint is not None and fmt_inner == "mtx" and nnz > nnz_hint:
         raise InputError(f"{input_uri}: more entries than the {nnz_hint} declared in the size line")
     write_small_table(fs, pa.Table.from_pandas(genes_pd, preserve_index=False), fsio.join(tmp, "genes"))

@@ -121,6 +121,21 @@ def test_cli_runs_and_refuses_to_overwrite(spark, small_dataset, tmp_path, capsy
     )
 
 
+def test_cli_hbase_export_is_on_by_default_and_can_be_skipped(spark, small_dataset, tmp_path):
+    out = str(tmp_path / "views")
+    assert aggregate.main(["--dataset", small_dataset, "--group-by", "type", "--output", out]) == 0
+    assert os.path.isdir(os.path.join(out, "hbase", "gene_major"))
+    with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
+        assert json.load(f)["hbase"]["gene_major"]["rows"] > 0
+    for flag in ("--no-hbase-export", "--no-hbase"):
+        skipped = str(tmp_path / flag.strip("-"))
+        args = ["--dataset", small_dataset, "--group-by", "type", "--output", skipped, flag]
+        assert aggregate.main(args) == 0
+        assert not os.path.exists(os.path.join(skipped, "hbase"))
+        with open(os.path.join(skipped, "manifest.json"), encoding="utf-8") as f:
+            assert json.load(f)["hbase"] is None
+
+
 def test_unfinished_dataset_is_refused(spark, small_dataset, tmp_path):
     import shutil
 

@@ -208,6 +208,15 @@ def test_hbase_export_is_sorted_and_keyed(synthetic_views):
     assert "ties|median" in set(group_major["row_key"])
 
 
+def test_views_manifest_counts_every_written_row(synthetic_views):
+    """Row counts come from the reduce tasks (no counting job); they must match the files."""
+    vm = synthetic_views["views_manifest"]
+    for stat, view in vm["views"].items():
+        written = pd.read_parquet(os.path.join(synthetic_views["views"], view["path"]))
+        assert len(written) == view["rows"], stat
+    assert vm["views"]["variance"]["rows"] > 0
+
+
 def test_zip_and_gzip_inputs_give_the_same_dataset(spark, synthetic, synthetic_views, tmp_path):
     zpath = str(tmp_path / "source.zip")
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
