@@ -5,9 +5,10 @@ two facts about expression matrices: most fields are the single character ``0``,
 is zero exactly when it holds nothing but ``0`` characters. So the parser:
 
 1. finds each line's cell-id field (quoted ids, R's ``write.csv`` style, are handled),
-2. counts commas per line with one cumulative sum (ragged rows show up here),
+2. counts commas per line from a bit-packed comma mask (ragged rows show up here),
 3. locates the few bytes that are neither ``,`` nor ``0``; each belongs to a nonzero field,
-4. widens those fields to their commas, and converts only them to float64.
+4. widens those fields to their commas, and converts only them to float64 (plain integers
+   by digit arithmetic, anything else with numpy's string-to-float conversion).
 
 Anything unusual (quotes or spaces in the numeric part, ``NaN``, letters, empty fields, over-long
 fields) sends the batch to the slow path, which parses with the ``csv`` module and either
@@ -30,6 +31,28 @@ _QUOTE = 34
 _ALLOWED = np.zeros(256, dtype=bool)
 _ALLOWED[np.frombuffer(b"123456789.eE+-", dtype=np.uint8)] = True
 _MAX_FIELD = 64
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+class _CommaCount:
+    """Inclusive comma counts at chosen byte positions (``cumsum(is_comma)[pos]``) without a
+    cumulative sum over every byte: commas are packed to bits and counted per byte of bits."""
+
+    def __init__(self, is_comma: np.ndarray) -> None:
+        self.packed = np.packbits(is_comma, bitorder="little")
+        self.before = np.zeros(self.packed.size + 1, dtype=np.int32)  # a batch is < 2 GiB
+        np.cumsum(_POPCOUNT[self.packed], dtype=np.int32, out=self.before[1:])
+
+    def at(self, pos: np.ndarray) -> np.ndarray:
+        byte = pos >> 3
+        mask = ((2 << (pos & 7)) - 1).astype(np.uint8)  # bits 0..pos%8, inclusive
+        return self.before[byte] + _POPCOUNT[self.packed[byte] & mask]
+
+
+def _line_of(offs: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Line index of each (sorted) byte position: per-line counts, then a repeat."""
+    counts = np.diff(np.searchsorted(pos, offs, side="left"))
+    return np.repeat(np.arange(len(offs) - 1), counts)
 
 
 def split_header(line: str, source: str) -> Tuple[str, List[str]]:
@@ -103,21 +126,24 @@ def parse_fast(buf: bytes, offs: np.ndarray, n_genes: int) -> Optional[Parsed]:
     if id_end is None:
         return None
     is_comma = data == _COMMA
-    cs = np.cumsum(is_comma, dtype=np.int32)  # a batch is < 2 GiB (Arrow int32 offsets)
+    cs = _CommaCount(is_comma)
     last = offs[1:] - 1
     if (last <= id_end).any():  # a line that ends right after its id: no values at all
         return None
-    if ((cs[last] - cs[id_end]) != n_genes - 1).any():
+    cs_id = cs.at(id_end)
+    if ((cs.at(last) - cs_id) != n_genes - 1).any():
         return None
     if is_comma[last].any():
         return None
     double = np.flatnonzero(is_comma[:-1] & is_comma[1:])
     if double.size:
-        dl = np.searchsorted(offs, double, side="right") - 1
+        dl = _line_of(offs, double)
         if (double >= id_end[dl]).any():
             return None
-    det = np.flatnonzero(~is_comma & (data != _ZERO))
-    line = np.searchsorted(offs, det, side="right") - 1
+    det = data != _ZERO
+    np.greater(det, is_comma, out=det)  # neither ',' nor '0'
+    det = np.flatnonzero(det)
+    line = _line_of(offs, det)
     keep = det > id_end[line]
     det = det[keep]
     line = line[keep]
@@ -125,7 +151,7 @@ def parse_fast(buf: bytes, offs: np.ndarray, n_genes: int) -> Optional[Parsed]:
         return empty
     if not _ALLOWED[data[det]].all():
         return None
-    fid = cs[det]
+    fid = cs.at(det)
     first = np.ones(det.size, dtype=bool)
     first[1:] = fid[1:] != fid[:-1]
     lastb = np.ones(det.size, dtype=bool)
@@ -133,7 +159,7 @@ def parse_fast(buf: bytes, offs: np.ndarray, n_genes: int) -> Optional[Parsed]:
     start = det[first]
     end = det[lastb] + 1
     fline = line[first]
-    col = fid[first] - cs[id_end[fline]]
+    col = fid[first] - cs_id[fline]
     lo = id_end[fline] + 1
     hi = offs[fline + 1]
     top = data.size - 1
@@ -151,23 +177,21 @@ def parse_fast(buf: bytes, offs: np.ndarray, n_genes: int) -> Optional[Parsed]:
     maxw = int(width.max())
     if maxw > _MAX_FIELD:
         return None
-    span = np.arange(maxw)
-    inside = span[None, :] < width[:, None]
-    chars = np.where(inside, data[np.minimum(start[:, None] + span[None, :], top)], 0).astype(np.uint8)
-    digits = chars.astype(np.int64) - _ZERO
-    plain = ((digits >= 0) & (digits <= 9) | ~inside).all(axis=1) & (width <= 15)
-    vals = np.empty(width.size, dtype=np.float64)
-    if plain.any():  # plain integers (UMI counts): exact digit arithmetic, no string conversion
-        acc = np.zeros(int(plain.sum()), dtype=np.int64)
-        d = digits[plain]
-        w = inside[plain]
-        for p in range(maxw):
-            acc = np.where(w[:, p], acc * 10 + d[:, p], acc)
-        vals[plain] = acc
-    other = ~plain
-    if other.any():
-        sub = np.ascontiguousarray(chars[other])
+    plain = width <= 15  # plain integers (UMI counts): exact digit arithmetic, no string conversion
+    acc = np.zeros(width.size, dtype=np.int64)
+    for p in range(maxw):  # one pass per character position; 1-D, so cheap for short fields
+        m = width > p
+        d = data[np.minimum(start + p, top)] - np.uint8(_ZERO)  # wraps below '0': then > 9
+        plain &= (d <= 9) | ~m
+        acc = np.where(m, acc * 10 + d, acc)
+    vals = acc.astype(np.float64)
+    other = np.flatnonzero(~plain)
+    if other.size:  # decimals, exponents: numpy's string-to-float on just those fields
+        span = np.arange(maxw)
+        inside = span[None, :] < width[other, None]
+        chars = np.where(inside, data[np.minimum(start[other, None] + span[None, :], top)], 0)
         try:
+            sub = np.ascontiguousarray(chars, dtype=np.uint8)
             vals[other] = sub.view(f"S{maxw}").ravel().astype(np.float64)
         except ValueError:
             return None
