@@ -142,6 +142,26 @@ def _line_offsets(arr: pa.Array) -> Tuple[bytes, np.ndarray]:
     return data, offs - lo
 
 
+def _block_runs(batches: Iterator[pa.RecordBatch]) -> Iterator[Tuple[int, int, pa.Array]]:
+    """Split (line, block) batches into runs of one block.
+
+    Yields ``(block, lines of that block seen before this run, the run's lines)``, so a parser
+    knows each line's position inside its block however Spark cut the batches.
+    """
+    seen: Dict[int, int] = {}
+    for batch in batches:
+        text = batch.column(0)
+        blks = batch.column(1).to_numpy()
+        if len(blks) == 0:
+            continue
+        cuts = np.flatnonzero(np.diff(blks)) + 1
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(blks)]):  # noqa: B905
+            blk = int(blks[a])
+            base = seen.get(blk, 0)
+            seen[blk] = base + int(b - a)
+            yield blk, base, text.slice(int(a), int(b - a))
+
+
 def make_csv_parser(
     n_genes: int,
     gene_names: List[str],
@@ -166,44 +186,33 @@ def make_csv_parser(
         np_type = np.float32
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        seen: Dict[int, int] = {}
         stored: Dict[int, int] = {}
-        for batch in batches:
-            text = batch.column(0)
-            blks = batch.column(1).to_numpy()
-            if len(blks) == 0:
+        for blk, base, lines in _block_runs(batches):
+            stored.setdefault(blk, 0)
+            first = offsets[blk] + base - 1  # cell index of the first line (-1: the header)
+            if blk == first_blk and base == 0:
+                lines = lines.slice(1)
+                first += 1
+            if len(lines) == 0:
                 continue
-            cuts = np.flatnonzero(np.diff(blks)) + 1
-            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(blks)]):  # noqa: B905
-                blk = int(blks[a])
-                base = seen.get(blk, 0)
-                seen[blk] = base + (b - a)
-                stored.setdefault(blk, 0)
-                lines = text.slice(int(a), int(b - a))
-                first = offsets[blk] + base - 1  # cell index of the first line (-1: the header)
-                if blk == first_blk and base == 0:
-                    lines = lines.slice(1)
-                    first += 1
-                if len(lines) == 0:
-                    continue
-                buf, offs = _line_offsets(lines)
-                parsed = csvparse.parse_fast(buf, offs, n_genes)
-                if parsed is None:
-                    numbers = [first + k + 2 for k in range(len(lines))]  # 1-based file line
-                    parsed = csvparse.parse_slow(lines.to_pylist(), n_genes, gene_names, numbers, source)
-                rows, genes, vals = parsed
-                if check32 and not _is_float32_exact(vals):
-                    raise InputError(NEEDS_FLOAT64)
-                tally.add(_tally(vals))
-                stored[blk] += int(vals.size)
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array((rows + first).astype(np.int32)),
-                        pa.array(genes.astype(np.int32)),
-                        pa.array(vals.astype(np_type)),
-                    ],
-                    names=["cell", "gene", "value"],
-                )
+            buf, offs = _line_offsets(lines)
+            parsed = csvparse.parse_fast(buf, offs, n_genes)
+            if parsed is None:
+                numbers = [first + k + 2 for k in range(len(lines))]  # 1-based file line
+                parsed = csvparse.parse_slow(lines.to_pylist(), n_genes, gene_names, numbers, source)
+            rows, genes, vals = parsed
+            if check32 and not _is_float32_exact(vals):
+                raise InputError(NEEDS_FLOAT64)
+            tally.add(_tally(vals))
+            stored[blk] += int(vals.size)
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.array((rows + first).astype(np.int32)),
+                    pa.array(genes.astype(np.int32)),
+                    pa.array(vals.astype(np_type)),
+                ],
+                names=["cell", "gene", "value"],
+            )
         if nnz_counts is not None and stored:
             nnz_counts.add(stored)
 
@@ -271,61 +280,50 @@ def make_mtx_parser(
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow.csv as pacsv
 
-        seen: Dict[int, int] = {}
-        for batch in batches:
-            text = batch.column(0)
-            blks = batch.column(1).to_numpy()
-            if len(blks) == 0:
+        for blk, base, lines in _block_runs(batches):
+            if blk == first_blk and base < header_lines:
+                lines = lines.slice(min(header_lines - base, len(lines)))
+            if len(lines) == 0:
                 continue
-            cuts = np.flatnonzero(np.diff(blks)) + 1
-            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(blks)]):  # noqa: B905
-                blk = int(blks[a])
-                base = seen.get(blk, 0)
-                seen[blk] = base + (b - a)
-                lines = text.slice(int(a), int(b - a))
-                if blk == first_blk and base < header_lines:
-                    lines = lines.slice(min(header_lines - base, len(lines)))
-                if len(lines) == 0:
-                    continue
-                raw = "\n".join(s.strip() for s in lines.to_pylist()).encode("utf-8")
-                try:
-                    tbl = pacsv.read_csv(
-                        pa.py_buffer(raw),
-                        read_options=pacsv.ReadOptions(column_names=["i", "j", "v"][: 3 if dtype else 2]),
-                        parse_options=pacsv.ParseOptions(delimiter=" "),
-                        convert_options=pacsv.ConvertOptions(
-                            column_types={"i": pa.int64(), "j": pa.int64(), "v": pa.float64()}
-                        ),
-                    )
-                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                    raise InputError(
-                        f"{source}: malformed coordinate line ({str(exc).splitlines()[0]})"
-                    ) from None
-                i = tbl.column("i").to_numpy()
-                j = tbl.column("j").to_numpy()
-                v = tbl.column("v").to_numpy() if dtype else np.ones(len(i))
-                bad = (i < 1) | (i > rows) | (j < 1) | (j > cols)
-                if bad.any():
-                    k = int(np.flatnonzero(bad)[0])
-                    raise InputError(
-                        f"{source}: entry ({i[k]}, {j[k]}) is outside the declared {rows} x {cols} shape"
-                    )
-                if not np.isfinite(v).all() or (v < 0).any():
-                    k = int(np.flatnonzero(~np.isfinite(v) | (v < 0))[0])
-                    raise InputError(
-                        f"{source}: entry ({i[k]}, {j[k]}) has value {v[k]!r}; values must be finite and >= 0"
-                    )
-                nz = v != 0
-                tally.add(_tally(v[nz]))
-                r, c = (j[nz] - 1, i[nz] - 1) if swap else (i[nz] - 1, j[nz] - 1)
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array(r.astype(np.int32)),
-                        pa.array(c.astype(np.int32)),
-                        pa.array(v[nz].astype(dtype or np.float32)),
-                    ],
-                    names=["cell", "gene", "value"],
+            raw = "\n".join(s.strip() for s in lines.to_pylist()).encode("utf-8")
+            try:
+                tbl = pacsv.read_csv(
+                    pa.py_buffer(raw),
+                    read_options=pacsv.ReadOptions(column_names=["i", "j", "v"][: 3 if dtype else 2]),
+                    parse_options=pacsv.ParseOptions(delimiter=" "),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={"i": pa.int64(), "j": pa.int64(), "v": pa.float64()}
+                    ),
                 )
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise InputError(
+                    f"{source}: malformed coordinate line ({str(exc).splitlines()[0]})"
+                ) from None
+            i = tbl.column("i").to_numpy()
+            j = tbl.column("j").to_numpy()
+            v = tbl.column("v").to_numpy() if dtype else np.ones(len(i))
+            bad = (i < 1) | (i > rows) | (j < 1) | (j > cols)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise InputError(
+                    f"{source}: entry ({i[k]}, {j[k]}) is outside the declared {rows} x {cols} shape"
+                )
+            if not np.isfinite(v).all() or (v < 0).any():
+                k = int(np.flatnonzero(~np.isfinite(v) | (v < 0))[0])
+                raise InputError(
+                    f"{source}: entry ({i[k]}, {j[k]}) has value {v[k]!r}; values must be finite and >= 0"
+                )
+            nz = v != 0
+            tally.add(_tally(v[nz]))
+            r, c = (j[nz] - 1, i[nz] - 1) if swap else (i[nz] - 1, j[nz] - 1)
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.array(r.astype(np.int32)),
+                    pa.array(c.astype(np.int32)),
+                    pa.array(v[nz].astype(dtype or np.float32)),
+                ],
+                names=["cell", "gene", "value"],
+            )
 
     return parse
 
