@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -97,3 +98,11 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(proxy, raising=False)
     with mock_aws():
         yield
+
+
+def lambda_context(remaining_ms: int = 300_000) -> SimpleNamespace:
+    """The parts of the Lambda context object the handlers use."""
+    return SimpleNamespace(
+        get_remaining_time_in_millis=lambda: remaining_ms,
+        log_stream_name="2025/01/01/[$LATEST]0123456789abcdef",
+    )

@@ -23,7 +23,7 @@ import pytest
 
 from emr_patterns.lambdas.emr_sg_cleanup import handler as sgc
 
-from .conftest import REGION, STACK_ID, ResponseEndpoint
+from .conftest import REGION, STACK_ID, ResponseEndpoint, lambda_context
 
 SERVICE_TOKEN = "arn:aws:lambda:us-east-1:123456789012:function:emr-sg-cleanup"
 VPC_CIDR = "10.0.0.0/16"
@@ -262,14 +262,6 @@ def delete_like_ec2(ec2: Any, group_id: str) -> None:
     if blockers:
         raise AssertionError(f"DependencyViolation: {group_id} is referenced by {sorted(blockers)}")
     ec2.delete_security_group(GroupId=group_id)
-
-
-def lambda_context(remaining_ms: int = 300_000) -> SimpleNamespace:
-    """The parts of the Lambda context object the handler uses."""
-    return SimpleNamespace(
-        get_remaining_time_in_millis=lambda: remaining_ms,
-        log_stream_name="2025/01/01/[$LATEST]0123456789abcdef",
-    )
 
 
 def make_event(

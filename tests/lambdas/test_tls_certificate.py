@@ -22,7 +22,6 @@ import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -34,7 +33,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from emr_patterns.lambdas.tls_certificate import handler as tls
 
-from .conftest import REGION, STACK_ID, ResponseEndpoint
+from .conftest import REGION, STACK_ID, ResponseEndpoint, lambda_context
 
 COMMON_NAME = "*.ec2.internal"
 PREFIX = "emr/tls/"
@@ -77,14 +76,6 @@ def rsa_key() -> tls.RsaPrivateKey:
 def fast_keygen(monkeypatch: pytest.MonkeyPatch, rsa_key: tls.RsaPrivateKey) -> None:
     """Make the handler reuse the module key instead of generating a new one."""
     monkeypatch.setattr(tls, "generate_rsa_private_key", lambda **_: rsa_key)
-
-
-def lambda_context(remaining_ms: int = 300_000) -> SimpleNamespace:
-    """The parts of the Lambda context object the handler uses."""
-    return SimpleNamespace(
-        get_remaining_time_in_millis=lambda: remaining_ms,
-        log_stream_name="2025/01/01/[$LATEST]0123456789abcdef",
-    )
 
 
 def make_event(
