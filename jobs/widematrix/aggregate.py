@@ -18,8 +18,9 @@ the manifest).
 
 Output (``<views dir>``)::
 
-    <stat>/part-*.parquet     group string, gene string, value double; rows whose value is 0 are
-                              omitted (variance/std of a one-cell group are written as NaN)
+    <stat>/part-*.parquet     group string, gene string, value double; one file per gene block;
+                              rows whose value is 0 are omitted (variance/std of a one-cell
+                              group are written as NaN)
     groups/                   group string, group_index int, cells long
     hbase/gene_major/         row_key = gene, qualifier = "<stat>|<group>", value double
     hbase/group_major/        row_key = "<group>|<stat>", qualifier = gene, value double
@@ -27,13 +28,13 @@ Output (``<views dir>``)::
                               unsigned UTF-8 byte order HBase uses)
     manifest.json             dataset checksum, group-by column, groups and sizes, row counts
 
-How it runs: each dataset file is read whole (Spark ``binaryFile``) and decoded with pyarrow
-inside ``mapInArrow``; its entries are tagged with their cell's group and cut into gene blocks,
-each (file, block) piece travelling as one packed binary row. One shuffle brings each block's
-pieces to one partition, where ``stats.block_stats`` computes every statistic with numpy and
-emits the nonzero view rows, written by Spark partitioned by statistic. No row per stored value
-ever exists in Spark, and nothing proportional to the matrix reaches the driver (it holds one
-group code per cell, the gene names and the group list).
+How it runs: one Spark stage, one task per gene block (a few million stored values each, at
+least two blocks per core). A task reads its genes' entries straight from the matrix files with
+pyarrow, using the row groups' gene min/max to skip the rest (ingest writes each file gene-major),
+tags each entry with its cell's group, computes every statistic with numpy
+(``stats.block_stats``) and writes one Parquet file per statistic. There is no shuffle, no row
+per stored value ever exists in Spark, and nothing proportional to the matrix reaches the driver
+(it holds one group code per cell, the gene names and the group list, and gets back row counts).
 
 Exit status: 0 on success, 2 on bad input (unknown column or statistic, unfinished dataset), 1 otherwise.
 """
@@ -43,7 +44,7 @@ import datetime
 import math
 import os
 import sys
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 if __name__ == "__main__" and not __package__:  # spark-submit runs this file as a script
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,11 +55,10 @@ if __name__ == "__main__" and not __package__:  # spark-submit runs this file as
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pyspark.accumulators import AccumulatorParam
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
-from . import fsio
+from . import fsio, worker
 from .errors import InputError, unwrap
 from .ingest import write_small_table
 from .stats import DEFAULT_STATS, STATS, block_stats
@@ -80,213 +80,141 @@ def parse_stats(text: Optional[str]) -> List[str]:
 
 TARGET_BLOCK_NNZ = 4_000_000  # stored values per gene block
 TARGET_BLOCK_PAIRS = 4_000_000  # groups x genes per gene block
+VIEW_COLUMNS = ("group", "gene", "value")
 
 
 def plan_blocks(n_genes: int, n_groups: int, nnz: int, parallelism: int) -> int:
     """Genes per block: a few million stored values and pairs per block, >= 2 blocks per core."""
-    n_blocks = min(max(math.ceil(nnz / TARGET_BLOCK_NNZ), 2 * parallelism, 1), n_genes)
+    n_blocks = min(max(math.ceil(nnz / TARGET_BLOCK_NNZ), parallelism, 1), n_genes)
     block = max(1, math.ceil(n_genes / n_blocks))
     return max(1, min(block, TARGET_BLOCK_PAIRS // max(n_groups, 1)))
 
 
-def _mix_k1(k: int) -> int:
-    k = (k * 0xCC9E2D51) & 0xFFFFFFFF
-    k = ((k << 15) | (k >> 17)) & 0xFFFFFFFF
-    return (k * 0x1B873593) & 0xFFFFFFFF
+def read_gene_range(files: Sequence[str], g0: int, g1: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cell, gene, value) of every stored entry with ``g0 <= gene < g1``, from all matrix files.
 
-
-def _mix_h1(h: int, k: int) -> int:
-    h ^= k
-    h = ((h << 13) | (h >> 19)) & 0xFFFFFFFF
-    return (h * 5 + 0xE6546B64) & 0xFFFFFFFF
-
-
-def spark_hash_long(value: int, seed: int = 42) -> int:
-    """Spark's ``hash(<bigint>)``: Murmur3_x86_32.hashLong, as a signed 32-bit int."""
-    value &= 0xFFFFFFFFFFFFFFFF
-    h = _mix_h1(seed, _mix_k1(value & 0xFFFFFFFF))
-    h = _mix_h1(h, _mix_k1(value >> 32))
-    h ^= 8
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
-    h ^= h >> 16
-    return h - (1 << 32) if h >= (1 << 31) else h
-
-
-def partition_keys(n: int) -> List[int]:
-    """For each block b a long k_b with pmod(hash(k_b), n) == b, so ``repartition(n, key)`` sends
-    block b alone to partition b (HashPartitioning is Murmur3 seed 42 + pmod, as SQL ``hash``).
-    Only balance depends on this; any mapping keeps each block whole in one partition."""
-    keys: Dict[int, int] = {}
-    k = 0
-    while len(keys) < n and k < 100 * n + 1000:
-        keys.setdefault(spark_hash_long(k) % n, k)
-        k += 1
-    return [keys.get(b, b) for b in range(n)]
-
-
-def make_splitter(shared: Any, block_genes: int, n_genes: int, n_groups: int):
-    """Stage 1 ``mapInArrow``: whole Parquet files -> one packed row per (file, gene block).
-
-    Each row carries the block's entries as three raw little-endian arrays (group code and gene
-    offset within the block, both uint16 when they fit, and the value), so the shuffle moves a
-    few large rows instead of one row per value.
+    Each file's footer says which row groups can hold such genes (gene min/max statistics;
+    ingest writes files gene-major, so only about one row group per file is read in vain);
+    only those are read, then filtered exactly. Files without statistics are read whole.
     """
-
-    n_blocks = max(1, math.ceil(n_genes / block_genes))
-    block_dtype = np.uint8 if n_blocks <= 255 else np.int16 if n_blocks <= 32767 else np.int32
-    small_groups = n_groups <= 65535
-    small_blocks = block_genes <= 65535
-
-    def split(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import pyarrow.parquet as pq
-
-        codes = shared.value["codes"]
-        for batch in batches:
-            contents = batch.column("content")
-            for i in range(batch.num_rows):
-                table = pq.read_table(
-                    pa.BufferReader(contents[i].as_buffer()), columns=["cell", "gene", "value"]
-                )
-                cells = table.column("cell").to_numpy()
-                genes = table.column("gene").to_numpy()
-                values = table.column("value").to_numpy()
-                grp = codes[cells]
-                if (grp < 0).any():
-                    keep = grp >= 0
-                    grp, genes, values = grp[keep], genes[keep], values[keep]
-                block = (genes // block_genes).astype(block_dtype)  # small ints: argsort is a radix sort
-                if block.size == 0:
-                    continue
-                order = np.argsort(block, kind="stable")
-                counts = np.bincount(block, minlength=n_blocks)
-                present = np.flatnonzero(counts)
-                ends = np.cumsum(counts)
-                spans = [(int(ends[k] - counts[k]), int(ends[k])) for k in present.tolist()]
-                grp = grp[order].astype(np.uint16 if small_groups else np.int32)
-                local = (genes[order] % block_genes).astype(np.uint16 if small_blocks else np.int32)
-                values = values[order]
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array(present.astype(np.int32)),
-                        pa.array([grp[a:b].tobytes() for a, b in spans], pa.binary()),
-                        pa.array([local[a:b].tobytes() for a, b in spans], pa.binary()),
-                        pa.array([values[a:b].tobytes() for a, b in spans], pa.binary()),
-                    ],
-                    names=["block", "grp", "gene", "value"],
-                )
-
-    return split
+    cells, genes, values = [], [], []
+    for uri in files:
+        pf = fsio.ArrowIO.parquet_file(uri)
+        meta = pf.metadata
+        gene_col = pf.schema_arrow.get_field_index("gene")
+        wanted = []
+        for r in range(meta.num_row_groups):
+            st = meta.row_group(r).column(gene_col).statistics
+            if st is None or not st.has_min_max or (st.max >= g0 and st.min < g1):
+                wanted.append(r)
+        if not wanted:
+            continue
+        table = pf.read_row_groups(wanted, columns=["cell", "gene", "value"])
+        gene = table.column("gene").to_numpy()
+        keep = (gene >= g0) & (gene < g1)
+        if keep.all():
+            cells.append(table.column("cell").to_numpy())
+            genes.append(gene)
+            values.append(table.column("value").to_numpy())
+        elif keep.any():
+            cells.append(table.column("cell").to_numpy()[keep])
+            genes.append(gene[keep])
+            values.append(table.column("value").to_numpy()[keep])
+    if not cells:
+        return np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float64)
+    return np.concatenate(cells), np.concatenate(genes), np.concatenate(values)
 
 
-class _RowCountsParam(AccumulatorParam):
-    """{(block, stat): rows}: merging overwrites by key, so a re-run task cannot skew the counts."""
-
-    def zero(self, value: Dict[Any, int]) -> Dict[Any, int]:
-        return {}
-
-    def addInPlace(self, a: Dict[Any, int], b: Dict[Any, int]) -> Dict[Any, int]:  # noqa: N802
-        a.update(b)
-        return a
-
-
-def make_block_reducer(
+def make_block_task(
     shared: Any,
+    files: Sequence[str],
     stats: Sequence[str],
     trim: float,
     block_genes: int,
     n_genes: int,
-    dtype: str,
-    n_groups: int,
-    row_counts: Any = None,
-):
-    """Stage 2 ``mapInArrow``: all packed rows of a gene block -> long view rows (stat, group, gene, value).
+    views_dir: str,
+) -> Any:
+    """The one Spark stage: gene block -> one Parquet file per statistic, and its row counts.
 
-    Zero values are dropped here; variance/std of one-cell groups are left to the caller (NaN rows
-    for every gene, including genes without any stored value). With ``row_counts`` (a
-    ``_RowCountsParam`` accumulator) each task reports the rows it emitted per (block, statistic),
-    so the views need no counting job afterwards.
+    A task reads its genes' entries straight from the matrix files, tags each with its cell's
+    group, runs ``stats.block_stats`` and writes ``<views_dir>/<stat>/part-<block>.parquet``
+    itself (every block writes every statistic, possibly empty, so each view has its schema).
+    Zero values are omitted; variance and std of a one-cell group are NaN for every gene of
+    the block, as numpy gives. Nothing but the counts returns to the driver.
     """
 
-    group_dtype = np.uint16 if n_groups <= 65535 else np.int32
-    local_dtype = np.uint16 if block_genes <= 65535 else np.int32
-
-    def reduce_blocks(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def run(blocks: Iterator[int]) -> Iterator[Tuple[int, Dict[str, int]]]:
+        worker.prepare()
         data = shared.value
-        sizes = data["sizes"]
+        codes, sizes = data["codes"], data["sizes"]
         group_names = pa.array(data["group_names"], pa.string())
         gene_names = pa.array(data["gene_names"], pa.string())
-        pieces: Dict[int, List[Any]] = {}
-        for batch in batches:
-            blocks = batch.column("block").to_pylist()
-            cols = [batch.column(name) for name in ("grp", "gene", "value")]
-            for i, b in enumerate(blocks):
-                pieces.setdefault(b, []).append([c[i].as_buffer() for c in cols])
-        emitted: Dict[Any, int] = {}
-        for b in sorted(pieces):
-            parts = pieces.pop(b)
-            grp = np.concatenate([np.frombuffer(p[0], dtype=group_dtype) for p in parts]).astype(np.int32)
-            g0 = b * block_genes
-            local = np.concatenate([np.frombuffer(p[1], dtype=local_dtype) for p in parts])
-            genes = local.astype(np.int32) + g0
-            values = np.concatenate([np.frombuffer(p[2], dtype=dtype) for p in parts])
+        single = np.flatnonzero(sizes == 1).astype(np.int32)
+        for b in blocks:
             g0, g1 = b * block_genes, min(n_genes, (b + 1) * block_genes)
+            cells, genes, values = read_gene_range(files, g0, g1)
+            grp = codes[cells] if cells.size else np.empty(0, np.int32)
             out = block_stats(grp, genes, values, sizes, g0, g1, stats, trim)
             multi = sizes[out["group"]] > 1
+            rows: Dict[str, int] = {}
             for stat in stats:
                 value = out[stat]
                 keep = value != 0
                 if stat in ("variance", "std"):
                     keep &= multi
                 idx = np.flatnonzero(keep)
-                emitted[(b, stat)] = int(idx.size)
-                if idx.size == 0:
-                    continue
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array(np.full(idx.size, stat, dtype=object), pa.string()),
-                        group_names.take(pa.array(out["group"][idx])),
-                        gene_names.take(pa.array(out["gene"][idx])),
-                        pa.array(value[idx].astype(np.float64)),
-                    ],
-                    names=["stat", "group", "gene", "value"],
+                grp_idx, gene_idx, vals = out["group"][idx], out["gene"][idx], value[idx].astype(np.float64)
+                if stat in ("variance", "std") and single.size:
+                    block = np.arange(g0, g1, dtype=np.int32)
+                    grp_idx = np.concatenate([grp_idx, np.tile(single, block.size)])
+                    gene_idx = np.concatenate([gene_idx, np.repeat(block, single.size)])
+                    vals = np.concatenate([vals, np.full(block.size * single.size, np.nan)])
+                table = pa.table(
+                    {
+                        "group": group_names.take(pa.array(grp_idx, pa.int32())),
+                        "gene": gene_names.take(pa.array(gene_idx, pa.int32())),
+                        "value": pa.array(vals, pa.float64()),
+                    }
                 )
-        if row_counts is not None and emitted:
-            row_counts.add(emitted)
+                fsio.ArrowIO.write_parquet(table, fsio.join(views_dir, stat, f"part-{b:05d}.parquet"))
+                rows[stat] = int(vals.size)
+            yield b, rows
 
-    return reduce_blocks
-
-
-def _small_schema(uri: str) -> Optional[pa.Schema]:
-    """Schema of a local dictionary directory (read with pyarrow on the driver); None elsewhere."""
-    if not fsio.is_local(uri):
-        return None
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.ParquetDataset(fsio.local_path(uri)).schema
-    except (OSError, pa.ArrowException):
-        return None
+    return run
 
 
-def _read_local(uri: str, columns: List[str]) -> pd.DataFrame:
-    import pyarrow.parquet as pq
+def _dictionary_files(fs: fsio.HadoopFS, uri: str) -> List[str]:
+    if not fs.exists(uri):
+        return []
+    return [fsio.join(uri, n) for n, is_dir, _ in fs.listdir(uri) if not is_dir and n.endswith(".parquet")]
 
-    return pq.read_table(fsio.local_path(uri), columns=columns).to_pandas()
+
+def _small_schema(fs: fsio.HadoopFS, uri: str) -> pa.Schema:
+    """Schema of a dictionary directory (``cells``, ``genes``), from its first file's footer."""
+    files = _dictionary_files(fs, uri)
+    if not files:
+        raise InputError(f"{uri}: no Parquet files; the dataset is incomplete")
+    return fsio.ArrowIO.parquet_file(files[0]).schema_arrow
+
+
+def _read_small(fs: fsio.HadoopFS, uri: str, columns: List[str]) -> pd.DataFrame:
+    """A dictionary-sized table read on the driver (no Spark job): O(cells) or O(genes)."""
+    tables = [fsio.ArrowIO.parquet_file(f).read(columns=columns) for f in _dictionary_files(fs, uri)]
+    return pa.concat_tables(tables).to_pandas()
 
 
 def _read_labels(
-    spark: SparkSession, cells_uri: str, schema: Optional[pa.Schema], group_by: str
+    spark: SparkSession, fs: fsio.HadoopFS, cells_uri: str, schema: pa.Schema, group_by: str
 ) -> pd.DataFrame:
     """cell_index and the group-by column as text ("g"; None for null), as Spark's cast to string.
 
-    A local dictionary whose column is already text is read on the driver; anything else (other
-    types keep Spark's string rendering, remote storage) goes through Spark.
+    A text column is read on the driver; other types go through Spark so that numbers and
+    booleans are rendered exactly as Spark's ``cast('string')`` does.
     """
-    if schema is not None and pa.types.is_string(schema.field(group_by).type):
-        labels = _read_local(cells_uri, ["cell_index", group_by]).rename(columns={group_by: "g"})
+    if pa.types.is_string(schema.field(group_by).type) or pa.types.is_large_string(
+        schema.field(group_by).type
+    ):
+        labels = _read_small(fs, cells_uri, ["cell_index", group_by]).rename(columns={group_by: "g"})
         labels["g"] = labels["g"].astype(object).where(labels["g"].notna(), None)
         return labels
     cells = spark.read.parquet(cells_uri)
@@ -306,8 +234,8 @@ def run_aggregate(
     """Run the aggregation; returns the views manifest. Bad input raises ``InputError``."""
     fs = fsio.HadoopFS(spark)
     timer = fsio.Timer()
-    dataset = fsio.absolute(dataset).rstrip("/")
-    output = fsio.absolute(output).rstrip("/")
+    dataset = fs.qualify(dataset).rstrip("/")
+    output = fs.qualify(output).rstrip("/")
     stats = list(stats) if stats else list(DEFAULT_STATS)
     bad = [s for s in stats if s not in STATS]
     if bad:
@@ -318,13 +246,12 @@ def run_aggregate(
     n_genes = int(manifest["shape"]["genes"])
 
     cells_uri = fsio.join(dataset, "cells")
-    cells_schema = _small_schema(cells_uri)
-    cells = spark.read.parquet(cells_uri) if cells_schema is None else None
-    cell_columns = cells_schema.names if cells_schema is not None else cells.columns
+    cells_schema = _small_schema(fs, cells_uri)
+    cell_columns = cells_schema.names
     if group_by not in cell_columns:
         choices = [c for c in cell_columns if c != "cell_index"]
         raise InputError(f"unknown --group-by column {group_by!r}; the dataset's cell columns are {choices}")
-    labels = _read_labels(spark, cells_uri, cells_schema, group_by)
+    labels = _read_labels(spark, fs, cells_uri, cells_schema, group_by)
     valid = labels["g"].notna().to_numpy()
     names = sorted(set(labels["g"][valid].tolist()))
     if not names:
@@ -335,14 +262,10 @@ def run_aggregate(
     codes[idx[valid]] = np.array([index[g] for g in labels["g"][valid].tolist()], dtype=np.int32)
     sizes = np.bincount(codes[codes >= 0], minlength=len(names)).astype(np.int64)
     genes_uri = fsio.join(dataset, "genes")
-    genes = spark.read.parquet(genes_uri).select("gene_index", "gene")  # lazy: used only for NaN rows
     block_genes = plan_blocks(
         n_genes, len(names), int(manifest["nnz"]), spark.sparkContext.defaultParallelism
     )
-    if _small_schema(genes_uri) is not None:  # local dictionary: read on the driver, no Spark job
-        gene_pd = _read_local(genes_uri, ["gene_index", "gene"])
-    else:
-        gene_pd = genes.toPandas()
+    gene_pd = _read_small(fs, genes_uri, ["gene_index", "gene"])
     gene_list = [""] * n_genes
     for k, name in zip(gene_pd["gene_index"].tolist(), gene_pd["gene"].tolist()):  # noqa: B905
         gene_list[int(k)] = name
@@ -365,10 +288,8 @@ def run_aggregate(
                 shared,
                 names,
                 sizes,
-                genes,
                 hbase,
                 timer,
-                manifest["value_type"],
             )
             views_manifest = {
                 "kind": "widematrix-views",
@@ -434,10 +355,8 @@ def _write_views(
     shared: Any,
     names: List[str],
     sizes: np.ndarray,
-    genes: DataFrame,
     hbase: bool,
     timer: fsio.Timer,
-    value_type: str,
 ) -> Dict[str, int]:
     groups = pa.table(
         {
@@ -447,53 +366,25 @@ def _write_views(
         }
     )
     write_small_table(fs, groups, fsio.join(tmp, "groups"))
-    gene_names = genes.select("gene_index", "gene")
     matrix = fsio.join(dataset, "matrix")
-    has_files = fs.exists(matrix) and any(n.endswith(".parquet") for n, _, _ in fs.listdir(matrix))
-    long_schema = "stat string, group string, gene string, value double"
-    row_counts = spark.sparkContext.accumulator({}, _RowCountsParam())
-    if has_files:
-        n_blocks = math.ceil(n_genes / block_genes)
-        keys = partition_keys(n_blocks)
-        files = (
-            spark.read.format("binaryFile")
-            .option("pathGlobFilter", "*.parquet")
-            .load(matrix)
-            .select("content")
-        )
-        split = make_splitter(shared, block_genes, n_genes, len(names))
-        reducer = make_block_reducer(
-            shared, stats, trim, block_genes, n_genes, value_type, len(names), row_counts
-        )
-        packed = files.mapInArrow(split, "block int, grp binary, gene binary, value binary")
-        packed = packed.withColumn("_pk", F.array(*[F.lit(int(k)) for k in keys])[F.col("block")])
-        long = packed.repartition(n_blocks, "_pk").drop("_pk").mapInArrow(reducer, long_schema)
-    else:  # a matrix with no stored value at all
-        long = spark.createDataFrame([], long_schema)
-    single = [names[k] for k in range(len(names)) if sizes[k] == 1]
-    for s in [s for s in stats if s in ("variance", "std")] if single else []:
-        # undefined for a one-cell group: NaN for every gene, as numpy gives
-        nan_rows = gene_names.crossJoin(
-            F.broadcast(spark.createDataFrame([(g,) for g in single], "group string"))
-        ).select(F.lit(s).alias("stat"), "group", "gene", F.lit(float("nan")).alias("value"))
-        long = long.unionByName(nan_rows)
-    staged = fsio.join(tmp, "_views")
-    with fsio.spark_conf(spark, {"spark.sql.execution.arrow.maxRecordsPerBatch": "1"}):
-        long.write.partitionBy("stat").parquet(staged)
-    timer.lap("reduce")
+    files = (
+        [fsio.join(matrix, n) for n, is_dir, _ in fs.listdir(matrix) if not is_dir and n.endswith(".parquet")]
+        if fs.exists(matrix)
+        else []
+    )
+    n_blocks = max(1, math.ceil(n_genes / block_genes))
+    task = make_block_task(shared, files, stats, trim, block_genes, n_genes, tmp)
+    sc = spark.sparkContext
+    sc.setJobDescription("widematrix aggregate: statistics per gene block")
+    try:
+        done = sc.parallelize(range(n_blocks), n_blocks).mapPartitions(task).collect()
+    finally:
+        sc.setJobDescription(None)
     counts: Dict[str, int] = {s: 0 for s in stats}
-    for (_, s), n in row_counts.value.items():  # reported by the reduce tasks: no counting job
-        counts[s] += n
-    for s in [s for s in stats if s in ("variance", "std")] if single else []:
-        counts[s] += len(single) * n_genes
-    for s in stats:
-        src = fsio.join(staged, f"stat={s}")
-        if fs.exists(src):
-            fs.rename(src, fsio.join(tmp, s))
-        else:  # every value of this statistic is 0: an empty view
-            spark.createDataFrame([], "group string, gene string, value double").write.parquet(
-                fsio.join(tmp, s)
-            )
+    for _, rows in done:
+        for s, n in rows.items():
+            counts[s] += n
+    timer.lap("reduce")
     timer.lap("views")
     if hbase:
         written = None
@@ -517,9 +408,8 @@ def _write_views(
             else:  # range-partitioned global sort: part files are consecutive key ranges
                 df = df.orderBy("row_key", "qualifier")
             df.write.parquet(path)
-            counts["hbase/" + name] = sum(counts[s] for s in stats)
+            counts["hbase/" + name] = total
         timer.lap("hbase")
-    fs.delete(staged)
     return counts
 
 

@@ -17,7 +17,7 @@ Neither path ever holds more than one batch; neither builds a dense matrix.
 """
 
 import csv
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -28,6 +28,8 @@ Parsed = Tuple[np.ndarray, np.ndarray, np.ndarray]  # (line index in batch, gene
 _COMMA = 44
 _ZERO = 48
 _QUOTE = 34
+_NEWLINE = 10
+_CR = 13
 _ALLOWED = np.zeros(256, dtype=bool)
 _ALLOWED[np.frombuffer(b"123456789.eE+-", dtype=np.uint8)] = True
 _MAX_FIELD = 64
@@ -49,10 +51,29 @@ class _CommaCount:
         return self.before[byte] + _POPCOUNT[self.packed[byte] & mask]
 
 
-def _line_of(offs: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Line index of each (sorted) byte position: per-line counts, then a repeat."""
-    counts = np.diff(np.searchsorted(pos, offs, side="left"))
-    return np.repeat(np.arange(len(offs) - 1), counts)
+def _line_of(bounds: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Line index of each (sorted) byte position, given line starts plus the end offset:
+    per-line counts, then a repeat. Bytes between a line's end and the next start (the newline)
+    count to the earlier line; callers drop them."""
+    counts = np.diff(np.searchsorted(pos, bounds, side="left"))
+    return np.repeat(np.arange(len(bounds) - 1), counts)
+
+
+def line_bounds(buf: Any, base: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive, without ``\\n`` or ``\\r\\n``) of every line in ``buf``.
+
+    ``buf`` holds whole lines; the last one may lack its newline. ``base`` is added to both.
+    """
+    data = np.frombuffer(buf, dtype=np.uint8)
+    nl = np.flatnonzero(data == _NEWLINE)
+    ends = nl if data.size == 0 or data[-1] == _NEWLINE else np.r_[nl, data.size]
+    starts = np.r_[0, ends[:-1] + 1] if ends.size else np.empty(0, np.int64)
+    stops = ends.copy()
+    if stops.size:
+        cr = stops > starts
+        cr[cr] = data[stops[cr] - 1] == _CR
+        stops[cr] -= 1
+    return starts.astype(np.int64) + base, stops.astype(np.int64) + base
 
 
 def split_header(line: str, source: str) -> Tuple[str, List[str]]:
@@ -93,12 +114,11 @@ def quoted_end(buf: bytes, start: int, stop: int) -> int:
         return q
 
 
-def _id_ends(buf: bytes, offs: np.ndarray) -> Optional[np.ndarray]:
+def _id_ends(buf: bytes, starts: np.ndarray, stops: np.ndarray) -> Optional[np.ndarray]:
     """Byte index of the comma that ends each line's cell-id field (None: let the slow path judge)."""
-    n = len(offs) - 1
+    n = len(starts)
     ends = np.empty(n, dtype=np.int64)
-    for r in range(n):
-        a, b = int(offs[r]), int(offs[r + 1])
+    for r, (a, b) in enumerate(zip(starts.tolist(), stops.tolist())):  # noqa: B905
         if b > a and buf[a] == _QUOTE:
             q = quoted_end(buf, a, b)
             if q < 0 or q + 1 >= b or buf[q + 1] != _COMMA:
@@ -112,22 +132,40 @@ def _id_ends(buf: bytes, offs: np.ndarray) -> Optional[np.ndarray]:
     return ends
 
 
-def parse_fast(buf: bytes, offs: np.ndarray, n_genes: int) -> Optional[Parsed]:
-    """Vectorised parse of ``len(offs) - 1`` lines stored back to back in ``buf``.
+def cell_id(buf: bytes, a: int, b: int) -> Optional[bytes]:
+    """The (unquoted) cell-id field of the line ``buf[a:b]``; None if a quoted id is not closed."""
+    if b > a and buf[a] == _QUOTE:
+        q = quoted_end(buf, a, b)
+        if q < 0:
+            return None
+        return buf[a + 1 : q].replace(b'""', b'"')
+    c = buf.find(b",", a, b)
+    return buf[a : (b if c < 0 else c)]
 
-    ``offs`` holds line start offsets plus the end offset (Arrow string layout, no newlines).
-    Returns None whenever the batch needs the careful slow path.
+
+def parse_fast(buf: Any, starts: np.ndarray, stops: np.ndarray, n_genes: int) -> Optional[Parsed]:
+    """Vectorised parse of the lines ``buf[starts[i]:stops[i]]`` (ascending, non-empty); ``buf``
+    is any buffer (bytes, a memory map).
+
+    Only newline bytes (``\\n``, and ``\\r`` before it) may sit between one line's stop and the
+    next line's start. Returns None whenever the batch needs the careful slow path.
     """
     empty = (np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.float64))
-    if len(offs) < 2:
+    if len(starts) == 0:
         return empty
+    lo_byte = int(starts[0])
+    if lo_byte or int(stops[-1]) != len(buf) or not isinstance(buf, bytes):
+        buf = bytes(memoryview(buf)[lo_byte : int(stops[-1])])  # the batch's own bytes, cache-sized
+        starts = starts - lo_byte
+        stops = stops - lo_byte
     data = np.frombuffer(buf, dtype=np.uint8)
-    id_end = _id_ends(buf, offs)
+    id_end = _id_ends(buf, starts, stops)
     if id_end is None:
         return None
+    bounds = np.r_[starts, data.size]
     is_comma = data == _COMMA
     cs = _CommaCount(is_comma)
-    last = offs[1:] - 1
+    last = stops - 1
     if (last <= id_end).any():  # a line that ends right after its id: no values at all
         return None
     cs_id = cs.at(id_end)
@@ -137,14 +175,15 @@ def parse_fast(buf: bytes, offs: np.ndarray, n_genes: int) -> Optional[Parsed]:
         return None
     double = np.flatnonzero(is_comma[:-1] & is_comma[1:])
     if double.size:
-        dl = _line_of(offs, double)
+        dl = _line_of(bounds, double)
         if (double >= id_end[dl]).any():
             return None
     det = data != _ZERO
     np.greater(det, is_comma, out=det)  # neither ',' nor '0'
+    det &= data != _NEWLINE
     det = np.flatnonzero(det)
-    line = _line_of(offs, det)
-    keep = det > id_end[line]
+    line = _line_of(bounds, det)
+    keep = (det > id_end[line]) & (det < stops[line])
     det = det[keep]
     line = line[keep]
     if det.size == 0:
@@ -161,7 +200,7 @@ def parse_fast(buf: bytes, offs: np.ndarray, n_genes: int) -> Optional[Parsed]:
     fline = line[first]
     col = fid[first] - cs_id[fline]
     lo = id_end[fline] + 1
-    hi = offs[fline + 1]
+    hi = stops[fline]
     top = data.size - 1
     while True:  # widen left over leading zeros ("0.5", "007")
         m = (start > lo) & (data[np.maximum(start - 1, 0)] == _ZERO)

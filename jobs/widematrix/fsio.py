@@ -1,8 +1,16 @@
 """Hadoop FileSystem helpers and the write-then-commit protocol shared by both jobs.
 
-All I/O that is not a Spark read or write goes through the JVM's Hadoop ``FileSystem`` so the
-same code handles ``s3://`` (EMRFS on EMR), ``hdfs://`` and local paths. Only tiny things cross
-Py4J (manifests, header lines, directory listings); bulk bytes stay in the JVM or in Spark.
+Two I/O paths, each for what it does best:
+
+* the driver's bookkeeping (existence checks, listings, manifests, header lines, checksums,
+  renames, the commit) goes through the JVM's Hadoop ``FileSystem``, so ``s3://`` means EMRFS on
+  EMR, with its retries and consistency handling; only tiny things cross Py4J;
+* bulk bytes (reading CSV byte ranges, writing and reading the matrix and view Parquet files)
+  are moved by the Python tasks themselves with ``pyarrow.fs`` (``ArrowIO``): local paths,
+  ``s3://``/``s3a://`` (AWS SDK, the instance profile's credentials, the bucket's default
+  encryption) and ``hdfs://`` (libhdfs). The data never detours through the JVM, which is what
+  makes the jobs fast: a Spark text read, the JVM<->Python Arrow hop and Spark's row-at-a-time
+  Parquet writer cost more than the parsing and statistics themselves.
 
 Commit protocol (both jobs):
 
@@ -45,8 +53,6 @@ def local_path(uri: str) -> str:
     return uri
 
 
-def absolute(uri: str) -> str:
-    return os.path.abspath(uri) if "://" not in uri and not uri.startswith("file:") else uri
 
 
 class HadoopFS:
@@ -55,12 +61,35 @@ class HadoopFS:
     def __init__(self, spark: Any) -> None:
         self.jvm = spark.sparkContext._jvm
         self.conf = spark.sparkContext._jsc.hadoopConfiguration()
+        # Py4J resolves ``jvm.a.b.C`` one name at a time, each a JVM round trip: look up once
+        self._path_class = self.jvm.org.apache.hadoop.fs.Path
+        self._filesystems: Dict[str, Any] = {}
 
     def _path(self, uri: str) -> Any:
-        return self.jvm.org.apache.hadoop.fs.Path(uri)
+        return self._path_class(uri)
 
     def _fs(self, uri: str) -> Any:
-        return self._path(uri).getFileSystem(self.conf)
+        """The FileSystem for a URI's scheme and authority (Hadoop caches them too; this saves the calls)."""
+        scheme, sep, rest = uri.partition("://")
+        key = f"{scheme}://{rest.split('/', 1)[0]}" if sep else uri.split("/", 1)[0] or "default"
+        fs = self._filesystems.get(key)
+        if fs is None:
+            fs = self._filesystems[key] = self._path(uri).getFileSystem(self.conf)
+        return fs
+
+    def qualify(self, uri: str) -> str:
+        """A fully qualified URI, as Spark would resolve the path: a bare path means the default
+        filesystem (``hdfs://`` on EMR, the local disk in local mode), relative to its working
+        directory. The tasks get only qualified URIs, so they open the same file the driver sees."""
+        if "://" in uri:
+            return uri
+        if uri.startswith("file:"):
+            return "file://" + os.path.abspath(local_path(uri))
+        p = self._path(uri)
+        qualified = str(p.getFileSystem(self.conf).makeQualified(p).toString())
+        if qualified.startswith("file:") and not qualified.startswith("file://"):
+            qualified = "file://" + qualified[len("file:") :]
+        return qualified
 
     def exists(self, uri: str) -> bool:
         return bool(self._fs(uri).exists(self._path(uri)))
@@ -182,6 +211,93 @@ class HadoopFS:
         finally:
             zin.close()
         return copied
+
+
+class ArrowIO:
+    """Task-side file access through ``pyarrow.fs`` (see the module docstring).
+
+    One filesystem object per scheme and bucket is cached per Python worker. ``s3`` endpoints
+    can be redirected (a test server, a VPC endpoint) with ``AWS_ENDPOINT_URL_S3`` or
+    ``AWS_ENDPOINT_URL``.
+    """
+
+    _cache: Dict[Tuple[str, str], Any] = {}
+
+    @classmethod
+    def resolve(cls, uri: str) -> Tuple[Any, str]:
+        """(pyarrow filesystem, path within it) for a URI."""
+        import pyarrow.fs as pafs
+
+        if is_local(uri):
+            return pafs.LocalFileSystem(use_mmap=True), os.path.abspath(local_path(uri))
+        scheme, _, rest = uri.partition("://")
+        bucket = rest.split("/", 1)[0]
+        key = (scheme, bucket)
+        if scheme in ("s3", "s3a", "s3n"):
+            if key not in cls._cache:
+                endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+                kwargs: Dict[str, Any] = {}
+                if endpoint:
+                    kwargs["endpoint_override"] = endpoint
+                    kwargs["scheme"] = "https" if endpoint.startswith("https") else "http"
+                region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                if region:
+                    kwargs["region"] = region
+                cls._cache[key] = pafs.S3FileSystem(**kwargs)
+            return cls._cache[key], rest
+        if scheme in ("hdfs", "viewfs"):
+            if key not in cls._cache:
+                cls._cache[key] = pafs.FileSystem.from_uri(uri)[0]
+            return cls._cache[key], ("/" + rest.split("/", 1)[1]) if "/" in rest else "/"
+        raise InputError(
+            f"{uri}: the {scheme}:// scheme is not supported for data files; "
+            "use s3://, hdfs:// or a local path"
+        )
+
+    @classmethod
+    def open_input(cls, uri: str) -> Any:
+        """A random-access reader (``read_at``/``read``/``size``); local files are memory-mapped."""
+        fs, path = cls.resolve(uri)
+        return fs.open_input_file(path)
+
+    @classmethod
+    def open_stream(cls, uri: str, compression: Optional[str]) -> Any:
+        """A sequential reader, decompressing ``gzip``/``bz2`` on the fly."""
+        fs, path = cls.resolve(uri)
+        return fs.open_input_stream(path, compression=compression)
+
+    @classmethod
+    def write_parquet(cls, table: Any, uri: str, **options: Any) -> None:
+        """Write one Parquet file so that readers see it whole or not at all.
+
+        S3 objects appear only when their upload completes, so they are written in place; on
+        local disks and HDFS the file is written under a unique temporary name and renamed, so a
+        re-run or speculative task attempt cannot interleave with another.
+        """
+        import pyarrow.parquet as pq
+
+        fs, path = cls.resolve(uri)
+        parent = path.rsplit("/", 1)[0]
+        fs.create_dir(parent, recursive=True)
+        if uri.startswith(("s3://", "s3a://", "s3n://")):
+            pq.write_table(table, path, filesystem=fs, **options)
+            return
+        tmp = f"{parent}/.{path.rsplit('/', 1)[1]}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            pq.write_table(table, tmp, filesystem=fs, **options)
+            fs.move(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                fs.delete_file(tmp)
+            raise
+
+    @classmethod
+    def parquet_file(cls, uri: str) -> Any:
+        """A ``pyarrow.parquet.ParquetFile`` (footer read; row groups on demand)."""
+        import pyarrow.parquet as pq
+
+        fs, path = cls.resolve(uri)
+        return pq.ParquetFile(fs.open_input_file(path))
 
 
 def read_manifest(fs: HadoopFS, uri: str, what: str) -> Dict[str, Any]:

@@ -35,13 +35,15 @@ Exit status: 0 on success, 2 on bad input (the message names file, row, cell or 
 
 import argparse
 import concurrent.futures
+import csv
 import datetime
 import logging
+import math
 import os
 import sys
 import tempfile
 import warnings
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 if __name__ == "__main__" and not __package__:  # spark-submit runs this file as a script
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,7 +59,7 @@ from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
-from . import csvparse, fsio, readers
+from . import csvparse, fsio, readers, worker
 from .errors import InputError, unwrap
 
 LOG = logging.getLogger("widematrix.ingest")
@@ -107,17 +109,6 @@ class _TallyParam(AccumulatorParam):
         return (max(a[0], b[0]), max(a[1], b[1]))
 
 
-class _CountsParam(AccumulatorParam):
-    """{block start: stored values}: merging overwrites by key, so a re-run task cannot skew it."""
-
-    def zero(self, value: Dict[int, int]) -> Dict[int, int]:
-        return {}
-
-    def addInPlace(self, a: Dict[int, int], b: Dict[int, int]) -> Dict[int, int]:  # noqa: N802
-        a.update(b)
-        return a
-
-
 def _tally(values: np.ndarray) -> Tuple[float, int]:
     if values.size == 0:
         return (0.0, 0)
@@ -129,17 +120,361 @@ def _is_float32_exact(values: np.ndarray) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# wide CSV
+# wide CSV: byte-range splits that the tasks read and parse themselves
+
+COMPRESSION = {".gz": "gzip", ".bz2": "bz2"}
+MIN_SPLIT_BYTES = 1 << 20  # never cut a file finer than this unless spark.sql.files.maxPartitionBytes says so
+PIECE_BYTES = 64 << 20  # text per matrix file when one task streams a compressed CSV
+ROW_GROUP_ROWS = 1 << 17  # matrix Parquet row group: small enough for gene-range pruning
 
 
-def _line_offsets(arr: pa.Array) -> Tuple[bytes, np.ndarray]:
-    """Back-to-back UTF-8 bytes of a string array and its (n + 1) offsets, rebased to 0."""
-    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    bufs = arr.buffers()
-    offs = np.frombuffer(bufs[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
-    lo, hi = int(offs[0]), int(offs[-1])
-    data = bytes(memoryview(bufs[2])[lo:hi]) if bufs[2] is not None else b""
-    return data, offs - lo
+def compression_of(uri: str) -> Optional[str]:
+    """``gzip``/``bz2`` for a compressed CSV (read by one streaming task), None for plain text."""
+    name = uri.lower()
+    for suffix, codec in COMPRESSION.items():
+        if name.endswith(suffix):
+            return codec
+    return None
+
+
+def plan_splits(size: int, max_split: int, parallelism: int) -> List[Tuple[int, int]]:
+    """Byte ranges ``[start, end)`` covering a plain CSV: two per core, at most ``max_split`` each
+    (``spark.sql.files.maxPartitionBytes``), at least ``MIN_SPLIT_BYTES`` unless that is larger.
+
+    A line belongs to the split in which its first byte lies (Hadoop's rule), so every line is
+    read by exactly one task however the cuts fall.
+    """
+    target = max(math.ceil(size / max(parallelism, 1)), MIN_SPLIT_BYTES)
+    step = max(1, min(max_split, target))
+    return [(lo, min(size, lo + step)) for lo in range(0, size, step)]
+
+
+def _find_newline(f: Any, pos: int, size: int) -> int:
+    """Offset of the first ``\\n`` at or after ``pos``, or -1 (reads 64 KiB at a time)."""
+    while pos < size:
+        chunk = f.read_at(min(1 << 16, size - pos), pos)
+        k = chunk.find(b"\n")
+        if k >= 0:
+            return pos + k
+        pos += len(chunk)
+    return -1
+
+
+def read_split(uri: str, start: int, end: int) -> Tuple[Any, int]:
+    """The whole lines that start in ``[start, end)`` as one buffer, and its file offset.
+
+    Local files are memory-mapped, so the buffer is a view of the page cache (no copy); other
+    filesystems read the range in one request.
+    """
+    f = fsio.ArrowIO.open_input(uri)
+    size = f.size()
+    end = min(end, size)
+    first = start
+    if start > 0:  # the first line starting at or after ``start``
+        nl = _find_newline(f, start - 1, size)
+        if nl < 0 or nl + 1 >= end:
+            return b"", end  # no line starts inside this split
+        first = nl + 1
+    stop = size
+    if end < size:  # finish the line that holds byte ``end - 1``
+        nl = _find_newline(f, end - 1, size)
+        stop = size if nl < 0 else nl + 1
+    f.seek(first)
+    return f.read_buffer(stop - first), first
+
+
+class _Lines:
+    """The data lines of one buffer: byte bounds, 1-based file line numbers, empty lines dropped."""
+
+    def __init__(self, buf: bytes, first_line: int, skip_header: bool) -> None:
+        starts, stops = csvparse.line_bounds(buf)
+        numbers = np.arange(first_line, first_line + starts.size, dtype=np.int64)
+        keep = stops > starts
+        if skip_header and keep.size:
+            keep[0] = False
+        self.buf = buf
+        self.n_all = int(starts.size)
+        self.starts, self.stops, self.numbers = starts[keep], stops[keep], numbers[keep]
+
+    def __len__(self) -> int:
+        return int(self.starts.size)
+
+    def text(self, a: int, b: int, source: str) -> List[str]:
+        out = []
+        view = memoryview(self.buf)
+        for s, e, n in zip(self.starts[a:b].tolist(), self.stops[a:b].tolist(), self.numbers[a:b].tolist()):  # noqa: B905
+            try:
+                out.append(bytes(view[s:e]).decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{source}: line {n} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+                ) from None
+        return out
+
+    def cell_ids(self) -> Tuple[List[str], Optional[Tuple[int, str]]]:
+        """The cell ids, or the first problem as (line number as counted here, what is wrong)."""
+        ids = []
+        view = memoryview(self.buf)
+        for s, e, n in zip(self.starts.tolist(), self.stops.tolist(), self.numbers.tolist()):  # noqa: B905
+            head = bytes(view[s : min(e, s + 256)])  # ids are short: look at the line's start first
+            raw = csvparse.cell_id(head, 0, len(head))
+            if e > s + 256 and (raw is None or len(raw) == len(head)):
+                raw = csvparse.cell_id(bytes(view[s:e]), 0, e - s)
+            if raw is None:
+                return ids, (n, "the quoted cell id is not closed (quoted newlines are not supported)")
+            try:
+                ids.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                return ids, (n, "the cell id is not valid UTF-8")
+        return ids, None
+
+
+def parse_lines(
+    lines: _Lines, n_genes: int, gene_names: List[str], source: str, value_type: str
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(line index among ``lines``, gene, value) of every nonzero, in line order.
+
+    Lines go through the vectorised parser a cache-sized batch at a time; a batch it declines
+    goes through the careful parser, which names the bad line, cell and gene.
+    """
+    batch = max(1, BATCH_VALUES // max(n_genes, 1))
+    rows_out, genes_out, vals_out = [], [], []
+    for a in range(0, len(lines), batch):
+        b = min(len(lines), a + batch)
+        parsed = csvparse.parse_fast(lines.buf, lines.starts[a:b], lines.stops[a:b], n_genes)
+        if parsed is None:
+            parsed = csvparse.parse_slow(
+                lines.text(a, b, source), n_genes, gene_names, lines.numbers[a:b].tolist(), source
+            )
+        rows, genes, vals = parsed
+        if value_type == "auto32" and not _is_float32_exact(vals):
+            raise InputError(NEEDS_FLOAT64)
+        rows_out.append(rows + a)
+        genes_out.append(genes)
+        vals_out.append(vals)
+    if not rows_out:
+        return np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.float64)
+    return np.concatenate(rows_out), np.concatenate(genes_out), np.concatenate(vals_out)
+
+
+def write_matrix_file(
+    uri: str, cells: np.ndarray, genes: np.ndarray, values: np.ndarray, n_genes: int, dtype: Any
+) -> None:
+    """One matrix file: the entries of a contiguous run of cells, ordered gene-major (gene, then
+    cell), in row groups of ``ROW_GROUP_ROWS`` whose gene min/max let readers skip them."""
+    key = genes.astype(np.uint16) if n_genes <= 65536 else genes
+    order = np.argsort(key, kind="stable")  # input is cell-major: stable keeps cells ascending
+    table = pa.table(
+        {
+            "cell": pa.array(cells[order].astype(np.int32)),
+            "gene": pa.array(genes[order].astype(np.int32)),
+            "value": pa.array(values[order].astype(dtype)),
+        }
+    )
+    fsio.ArrowIO.write_parquet(
+        table,
+        uri,
+        row_group_size=ROW_GROUP_ROWS,
+        use_dictionary=["gene", "value"],  # runs of one gene; few distinct counts
+        column_encoding={"cell": "DELTA_BINARY_PACKED"},  # ascending within each gene
+    )
+
+
+def _tally_pair(a: Tuple[float, int], b: Tuple[float, int]) -> Tuple[float, int]:
+    return (max(a[0], b[0]), max(a[1], b[1]))
+
+
+def make_csv_scanner(uri: str, source: str) -> Any:
+    """Pass 1 task: (split, start, end) -> (split, lines in the split, cell ids of its data lines,
+    None or the first unreadable id as (line number within the split, why))."""
+
+    def scan(tasks: Iterator[Tuple[int, int, int]]) -> Iterator[Tuple[int, int, List[str], Any]]:
+        worker.prepare()
+        for k, start, end in tasks:
+            buf, _ = read_split(uri, start, end)
+            lines = _Lines(buf, 1, skip_header=start == 0)  # line numbers relative to the split
+            ids, problem = lines.cell_ids()
+            yield k, lines.n_all, ids, problem
+
+    return scan
+
+
+def make_csv_parser(uri: str, source: str, gene_names: List[str], matrix_dir: str, value_type: str) -> Any:
+    """Pass 2 task: (split, start, end, first cell, first line) -> its matrix file, and
+    (split, stored values, (max value, any non-integer))."""
+    n_genes = len(gene_names)
+    dtype = np.float64 if value_type == "float64" else np.float32
+
+    def parse(
+        tasks: Iterator[Tuple[int, int, int, int, int]],
+    ) -> Iterator[Tuple[int, int, Tuple[float, int]]]:
+        worker.prepare()
+        for k, start, end, first_cell, first_line in tasks:
+            buf, _ = read_split(uri, start, end)
+            lines = _Lines(buf, first_line, skip_header=start == 0)
+            if len(lines) == 0:
+                yield k, 0, (0.0, 0)
+                continue
+            rows, genes, vals = parse_lines(lines, n_genes, gene_names, source, value_type)
+            write_matrix_file(
+                fsio.join(matrix_dir, f"part-{k:05d}.parquet"), rows + first_cell, genes, vals, n_genes, dtype
+            )
+            yield k, int(vals.size), _tally(vals)
+
+    return parse
+
+
+def make_csv_streamer(
+    uri: str, source: str, compression: str, gene_names: List[str], matrix_dir: str, value_type: str
+) -> Any:
+    """One task for a compressed CSV (not splittable): decompress once, cut into pieces of
+    ``PIECE_BYTES`` at line ends, write one matrix file per piece; returns the cell ids too."""
+    n_genes = len(gene_names)
+    dtype = np.float64 if value_type == "float64" else np.float32
+
+    def stream(tasks: Iterator[int]) -> Iterator[Tuple[List[str], int, Tuple[float, int]]]:
+        worker.prepare()
+        for _ in tasks:
+            ids: List[str] = []
+            stored, tally, piece, line_no, carry = 0, (0.0, 0), 0, 1, b""
+            with fsio.ArrowIO.open_stream(uri, compression) as f:
+                while True:
+                    try:
+                        chunk = f.read(PIECE_BYTES)
+                    except OSError as exc:
+                        raise InputError(f"{source}: cannot decompress ({exc})") from None
+                    data = carry + chunk
+                    if chunk:
+                        cut = data.rfind(b"\n") + 1
+                        data, carry = data[:cut], data[cut:]
+                    else:
+                        carry = b""
+                    if data:
+                        lines = _Lines(data, line_no, skip_header=piece == 0)
+                        line_no += lines.n_all
+                        if len(lines):
+                            rows, genes, vals = parse_lines(lines, n_genes, gene_names, source, value_type)
+                            write_matrix_file(
+                                fsio.join(matrix_dir, f"part-{piece:05d}.parquet"),
+                                rows + len(ids),
+                                genes,
+                                vals,
+                                n_genes,
+                                dtype,
+                            )
+                            got, problem = lines.cell_ids()
+                            if problem is not None:
+                                raise InputError(f"{source}: line {problem[0]}: {problem[1]}")
+                            ids.extend(got)
+                            stored += int(vals.size)
+                            tally = _tally_pair(tally, _tally(vals))
+                            piece += 1
+                    if not chunk:
+                        break
+            yield ids, stored, tally
+
+    return stream
+
+
+def run_tasks(spark: SparkSession, description: str, fn: Any, tasks: List[Any]) -> List[Any]:
+    """One Spark stage, one task per item, results collected (small: counts and ids)."""
+    sc = spark.sparkContext
+    sc.setJobDescription(description)
+    try:
+        return sc.parallelize(tasks, max(1, len(tasks))).mapPartitions(fn).collect()
+    finally:
+        sc.setJobDescription(None)
+
+
+def ingest_csv(
+    spark: SparkSession,
+    fs: fsio.HadoopFS,
+    uri: str,
+    gene_names: List[str],
+    matrix_dir: str,
+    value_type: str,
+    on_cells: Callable[[pd.DataFrame], pd.DataFrame],
+) -> Tuple[pd.DataFrame, int, Tuple[float, int], str]:
+    """Write the matrix files of a wide CSV; returns (cells, stored values, tally, value type).
+
+    Plain text: pass 1 reads every split and returns its line count and cell ids (O(cells) to
+    the driver), ``on_cells`` checks them (and joins metadata) before any parsing; pass 2 parses
+    each split with its first cell index and line number known and writes one matrix file per
+    split. Compressed: one task does both in a single stream and ``on_cells`` runs afterwards.
+    ``auto`` stores float32 and redoes the parse as float64 if a value needs it.
+    """
+    compression = compression_of(uri)
+    chosen = "auto32" if value_type == "auto" else value_type
+    cells: Optional[pd.DataFrame] = None
+    tasks: List[Tuple[int, int, int, int, int]] = []
+    if compression is None:
+        max_split = int(str(spark.conf.get("spark.sql.files.maxPartitionBytes", str(128 << 20))).rstrip("bB"))
+        splits = plan_splits(fs.size(uri), max_split, spark.sparkContext.defaultParallelism)
+        scanned = sorted(
+            run_tasks(
+                spark,
+                "widematrix ingest: cell ids",
+                make_csv_scanner(uri, uri),
+                [(k, a, b) for k, (a, b) in enumerate(splits)],
+            ),
+            key=lambda r: r[0],
+        )
+        ids: List[str] = []
+        cell, line = 0, 1
+        for k, n_all, split_ids, problem in scanned:
+            if problem is not None:
+                raise InputError(f"{uri}: line {line + problem[0] - 1}: {problem[1]}")
+            tasks.append((k, splits[k][0], splits[k][1], cell, line))
+            ids.extend(split_ids)
+            cell += len(split_ids)
+            line += n_all
+        cells = on_cells(_cells_frame(uri, ids))
+
+    def write(vt: str) -> Tuple[int, Tuple[float, int], Optional[List[str]]]:
+        if compression is None:
+            done = run_tasks(
+                spark,
+                "widematrix ingest: parse",
+                make_csv_parser(uri, uri, gene_names, matrix_dir, vt),
+                tasks,
+            )
+            tally = (0.0, 0)
+            for _, _, t in done:
+                tally = _tally_pair(tally, t)
+            return sum(n for _, n, _ in done), tally, None
+        ((got, stored, tally),) = run_tasks(
+            spark,
+            "widematrix ingest: parse (compressed: one task)",
+            make_csv_streamer(uri, uri, compression, gene_names, matrix_dir, vt),
+            [0],
+        )
+        return stored, tally, got
+
+    try:
+        stored, tally, streamed = write(chosen)
+        stored_type = "float64" if chosen == "float64" else "float32"
+    except Exception as exc:
+        err = unwrap(exc)
+        if err is None or NEEDS_FLOAT64 not in str(err):
+            raise
+        fs.delete(matrix_dir)
+        stored, tally, streamed = write("float64")
+        stored_type = "float64"
+    if cells is None:
+        cells = on_cells(_cells_frame(uri, streamed or []))
+    return cells, stored, tally, stored_type
+
+
+def _cells_frame(uri: str, ids: List[str]) -> pd.DataFrame:
+    if not ids:
+        raise InputError(f"{uri}: empty matrix (a header but no cell rows)")
+    return pd.DataFrame(
+        {"cell_index": np.arange(len(ids), dtype=np.int32), "cell_id": pd.Series(ids, dtype=object)}
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Matrix Market
 
 
 def _block_runs(batches: Iterator[pa.RecordBatch]) -> Iterator[Tuple[int, int, pa.Array]]:
@@ -162,124 +497,13 @@ def _block_runs(batches: Iterator[pa.RecordBatch]) -> Iterator[Tuple[int, int, p
             yield blk, base, text.slice(int(a), int(b - a))
 
 
-def make_csv_parser(
-    n_genes: int,
-    gene_names: List[str],
-    offsets: Dict[int, int],
-    first_blk: int,
-    source: str,
-    value_type: str,
-    tally: Any,
-    nnz_counts: Any = None,
-) -> Any:
-    """The ``mapInArrow`` function: text lines (value, blk) -> nonzero entries (cell, gene, value).
-
-    With ``nnz_counts`` (a ``_CountsParam`` accumulator) each task reports its stored values per
-    block, so the job needs no count of the written matrix afterwards.
-
-    A line's dense cell index is the number of data lines before it: ``offsets[blk]`` (lines in
-    earlier blocks, from the id pre-pass) plus its position in its block, minus the header line.
-    """
-    np_type = np.float32 if value_type == "float32" else np.float64
-    check32 = value_type == "auto32"
-    if check32:
-        np_type = np.float32
-
-    def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        stored: Dict[int, int] = {}
-        for blk, base, lines in _block_runs(batches):
-            stored.setdefault(blk, 0)
-            first = offsets[blk] + base - 1  # cell index of the first line (-1: the header)
-            if blk == first_blk and base == 0:
-                lines = lines.slice(1)
-                first += 1
-            if len(lines) == 0:
-                continue
-            buf, offs = _line_offsets(lines)
-            parsed = csvparse.parse_fast(buf, offs, n_genes)
-            if parsed is None:
-                numbers = [first + k + 2 for k in range(len(lines))]  # 1-based file line
-                parsed = csvparse.parse_slow(lines.to_pylist(), n_genes, gene_names, numbers, source)
-            rows, genes, vals = parsed
-            if check32 and not _is_float32_exact(vals):
-                raise InputError(NEEDS_FLOAT64)
-            tally.add(_tally(vals))
-            stored[blk] += int(vals.size)
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.array((rows + first).astype(np.int32)),
-                    pa.array(genes.astype(np.int32)),
-                    pa.array(vals.astype(np_type)),
-                ],
-                names=["cell", "gene", "value"],
-            )
-        if nnz_counts is not None and stored:
-            nnz_counts.add(stored)
-
-    return parse
-
-
-_QUOTED_ID = r'^"([^"]*(?:""[^"]*)*)"'
-
-
-def csv_cells(spark: SparkSession, path: str) -> Tuple[pd.DataFrame, Dict[int, int], int, int]:
-    """Id pre-pass over the wide CSV: one Spark job that extracts each line's cell id in the JVM and
-    collects (block, position, id) to the driver (O(cells), like the cells dictionary itself).
-
-    Returns (cells [cell_index, cell_id] in file order, line offsets by block start, first block,
-    n_cells).
-    """
-    text = spark.read.text(path).select("value", F.col("_metadata.file_block_start").alias("blk"))
-    text = text.where(F.col("value") != "").withColumn("mid", F.monotonically_increasing_id())
-    value = F.col("value")
-    cell_id = F.when(
-        value.startswith('"'), F.regexp_replace(F.regexp_extract(value, _QUOTED_ID, 1), '""', '"')
-    ).otherwise(F.regexp_extract(value, "^([^,]*)", 1))
-    ids = text.select("blk", "mid", cell_id.alias("cell_id")).toPandas()
-    if ids.empty:
-        raise InputError(f"{path}: empty file")
-    ids = ids.sort_values(["blk", "mid"], kind="stable")
-    offsets: Dict[int, int] = {}
-    total = 0
-    for blk, n in ids.groupby("blk", sort=True).size().items():
-        offsets[int(blk)] = total
-        total += int(n)
-    first_blk = min(offsets)
-    names = ids["cell_id"].tolist()[1:]  # the first line is the header
-    cells = pd.DataFrame(
-        {"cell_index": np.arange(len(names), dtype=np.int32), "cell_id": pd.Series(names, dtype=object)}
-    )
-    return cells, offsets, first_blk, total - 1
-
-
-def csv_entries(
-    spark: SparkSession,
-    path: str,
-    gene_names: List[str],
-    offsets: Dict[int, int],
-    first_blk: int,
-    value_type: str,
-    tally: Any,
-    nnz_counts: Any = None,
-) -> DataFrame:
-    n_genes = len(gene_names)
-    parser = make_csv_parser(n_genes, gene_names, offsets, first_blk, path, value_type, tally, nnz_counts)
-    dtype = "double" if value_type == "float64" else "float"
-    text = spark.read.text(path).select("value", F.col("_metadata.file_block_start").alias("blk"))
-    text = text.where(F.col("value") != "")
-    return text.mapInArrow(parser, f"cell int, gene int, value {dtype}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Matrix Market
-
-
 def make_mtx_parser(
     header_lines: int, first_blk: int, rows: int, cols: int, swap: bool, source: str, dtype: Any, tally: Any
 ):
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow.csv as pacsv
 
+        worker.prepare()
         for blk, base, lines in _block_runs(batches):
             if blk == first_blk and base < header_lines:
                 lines = lines.slice(min(header_lines - base, len(lines)))
@@ -344,28 +568,22 @@ def attach_metadata(
 ) -> pd.DataFrame:
     """Left-join a metadata CSV (first column = cell id) onto cells; missing cells are an error.
 
-    The metadata is read by Spark's CSV reader (quoting, multi-line fields) and collected: it is
-    O(cells), like the cells dictionary; the checks and the join run on the driver.
+    The metadata is O(cells), like the cells dictionary: the driver reads it (pyarrow's CSV
+    reader: quoting, quoted newlines; every column kept as text, empty fields as null) and does
+    the checks and the join itself, with no Spark job.
     """
     if not metadata:
         return cells
-    meta = (
-        spark.read.option("header", True)
-        .option("escape", '"')
-        .option("multiLine", True)
-        .option("mode", "FAILFAST")
-        .csv(metadata)
-    )
-    if not meta.columns:
-        raise InputError(f"{metadata}: empty metadata file")
-    key = meta.columns[0]
-    clash = [c for c in meta.columns[1:] if c in cells.columns]
+    meta = read_metadata_csv(metadata)
+    columns = [str(c) for c in meta.columns]
+    key = columns[0]
+    clash = [c for c in columns[1:] if c in cells.columns]
     if clash:
         raise InputError(
             f"{metadata}: metadata columns {clash} clash with columns the matrix already provides"
         )
-    meta_pd = meta.toPandas()
-    meta_pd.columns = ["_meta_key", *meta.columns[1:]]
+    meta_pd = meta
+    meta_pd.columns = ["_meta_key", *columns[1:]]
     keys = meta_pd["_meta_key"]
     dups = keys.duplicated()
     if dups.any():
@@ -390,6 +608,42 @@ def attach_metadata(
         warnings_out.append(msg)
     joined = cells.merge(meta_pd, left_on="cell_id", right_on="_meta_key", how="left", sort=False)
     return joined.drop(columns=["_meta_key"]).reset_index(drop=True)
+
+
+def read_metadata_csv(uri: str) -> pd.DataFrame:
+    """A cell-metadata CSV as text columns (None for empty fields), header from the first record."""
+    import io
+
+    import pyarrow.csv as pacsv
+
+    with fsio.ArrowIO.open_input(uri) as f:
+        raw = f.read()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        header = next(csv.reader(io.StringIO(raw.decode("utf-8"))), [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{uri}: unreadable metadata CSV ({exc})") from None
+    if not header:
+        raise InputError(f"{uri}: empty metadata file")
+    dups = sorted({c for c in header if header.count(c) > 1})
+    if dups or "" in header:
+        raise InputError(f"{uri}: metadata header has duplicate or empty column names {dups or ['']}")
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(raw),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(f"{uri}: malformed metadata CSV ({str(exc).splitlines()[0]})") from None
+    return table.to_pandas(types_mapper=None).astype(object).where(lambda d: d.notna(), None)
 
 
 def check_cells(cells: pd.DataFrame, source: str) -> None:
@@ -473,8 +727,6 @@ def write_python_source(
 
     Returns (max value, 1 if any value is not an integer).
     """
-    local_dir = fsio.local_path(target) if fsio.is_local(target) else tempfile.mkdtemp(prefix="widematrix-")
-    os.makedirs(local_dir, exist_ok=True)
     n_cells, n_genes = len(src.cells), len(src.genes)
     tally = (0.0, 0)
     for k, (cells, genes, vals) in enumerate(src.chunks(CHUNK_NNZ)):
@@ -495,19 +747,16 @@ def write_python_source(
             if (cells < 0).any() or (cells >= n_cells).any() or (genes < 0).any() or (genes >= n_genes).any():
                 raise InputError("stored index outside the matrix shape")
         nz = vals != 0
-        table = pa.table(
-            {
-                "cell": pa.array(cells[nz].astype(np.int32)),
-                "gene": pa.array(genes[nz].astype(np.int32)),
-                "value": pa.array(vals[nz].astype(dtype)),
-            }
-        )
         t = _tally(np.asarray(vals[nz], dtype=np.float64))
         tally = (max(tally[0], t[0]), max(tally[1], t[1]))
-        name = f"part-{k:06d}.parquet"
-        pq.write_table(table, os.path.join(local_dir, name))
-        if not fsio.is_local(target):
-            fs.copy_from_local(os.path.join(local_dir, name), fsio.join(target, name))
+        write_matrix_file(
+            fsio.join(target, f"part-{k:06d}.parquet"),
+            np.asarray(cells[nz]),
+            np.asarray(genes[nz]),
+            np.asarray(vals[nz]),
+            n_genes,
+            dtype,
+        )
     return tally
 
 
@@ -539,9 +788,9 @@ def run_ingest(
 ) -> Dict[str, Any]:
     """Run the ingest; returns the manifest. Raises ``InputError`` on bad input (no output left)."""
     fs = fsio.HadoopFS(spark)
-    input_uri = fsio.absolute(input_uri)
-    output_uri = fsio.absolute(output_uri).rstrip("/")
-    metadata_uri = fsio.absolute(metadata_uri) if metadata_uri else None
+    input_uri = fs.qualify(input_uri)
+    output_uri = fs.qualify(output_uri).rstrip("/")
+    metadata_uri = fs.qualify(metadata_uri) if metadata_uri else None
     if not fs.exists(input_uri):
         raise InputError(f"{input_uri}: input does not exist")
     if metadata_uri and not fs.exists(metadata_uri):
@@ -632,38 +881,21 @@ def _ingest_into(
         if not head or not head[0].strip():
             raise InputError(f"{csv_uri}: empty matrix (no header line)")
         _, gene_names = csvparse.split_header(head[0], csv_uri)
-        cells, offsets, first_blk, n_cells = csv_cells(spark, csv_uri)
-        timer.lap("cell_ids")
-        if n_cells == 0:
-            raise InputError(f"{csv_uri}: empty matrix (a header but no cell rows)")
-        check_cells(cells, csv_uri)
-        cells = attach_metadata(spark, cells, metadata_uri, notes)
-        timer.lap("cell_checks")
-        nnz_counts = spark.sparkContext.accumulator({}, _CountsParam())
         n_genes = len(gene_names)
         genes_pd = gene_table(gene_names, None, csv_uri)
-        with fsio.spark_conf(
-            spark,
-            {"spark.sql.execution.arrow.maxRecordsPerBatch": str(max(1, BATCH_VALUES // max(n_genes, 1)))},
-        ):
-            chosen = "auto32" if value_type == "auto" else value_type
-            try:
-                entries = csv_entries(
-                    spark, csv_uri, gene_names, offsets, first_blk, chosen, tally, nnz_counts
-                )
-                write_matrix(entries, fsio.join(tmp, "matrix"))
-                stored = "float64" if chosen == "float64" else "float32"
-            except Exception as exc:
-                err = unwrap(exc)
-                if err is None or NEEDS_FLOAT64 not in str(err):
-                    raise
-                fs.delete(fsio.join(tmp, "matrix"))
-                entries = csv_entries(
-                    spark, csv_uri, gene_names, offsets, first_blk, "float64", tally, nnz_counts
-                )
-                write_matrix(entries, fsio.join(tmp, "matrix"))
-                stored = "float64"
-        nnz_hint = sum(nnz_counts.value.values())
+
+        def on_cells(found: pd.DataFrame) -> pd.DataFrame:
+            timer.lap("cell_ids")
+            check_cells(found, csv_uri)
+            joined = attach_metadata(spark, found, metadata_uri, notes)
+            timer.lap("cell_checks")
+            return joined
+
+        cells, nnz_hint, csv_tally, stored = ingest_csv(
+            spark, fs, csv_uri, gene_names, fsio.join(tmp, "matrix"), value_type, on_cells
+        )
+        tally.add(csv_tally)
+        n_cells = len(cells)
         timer.lap("matrix")
         if checksum is not None:
             source["sha256"] = checksum.result()

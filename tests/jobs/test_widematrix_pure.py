@@ -3,7 +3,6 @@
 import warnings
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import scipy.stats
 from hypothesis import given, settings
@@ -12,11 +11,14 @@ from hypothesis import strategies as st
 from emr_patterns.jobs.widematrix import csvparse, stats
 from emr_patterns.jobs.widematrix.aggregate import parse_stats
 from emr_patterns.jobs.widematrix.errors import InputError, unwrap
-from emr_patterns.jobs.widematrix.ingest import _line_offsets, zip_role
+from emr_patterns.jobs.widematrix.ingest import zip_role
 
 
-def _batch(lines):
-    return _line_offsets(pa.array(lines, pa.string()))
+def _batch(lines, newline="\n"):
+    """The lines as one buffer, as a task reads them from the file, plus their bounds."""
+    buf = newline.join(lines).encode("utf-8") + newline.encode()
+    starts, stops = csvparse.line_bounds(buf)
+    return buf, starts, stops
 
 
 def _fmt(x, style):
@@ -35,8 +37,9 @@ def _fmt(x, style):
     style=st.integers(0, 3),
     quoted=st.booleans(),
     seed=st.integers(0, 2**31),
+    newline=st.sampled_from(["\n", "\r\n"]),
 )
-def test_fast_parser_matches_careful_parser(rows, genes, density, style, quoted, seed):
+def test_fast_parser_matches_careful_parser(rows, genes, density, style, quoted, seed, newline):
     rng = np.random.default_rng(seed)
     m = (
         (rng.random((rows, genes)) < density)
@@ -45,8 +48,8 @@ def test_fast_parser_matches_careful_parser(rows, genes, density, style, quoted,
     )
     ids = [f'"c,{i}""q"' if quoted else f"0{i}" for i in range(rows)]
     lines = [ids[i] + "," + ",".join(_fmt(x, style) for x in row) for i, row in enumerate(m)]
-    buf, offs = _batch(lines)
-    fast = csvparse.parse_fast(buf, offs, genes)
+    buf, starts, stops = _batch(lines, newline)
+    fast = csvparse.parse_fast(buf, starts, stops, genes)
     slow = csvparse.parse_slow(lines, genes, [f"g{j}" for j in range(genes)], list(range(rows)), "x.csv")
     assert fast is not None
     for a, b in zip(fast, slow, strict=True):
@@ -69,8 +72,8 @@ def test_fast_parser_matches_careful_parser(rows, genes, density, style, quoted,
 )
 def test_bad_values_are_named_by_line_cell_and_gene(line, expected):
     lines = ["c0,0,1,0", line]
-    buf, offs = _batch(lines)
-    assert csvparse.parse_fast(buf, offs, 3) is None
+    buf, starts, stops = _batch(lines)
+    assert csvparse.parse_fast(buf, starts, stops, 3) is None
     with pytest.raises(InputError) as info:
         csvparse.parse_slow(lines, 3, ["g,1", 'g"2', "gé"], [2, 3], "m.csv")
     assert expected in str(info.value)
@@ -79,8 +82,8 @@ def test_bad_values_are_named_by_line_cell_and_gene(line, expected):
 
 def test_quoted_numbers_and_spaces_take_the_careful_path_and_still_parse():
     lines = ['c0,"1", 2,0']
-    buf, offs = _batch(lines)
-    assert csvparse.parse_fast(buf, offs, 3) is None
+    buf, starts, stops = _batch(lines)
+    assert csvparse.parse_fast(buf, starts, stops, 3) is None
     _rows, genes, vals = csvparse.parse_slow(lines, 3, ["a", "b", "c"], [2], "m.csv")
     assert genes.tolist() == [0, 1] and vals.tolist() == [1.0, 2.0]
 
