@@ -53,8 +53,6 @@ def local_path(uri: str) -> str:
     return uri
 
 
-
-
 class HadoopFS:
     """Thin wrapper over ``org.apache.hadoop.fs.FileSystem`` reached through the Spark JVM."""
 
@@ -278,10 +276,10 @@ class ArrowIO:
 
         fs, path = cls.resolve(uri)
         parent = path.rsplit("/", 1)[0]
-        fs.create_dir(parent, recursive=True)
-        if uri.startswith(("s3://", "s3a://", "s3n://")):
+        if uri.startswith(("s3://", "s3a://", "s3n://")):  # no directories (nor marker objects) on S3
             pq.write_table(table, path, filesystem=fs, **options)
             return
+        fs.create_dir(parent, recursive=True)
         tmp = f"{parent}/.{path.rsplit('/', 1)[1]}.{uuid.uuid4().hex[:12]}.tmp"
         try:
             pq.write_table(table, tmp, filesystem=fs, **options)
