@@ -434,11 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
     args = build_parser().parse_args(argv)
     spark = SparkSession.builder.appName("widematrix-aggregate").getOrCreate()
-    if script_mode:
-        import widematrix
-        from pyspark import cloudpickle
-
-        cloudpickle.register_pickle_by_value(widematrix)
+    if script_mode:  # executors import our modules from a zip the job ships itself
+        worker.ship_package(spark)
     try:
         stats = parse_stats(args.stats)
         manifest = run_aggregate(

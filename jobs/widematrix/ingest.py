@@ -25,7 +25,8 @@ Cells of the matrix missing from it are an error; extra metadata rows are a warn
 
 Output (``<dataset dir>``)::
 
-    matrix/part-*.parquet   cell int32, gene int32, value float32|float64; nonzeros only, cell-major
+    matrix/part-*.parquet   cell int32, gene int32, value float32|float64; nonzeros only; each file
+                            a run of whole cells, rows gene-major (CSV, HDF5; Matrix Market: as read)
     cells/   cell_index int32, cell_id string, <metadata columns>
     genes/   gene_index int32, gene string, <feature columns>
     manifest.json                          shape, nnz, value type, source checksum, layout; written last
@@ -698,7 +699,7 @@ def gene_table(names: List[str], extra: Optional[pd.DataFrame], source: str) -> 
 
 
 def write_matrix(entries: DataFrame, path: str) -> None:
-    """Map-only write: each parse task writes its cells' nonzeros (cell-major) as one Parquet file."""
+    """Map-only Spark write of parsed Matrix Market entries (one file per task, in file order)."""
     entries.write.option("maxRecordsPerFile", 0).parquet(path)
 
 
@@ -1028,7 +1029,12 @@ def _ingest_into(
         "layout": {
             "matrix": "matrix/part-*.parquet",
             "matrix_columns": {"cell": "int32", "gene": "int32", "value": stored},
-            "order": "cell-major chunks (each file holds whole cells)",
+            "order": (
+                "files hold runs of whole cells, rows sorted by gene then cell, row groups of "
+                f"{ROW_GROUP_ROWS} rows with gene min/max statistics"
+                if fmt_inner != "mtx"
+                else "as in the coordinate file"
+            ),
             "zeros_stored": False,
             "cells": "cells/*.parquet",
             "genes": "genes/*.parquet",
@@ -1091,11 +1097,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
     args = build_parser().parse_args(argv)
     spark = SparkSession.builder.appName("widematrix-ingest").getOrCreate()
-    if script_mode:  # ship our modules to executors by value: no --py-files needed
-        import widematrix
-        from pyspark import cloudpickle
-
-        cloudpickle.register_pickle_by_value(widematrix)
+    if script_mode:  # executors import our modules from a zip the job ships itself
+        worker.ship_package(spark)
     try:
         manifest = run_ingest(
             spark,

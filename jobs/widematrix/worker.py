@@ -13,19 +13,21 @@ import os
 import sys
 from typing import Dict, Tuple
 
-_done = False
+_MARK = "_widematrix_invalidate_if_changed"
 
 
 def prepare() -> None:
-    """Idempotent; called at the start of each task function."""
-    global _done
-    if _done:
-        return
-    _done = True
+    """Idempotent per process; called at the start of each task function.
+
+    The mark lives on the patched function, not in a module global: a task function shipped by
+    value (spark-submit of a single script) brings fresh module globals with every task.
+    """
     if not (3, 10) <= sys.version_info[:2] < (3, 12):
         return
     import zipimport
 
+    if getattr(zipimport.zipimporter.invalidate_caches, _MARK, False):
+        return
     original = zipimport.zipimporter.invalidate_caches
     seen: Dict[str, Tuple[int, int]] = {}
 
@@ -39,4 +41,22 @@ def prepare() -> None:
             seen[self.archive] = stamp
             original(self)
 
+    setattr(invalidate_if_changed, _MARK, True)
     zipimport.zipimporter.invalidate_caches = invalidate_if_changed  # type: ignore[method-assign]
+
+
+def ship_package(spark: "object") -> None:
+    """spark-submit of ``ingest.py``/``aggregate.py`` as a script: zip this package and add it to
+    the job's Python path (``SparkContext.addPyFile``), so executors import the task functions'
+    modules by name, like any library, without ``--py-files``."""
+    import tempfile
+    import zipfile
+
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    name = os.path.basename(package_dir)
+    target = os.path.join(tempfile.mkdtemp(prefix="widematrix-pkg-"), f"{name}.zip")
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+        for entry in sorted(os.listdir(package_dir)):
+            if entry.endswith(".py"):
+                z.write(os.path.join(package_dir, entry), f"{name}/{entry}")
+    spark.sparkContext.addPyFile(target)  # type: ignore[attr-defined]

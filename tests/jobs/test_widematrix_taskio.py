@@ -261,6 +261,9 @@ def test_worker_prepare_rereads_a_zip_only_when_it_changed(tmp_path, monkeypatch
     monkeypatch.syspath_prepend(str(archive))
     importlib.import_module("zipped_mod_for_test")
     worker.prepare()
+    patched = zipimport.zipimporter.invalidate_caches
+    worker.prepare()  # idempotent: never wraps twice (task functions may arrive with fresh globals)
+    assert zipimport.zipimporter.invalidate_caches is patched
     reads = []
     real = zipimport._read_directory
     monkeypatch.setattr(zipimport, "_read_directory", lambda path: reads.append(path) or real(path))
