@@ -39,7 +39,6 @@ import concurrent.futures
 import csv
 import datetime
 import logging
-import math
 import os
 import sys
 import tempfile
@@ -60,13 +59,12 @@ from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
-from . import csvparse, fsio, readers, worker
+from . import csvparse, csvtasks, fsio, readers, worker
+from .csvtasks import NEEDS_FLOAT64, merge_tally, tally_of, write_matrix_file
 from .errors import InputError, unwrap
 
 LOG = logging.getLogger("widematrix.ingest")
 FORMAT_VERSION = 1
-NEEDS_FLOAT64 = "values are not all exactly representable as float32"
-BATCH_VALUES = 2_000_000  # cells x genes per Arrow batch handed to the CSV parser (cache-sized)
 CHUNK_NNZ = 4_000_000  # stored values per chunk read from HDF5
 
 
@@ -110,271 +108,8 @@ class _TallyParam(AccumulatorParam):
         return (max(a[0], b[0]), max(a[1], b[1]))
 
 
-def _tally(values: np.ndarray) -> Tuple[float, int]:
-    if values.size == 0:
-        return (0.0, 0)
-    return (float(values.max()), int(bool((values != np.floor(values)).any())))
-
-
-def _is_float32_exact(values: np.ndarray) -> bool:
-    return bool((values.astype(np.float32).astype(np.float64) == values).all())
-
-
 # ---------------------------------------------------------------------------------------------
 # wide CSV: byte-range splits that the tasks read and parse themselves
-
-COMPRESSION = {".gz": "gzip", ".bz2": "bz2"}
-MIN_SPLIT_BYTES = 1 << 20  # never cut a file finer than this unless spark.sql.files.maxPartitionBytes says so
-PIECE_BYTES = 64 << 20  # text per matrix file when one task streams a compressed CSV
-ROW_GROUP_ROWS = 1 << 17  # matrix Parquet row group: small enough for gene-range pruning
-
-
-def compression_of(uri: str) -> Optional[str]:
-    """``gzip``/``bz2`` for a compressed CSV (read by one streaming task), None for plain text."""
-    name = uri.lower()
-    for suffix, codec in COMPRESSION.items():
-        if name.endswith(suffix):
-            return codec
-    return None
-
-
-def plan_splits(size: int, max_split: int, parallelism: int) -> List[Tuple[int, int]]:
-    """Byte ranges ``[start, end)`` covering a plain CSV: two per core, at most ``max_split`` each
-    (``spark.sql.files.maxPartitionBytes``), at least ``MIN_SPLIT_BYTES`` unless that is larger.
-
-    A line belongs to the split in which its first byte lies (Hadoop's rule), so every line is
-    read by exactly one task however the cuts fall.
-    """
-    target = max(math.ceil(size / max(parallelism, 1)), MIN_SPLIT_BYTES)
-    step = max(1, min(max_split, target))
-    return [(lo, min(size, lo + step)) for lo in range(0, size, step)]
-
-
-def _find_newline(f: Any, pos: int, size: int) -> int:
-    """Offset of the first ``\\n`` at or after ``pos``, or -1 (reads 64 KiB at a time)."""
-    while pos < size:
-        chunk = f.read_at(min(1 << 16, size - pos), pos)
-        k = chunk.find(b"\n")
-        if k >= 0:
-            return pos + k
-        pos += len(chunk)
-    return -1
-
-
-def read_split(uri: str, start: int, end: int) -> Tuple[Any, int]:
-    """The whole lines that start in ``[start, end)`` as one buffer, and its file offset.
-
-    Local files are memory-mapped, so the buffer is a view of the page cache (no copy); other
-    filesystems read the range in one request.
-    """
-    f = fsio.ArrowIO.open_input(uri)
-    size = f.size()
-    end = min(end, size)
-    first = start
-    if start > 0:  # the first line starting at or after ``start``
-        nl = _find_newline(f, start - 1, size)
-        if nl < 0 or nl + 1 >= end:
-            return b"", end  # no line starts inside this split
-        first = nl + 1
-    stop = size
-    if end < size:  # finish the line that holds byte ``end - 1``
-        nl = _find_newline(f, end - 1, size)
-        stop = size if nl < 0 else nl + 1
-    f.seek(first)
-    return f.read_buffer(stop - first), first
-
-
-class _Lines:
-    """The data lines of one buffer: byte bounds, 1-based file line numbers, empty lines dropped."""
-
-    def __init__(self, buf: bytes, first_line: int, skip_header: bool) -> None:
-        starts, stops = csvparse.line_bounds(buf)
-        numbers = np.arange(first_line, first_line + starts.size, dtype=np.int64)
-        keep = stops > starts
-        if skip_header and keep.size:
-            keep[0] = False
-        self.buf = buf
-        self.n_all = int(starts.size)
-        self.starts, self.stops, self.numbers = starts[keep], stops[keep], numbers[keep]
-
-    def __len__(self) -> int:
-        return int(self.starts.size)
-
-    def text(self, a: int, b: int, source: str) -> List[str]:
-        out = []
-        view = memoryview(self.buf)
-        for s, e, n in zip(self.starts[a:b].tolist(), self.stops[a:b].tolist(), self.numbers[a:b].tolist()):  # noqa: B905
-            try:
-                out.append(bytes(view[s:e]).decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"{source}: line {n} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
-                ) from None
-        return out
-
-    def cell_ids(self) -> Tuple[List[str], Optional[Tuple[int, str]]]:
-        """The cell ids, or the first problem as (line number as counted here, what is wrong)."""
-        ids = []
-        view = memoryview(self.buf)
-        for s, e, n in zip(self.starts.tolist(), self.stops.tolist(), self.numbers.tolist()):  # noqa: B905
-            head = bytes(view[s : min(e, s + 256)])  # ids are short: look at the line's start first
-            raw = csvparse.cell_id(head, 0, len(head))
-            if e > s + 256 and (raw is None or len(raw) == len(head)):
-                raw = csvparse.cell_id(bytes(view[s:e]), 0, e - s)
-            if raw is None:
-                return ids, (n, "the quoted cell id is not closed (quoted newlines are not supported)")
-            try:
-                ids.append(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                return ids, (n, "the cell id is not valid UTF-8")
-        return ids, None
-
-
-def parse_lines(
-    lines: _Lines, n_genes: int, gene_names: List[str], source: str, value_type: str
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(line index among ``lines``, gene, value) of every nonzero, in line order.
-
-    Lines go through the vectorised parser a cache-sized batch at a time; a batch it declines
-    goes through the careful parser, which names the bad line, cell and gene.
-    """
-    batch = max(1, BATCH_VALUES // max(n_genes, 1))
-    rows_out, genes_out, vals_out = [], [], []
-    for a in range(0, len(lines), batch):
-        b = min(len(lines), a + batch)
-        parsed = csvparse.parse_fast(lines.buf, lines.starts[a:b], lines.stops[a:b], n_genes)
-        if parsed is None:
-            parsed = csvparse.parse_slow(
-                lines.text(a, b, source), n_genes, gene_names, lines.numbers[a:b].tolist(), source
-            )
-        rows, genes, vals = parsed
-        if value_type == "auto32" and not _is_float32_exact(vals):
-            raise InputError(NEEDS_FLOAT64)
-        rows_out.append(rows + a)
-        genes_out.append(genes)
-        vals_out.append(vals)
-    if not rows_out:
-        return np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.float64)
-    return np.concatenate(rows_out), np.concatenate(genes_out), np.concatenate(vals_out)
-
-
-def write_matrix_file(
-    uri: str, cells: np.ndarray, genes: np.ndarray, values: np.ndarray, n_genes: int, dtype: Any
-) -> None:
-    """One matrix file: the entries of a contiguous run of cells, ordered gene-major (gene, then
-    cell), in row groups of ``ROW_GROUP_ROWS`` whose gene min/max let readers skip them."""
-    key = genes.astype(np.uint16) if n_genes <= 65536 else genes
-    order = np.argsort(key, kind="stable")  # input is cell-major: stable keeps cells ascending
-    table = pa.table(
-        {
-            "cell": pa.array(cells[order].astype(np.int32)),
-            "gene": pa.array(genes[order].astype(np.int32)),
-            "value": pa.array(values[order].astype(dtype)),
-        }
-    )
-    fsio.ArrowIO.write_parquet(
-        table,
-        uri,
-        row_group_size=ROW_GROUP_ROWS,
-        use_dictionary=["gene", "value"],  # runs of one gene; few distinct counts
-        column_encoding={"cell": "DELTA_BINARY_PACKED"},  # ascending within each gene
-    )
-
-
-def _tally_pair(a: Tuple[float, int], b: Tuple[float, int]) -> Tuple[float, int]:
-    return (max(a[0], b[0]), max(a[1], b[1]))
-
-
-def make_csv_scanner(uri: str, source: str) -> Any:
-    """Pass 1 task: (split, start, end) -> (split, lines in the split, cell ids of its data lines,
-    None or the first unreadable id as (line number within the split, why))."""
-
-    def scan(tasks: Iterator[Tuple[int, int, int]]) -> Iterator[Tuple[int, int, List[str], Any]]:
-        worker.prepare()
-        for k, start, end in tasks:
-            buf, _ = read_split(uri, start, end)
-            lines = _Lines(buf, 1, skip_header=start == 0)  # line numbers relative to the split
-            ids, problem = lines.cell_ids()
-            yield k, lines.n_all, ids, problem
-
-    return scan
-
-
-def make_csv_parser(uri: str, source: str, gene_names: List[str], matrix_dir: str, value_type: str) -> Any:
-    """Pass 2 task: (split, start, end, first cell, first line) -> its matrix file, and
-    (split, stored values, (max value, any non-integer))."""
-    n_genes = len(gene_names)
-    dtype = np.float64 if value_type == "float64" else np.float32
-
-    def parse(
-        tasks: Iterator[Tuple[int, int, int, int, int]],
-    ) -> Iterator[Tuple[int, int, Tuple[float, int]]]:
-        worker.prepare()
-        for k, start, end, first_cell, first_line in tasks:
-            buf, _ = read_split(uri, start, end)
-            lines = _Lines(buf, first_line, skip_header=start == 0)
-            if len(lines) == 0:
-                yield k, 0, (0.0, 0)
-                continue
-            rows, genes, vals = parse_lines(lines, n_genes, gene_names, source, value_type)
-            write_matrix_file(
-                fsio.join(matrix_dir, f"part-{k:05d}.parquet"), rows + first_cell, genes, vals, n_genes, dtype
-            )
-            yield k, int(vals.size), _tally(vals)
-
-    return parse
-
-
-def make_csv_streamer(
-    uri: str, source: str, compression: str, gene_names: List[str], matrix_dir: str, value_type: str
-) -> Any:
-    """One task for a compressed CSV (not splittable): decompress once, cut into pieces of
-    ``PIECE_BYTES`` at line ends, write one matrix file per piece; returns the cell ids too."""
-    n_genes = len(gene_names)
-    dtype = np.float64 if value_type == "float64" else np.float32
-
-    def stream(tasks: Iterator[int]) -> Iterator[Tuple[List[str], int, Tuple[float, int]]]:
-        worker.prepare()
-        for _ in tasks:
-            ids: List[str] = []
-            stored, tally, piece, line_no, carry = 0, (0.0, 0), 0, 1, b""
-            with fsio.ArrowIO.open_stream(uri, compression) as f:
-                while True:
-                    try:
-                        chunk = f.read(PIECE_BYTES)
-                    except OSError as exc:
-                        raise InputError(f"{source}: cannot decompress ({exc})") from None
-                    data = carry + chunk
-                    if chunk:
-                        cut = data.rfind(b"\n") + 1
-                        data, carry = data[:cut], data[cut:]
-                    else:
-                        carry = b""
-                    if data:
-                        lines = _Lines(data, line_no, skip_header=piece == 0)
-                        line_no += lines.n_all
-                        if len(lines):
-                            rows, genes, vals = parse_lines(lines, n_genes, gene_names, source, value_type)
-                            write_matrix_file(
-                                fsio.join(matrix_dir, f"part-{piece:05d}.parquet"),
-                                rows + len(ids),
-                                genes,
-                                vals,
-                                n_genes,
-                                dtype,
-                            )
-                            got, problem = lines.cell_ids()
-                            if problem is not None:
-                                raise InputError(f"{source}: line {problem[0]}: {problem[1]}")
-                            ids.extend(got)
-                            stored += int(vals.size)
-                            tally = _tally_pair(tally, _tally(vals))
-                            piece += 1
-                    if not chunk:
-                        break
-            yield ids, stored, tally
-
-    return stream
 
 
 def run_tasks(spark: SparkSession, description: str, fn: Any, tasks: List[Any]) -> List[Any]:
@@ -404,18 +139,18 @@ def ingest_csv(
     split. Compressed: one task does both in a single stream and ``on_cells`` runs afterwards.
     ``auto`` stores float32 and redoes the parse as float64 if a value needs it.
     """
-    compression = compression_of(uri)
+    compression = csvtasks.compression_of(uri)
     chosen = "auto32" if value_type == "auto" else value_type
     cells: Optional[pd.DataFrame] = None
     tasks: List[Tuple[int, int, int, int, int]] = []
     if compression is None:
         max_split = int(str(spark.conf.get("spark.sql.files.maxPartitionBytes", str(128 << 20))).rstrip("bB"))
-        splits = plan_splits(fs.size(uri), max_split, spark.sparkContext.defaultParallelism)
+        splits = csvtasks.plan_splits(fs.size(uri), max_split, spark.sparkContext.defaultParallelism)
         scanned = sorted(
             run_tasks(
                 spark,
                 "widematrix ingest: cell ids",
-                make_csv_scanner(uri, uri),
+                csvtasks.make_csv_scanner(uri, uri),
                 [(k, a, b) for k, (a, b) in enumerate(splits)],
             ),
             key=lambda r: r[0],
@@ -436,17 +171,17 @@ def ingest_csv(
             done = run_tasks(
                 spark,
                 "widematrix ingest: parse",
-                make_csv_parser(uri, uri, gene_names, matrix_dir, vt),
+                csvtasks.make_csv_parser(uri, uri, gene_names, matrix_dir, vt),
                 tasks,
             )
             tally = (0.0, 0)
             for _, _, t in done:
-                tally = _tally_pair(tally, t)
+                tally = merge_tally(tally, t)
             return sum(n for _, n, _ in done), tally, None
         ((got, stored, tally),) = run_tasks(
             spark,
             "widematrix ingest: parse (compressed: one task)",
-            make_csv_streamer(uri, uri, compression, gene_names, matrix_dir, vt),
+            csvtasks.make_csv_streamer(uri, uri, compression, gene_names, matrix_dir, vt),
             [0],
         )
         return stored, tally, got
@@ -539,7 +274,7 @@ def make_mtx_parser(
                     f"{source}: entry ({i[k]}, {j[k]}) has value {v[k]!r}; values must be finite and >= 0"
                 )
             nz = v != 0
-            tally.add(_tally(v[nz]))
+            tally.add(tally_of(v[nz]))
             r, c = (j[nz] - 1, i[nz] - 1) if swap else (i[nz] - 1, j[nz] - 1)
             yield pa.RecordBatch.from_arrays(
                 [
@@ -726,12 +461,13 @@ def write_python_source(
 ) -> Tuple[float, int]:
     """Stream chunks of an HDF5 source straight into matrix Parquet files (driver-side, no Spark job).
 
-    Returns (max value, 1 if any value is not an integer).
+    The calling thread reads chunks (h5py is sequential); a second thread checks, sorts and writes
+    the previous chunk meanwhile (numpy's sort and pyarrow's writer release the GIL). At most two
+    chunks are in memory. Returns (max value, 1 if any value is not an integer).
     """
     n_cells, n_genes = len(src.cells), len(src.genes)
-    tally = (0.0, 0)
-    for k, (cells, genes, vals) in enumerate(src.chunks(CHUNK_NNZ)):
-        vals = np.asarray(vals)
+
+    def check_and_write(k: int, cells: np.ndarray, genes: np.ndarray, vals: np.ndarray) -> Tuple[float, int]:
         if vals.size:
             if vals.dtype.kind == "f" and (not np.isfinite(vals).all() or (vals < 0).any()):
                 bad = int(np.flatnonzero(~np.isfinite(vals) | (vals < 0))[0])
@@ -748,8 +484,6 @@ def write_python_source(
             if (cells < 0).any() or (cells >= n_cells).any() or (genes < 0).any() or (genes >= n_genes).any():
                 raise InputError("stored index outside the matrix shape")
         nz = vals != 0
-        t = _tally(np.asarray(vals[nz], dtype=np.float64))
-        tally = (max(tally[0], t[0]), max(tally[1], t[1]))
         write_matrix_file(
             fsio.join(target, f"part-{k:06d}.parquet"),
             np.asarray(cells[nz]),
@@ -758,6 +492,18 @@ def write_python_source(
             n_genes,
             dtype,
         )
+        return tally_of(np.asarray(vals[nz], dtype=np.float64))
+
+    tally = (0.0, 0)
+    pending: Optional[concurrent.futures.Future] = None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        for k, (cells, genes, vals) in enumerate(src.chunks(CHUNK_NNZ)):
+            job = pool.submit(check_and_write, k, cells, genes, np.asarray(vals))
+            if pending is not None:
+                tally = merge_tally(tally, pending.result())
+            pending = job
+        if pending is not None:
+            tally = merge_tally(tally, pending.result())
     return tally
 
 
@@ -1031,7 +777,7 @@ def _ingest_into(
             "matrix_columns": {"cell": "int32", "gene": "int32", "value": stored},
             "order": (
                 "files hold runs of whole cells, rows sorted by gene then cell, row groups of "
-                f"{ROW_GROUP_ROWS} rows with gene min/max statistics"
+                f"{csvtasks.ROW_GROUP_ROWS} rows with gene min/max statistics"
                 if fmt_inner != "mtx"
                 else "as in the coordinate file"
             ),

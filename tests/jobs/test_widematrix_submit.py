@@ -46,7 +46,7 @@ def test_spark_submit_of_both_scripts(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "ingest: wrote" in run.stdout
     manifest = json.loads((ds / "manifest.json").read_text())
-    assert manifest["shape"] == {"cells": 4, "genes": 3} and manifest["nnz"] == 6
+    assert manifest["shape"] == {"cells": 4, "genes": 3} and manifest["nnz"] == 5
 
     run = _submit(
         aggregate.__file__, "--dataset", str(ds), "--group-by", "type", "--output", str(views), "--no-hbase"

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emr_patterns.jobs.widematrix import aggregate, csvparse, fsio, ingest, worker
+from emr_patterns.jobs.widematrix import blocks, csvparse, csvtasks, fsio, worker
 from emr_patterns.jobs.widematrix.errors import InputError
 
 
@@ -43,8 +43,8 @@ def test_byte_splits_read_every_line_exactly_once(tmp_path_factory, lengths, crl
     path.write_bytes(raw)
     got: list[bytes] = []
     total = 0
-    for start, stop in ingest.plan_splits(len(raw), max_split, 2):
-        buf, base = ingest.read_split(str(path), start, stop)
+    for start, stop in csvtasks.plan_splits(len(raw), max_split, 2):
+        buf, base = csvtasks.read_split(str(path), start, stop)
         if len(buf):
             assert start <= base < stop  # the split's first line starts inside it
         starts, stops = csvparse.line_bounds(buf)
@@ -56,13 +56,13 @@ def test_byte_splits_read_every_line_exactly_once(tmp_path_factory, lengths, crl
 
 
 def test_plan_splits_honours_the_split_size_and_covers_the_file():
-    splits = ingest.plan_splits(1000, 128 << 20, 2)
+    splits = csvtasks.plan_splits(1000, 128 << 20, 2)
     assert splits == [(0, 1000)]  # below the 1 MiB floor: one split
     big = 300 << 20
-    splits = ingest.plan_splits(big, 128 << 20, 2)
+    splits = csvtasks.plan_splits(big, 128 << 20, 2)
     assert splits[0][0] == 0 and splits[-1][1] == big
     assert all(b - a <= 128 << 20 for a, b in splits) and len(splits) == 3
-    assert ingest.plan_splits(0, 128 << 20, 2) == []
+    assert csvtasks.plan_splits(0, 128 << 20, 2) == []
 
 
 def _write_csv(path, m, ids, newline="\n"):
@@ -73,8 +73,8 @@ def _write_csv(path, m, ids, newline="\n"):
 
 def _run_csv_tasks(uri, genes, matrix_dir, max_split):
     """Drive the scan and parse task functions the way ``ingest_csv`` does, without Spark."""
-    splits = ingest.plan_splits(fsio.ArrowIO.open_input(uri).size(), max_split, 2)
-    scan = ingest.make_csv_scanner(uri, uri)
+    splits = csvtasks.plan_splits(fsio.ArrowIO.open_input(uri).size(), max_split, 2)
+    scan = csvtasks.make_csv_scanner(uri, uri)
     scanned = [r for k, (a, b) in enumerate(splits) for r in scan(iter([(k, a, b)]))]
     tasks, ids, line = [], [], 1
     for k, n_all, split_ids, problem in scanned:
@@ -82,7 +82,7 @@ def _run_csv_tasks(uri, genes, matrix_dir, max_split):
         tasks.append((k, splits[k][0], splits[k][1], len(ids), line))
         ids += split_ids
         line += n_all
-    parse = ingest.make_csv_parser(uri, uri, genes, matrix_dir, "auto32")
+    parse = csvtasks.make_csv_parser(uri, uri, genes, matrix_dir, "auto32")
     done = [r for t in tasks for r in parse(iter([t]))]
     return ids, done
 
@@ -117,8 +117,8 @@ def test_compressed_csv_is_one_stream_cut_into_pieces(tmp_path, monkeypatch):
     _write_csv(plain, m, [f"c{i}" for i in range(80)])
     gz = tmp_path / "m.csv.gz"
     gz.write_bytes(gzip.compress(plain.read_bytes()))
-    monkeypatch.setattr(ingest, "PIECE_BYTES", 200)  # many pieces, cut at line ends
-    stream = ingest.make_csv_streamer(
+    monkeypatch.setattr(csvtasks, "PIECE_BYTES", 200)  # many pieces, cut at line ends
+    stream = csvtasks.make_csv_streamer(
         str(gz), str(gz), "gzip", [f"g{j}" for j in range(6)], str(tmp_path / "matrix"), "auto32"
     )
     ((ids, stored, (max_value, non_integer)),) = list(stream(iter([0])))
@@ -143,7 +143,7 @@ def test_a_bad_value_is_named_by_its_true_file_line(tmp_path):
 def test_an_id_that_is_not_utf8_is_reported_with_its_line(tmp_path):
     src = tmp_path / "m.csv"
     src.write_bytes(b"cell,a\nc1,1\nc\xff2,0\n")
-    scan = ingest.make_csv_scanner(str(src), str(src))
+    scan = csvtasks.make_csv_scanner(str(src), str(src))
     ((_, _, ids, problem),) = list(scan(iter([(0, 0, src.stat().st_size)])))
     assert ids == ["c1"] and problem == (3, "the cell id is not valid UTF-8")
 
@@ -153,9 +153,9 @@ def test_gene_range_reads_skip_row_groups_and_are_exact(tmp_path, monkeypatch):
     cells = rng.integers(0, 500, 5000).astype(np.int32)
     genes = rng.integers(0, 300, 5000).astype(np.int32)
     vals = rng.integers(1, 9, 5000).astype(np.float32)
-    monkeypatch.setattr(ingest, "ROW_GROUP_ROWS", 400)
+    monkeypatch.setattr(csvtasks, "ROW_GROUP_ROWS", 400)
     uri = str(tmp_path / "part-00000.parquet")
-    ingest.write_matrix_file(uri, cells, genes, vals, 300, np.float32)
+    csvtasks.write_matrix_file(uri, cells, genes, vals, 300, np.float32)
     assert pq.ParquetFile(uri).metadata.num_row_groups > 10
     read = []
     real = pq.ParquetFile.read_row_groups
@@ -164,7 +164,7 @@ def test_gene_range_reads_skip_row_groups_and_are_exact(tmp_path, monkeypatch):
         "read_row_groups",
         lambda self, rgs, **kw: read.append(len(rgs)) or real(self, rgs, **kw),
     )
-    c, g, v = aggregate.read_gene_range([uri], 100, 130)
+    c, g, v = blocks.read_gene_range([uri], 100, 130)
     assert read[-1] <= 2  # 30 of 300 genes sit in at most two 400-row groups of a gene-major file
     want = np.flatnonzero((genes >= 100) & (genes < 130))
     got = sorted(zip(c.tolist(), g.tolist(), v.tolist(), strict=True))
@@ -172,7 +172,7 @@ def test_gene_range_reads_skip_row_groups_and_are_exact(tmp_path, monkeypatch):
     # a file written without statistics is read whole and filtered
     plain = str(tmp_path / "nostats.parquet")
     pq.write_table(pa.table({"cell": cells, "gene": genes, "value": vals}), plain, write_statistics=False)
-    c2, g2, _ = aggregate.read_gene_range([plain], 100, 130)
+    c2, g2, _ = blocks.read_gene_range([plain], 100, 130)
     assert sorted(zip(c2.tolist(), g2.tolist(), strict=True)) == sorted(
         zip(cells[want].tolist(), genes[want].tolist(), strict=True)
     )
@@ -242,7 +242,7 @@ def test_tasks_read_splits_and_write_and_read_matrix_files_on_s3(s3, tmp_path):
     assert len(done) > 2
     # one object per split that holds lines, written in place: no temporary or directory-marker objects
     assert keys == [f"ds/matrix/part-{k:05d}.parquet" for k, _, _ in sorted(done)]
-    c, g, v = aggregate.read_gene_range([f"s3://lake/{k}" for k in keys], 2, 5)
+    c, g, v = blocks.read_gene_range([f"s3://lake/{k}" for k in keys], 2, 5)
     got = np.zeros_like(m)
     got[c, g] = v
     want = np.zeros_like(m)
