@@ -4,10 +4,17 @@ Modules:
 
 * ``ingest``    -- spark-submit entry point: wide CSV / ZIP / 10x HDF5 / h5ad / Matrix Market -> dataset.
 * ``aggregate`` -- spark-submit entry point: dataset -> per-(group, gene) statistic views + HBase export.
+* ``csvtasks``  -- the ingest's Spark tasks for wide CSVs: byte-range splits read, parsed, written.
+* ``blocks``    -- the aggregate's Spark task: one gene block read, computed and written.
 * ``csvparse``  -- vectorised, validating parser for wide CSV lines (numpy only).
 * ``stats``     -- exact zero-aware statistics for one gene block (numpy only).
 * ``readers``   -- HDF5 (10x, AnnData) and Matrix Market readers (h5py imported lazily).
-* ``fsio``      -- Hadoop FileSystem helpers (s3:// on EMR, local paths in tests) and atomic commit.
+* ``fsio``      -- driver bookkeeping through Hadoop's FileSystem (EMRFS on EMR), the tasks' own
+  file access through ``pyarrow.fs`` (local, s3://, hdfs://), and the commit protocol.
+* ``worker``    -- once-per-process set-up of Python workers; shipping the package for spark-submit.
+
+Task modules (``csvtasks``, ``blocks``, ``csvparse``, ``stats``, ``fsio``, ``worker``) import
+numpy and pyarrow only, so a fresh Python worker starts a task without importing pandas.
 
 Job code keeps to Python 3.9 syntax and imports only pyspark, numpy, pandas and pyarrow
 (plus h5py, lazily, for HDF5 inputs).

@@ -144,7 +144,7 @@ def ingest_csv(
     cells: Optional[pd.DataFrame] = None
     tasks: List[Tuple[int, int, int, int, int]] = []
     if compression is None:
-        max_split = int(str(spark.conf.get("spark.sql.files.maxPartitionBytes", str(128 << 20))).rstrip("bB"))
+        max_split = _bytes_conf(spark, "spark.sql.files.maxPartitionBytes", 128 << 20)
         splits = csvtasks.plan_splits(fs.size(uri), max_split, spark.sparkContext.defaultParallelism)
         scanned = sorted(
             run_tasks(
@@ -199,6 +199,14 @@ def ingest_csv(
     if cells is None:
         cells = on_cells(_cells_frame(uri, streamed or []))
     return cells, stored, tally, stored_type
+
+
+def _bytes_conf(spark: SparkSession, key: str, default: int) -> int:
+    """A size setting as Spark reads it ("128m", "134217728b", "1g")."""
+    text = spark.conf.get(key, None)
+    if not text:
+        return default
+    return int(spark.sparkContext._jvm.org.apache.spark.network.util.JavaUtils.byteStringAsBytes(str(text)))
 
 
 def _cells_frame(uri: str, ids: List[str]) -> pd.DataFrame:

@@ -278,3 +278,17 @@ def test_worker_prepare_rereads_a_zip_only_when_it_changed(tmp_path, monkeypatch
     assert importlib.import_module("another_mod_for_test").VALUE == 2
     sys.modules.pop("zipped_mod_for_test", None)
     sys.modules.pop("another_mod_for_test", None)
+
+
+def test_task_modules_do_not_import_pandas_or_spark_sql():
+    """A fresh Python worker imports only what the task functions' modules need: importing pandas
+    alone takes about half a second, paid by every new worker before its first task."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from emr_patterns.jobs.widematrix import blocks, csvtasks\n"
+        "heavy = [m for m in ('pandas', 'pyspark.sql', 'h5py') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
