@@ -441,6 +441,30 @@ def gene_table(names: List[str], extra: Optional[pd.DataFrame], source: str) -> 
     return table
 
 
+def check_unique_coordinates(
+    spark: SparkSession, matrix: str, swap: bool, source: str, cells: pd.DataFrame, genes: pd.DataFrame
+) -> None:
+    """A Matrix Market file must list each coordinate once (readers disagree on what a repeat
+    means: scipy sums repeats, others keep the last). One aggregation over the written entries;
+    the first repeated coordinate is reported as it appears in the file."""
+    dup = (
+        spark.read.parquet(matrix)
+        .groupBy("cell", "gene")
+        .count()
+        .where(F.col("count") > 1)
+        .limit(1)
+        .collect()
+    )
+    if not dup:
+        return
+    cell, gene, times = int(dup[0]["cell"]), int(dup[0]["gene"]), int(dup[0]["count"])
+    row, col = (gene + 1, cell + 1) if swap else (cell + 1, gene + 1)
+    raise InputError(
+        f"{source}: coordinate ({row}, {col}) is listed {times} times (cell "
+        f"{cells['cell_id'].iloc[cell]!r}, gene {genes['gene'].iloc[gene]!r}); each entry must appear once"
+    )
+
+
 def write_matrix(entries: DataFrame, path: str) -> None:
     """Map-only Spark write of parsed Matrix Market entries (one file per task, in file order)."""
     entries.write.option("maxRecordsPerFile", 0).parquet(path)
@@ -747,6 +771,7 @@ def _ingest_into(
         spark_type = "float" if dtype == np.float32 else "double"
         entries = text.mapInArrow(parser, f"cell int, gene int, value {spark_type}")
         nnz_hint = header["nnz"]
+        mtx_swap = swap
         write_matrix(entries, fsio.join(tmp, "matrix"))
         stored = "float32" if dtype == np.float32 else "float64"
     else:
@@ -766,6 +791,8 @@ def _ingest_into(
         nnz = spark.read.parquet(matrix_path).count() if _has_parquet(fs, matrix_path) else 0
     if nnz_hint is not None and fmt_inner == "mtx" and nnz > nnz_hint:
         raise InputError(f"{input_uri}: more entries than the {nnz_hint} declared in the size line")
+    if fmt_inner == "mtx" and nnz:
+        check_unique_coordinates(spark, matrix_path, mtx_swap, uris["matrix"], cells, genes_pd)
     write_small_table(fs, pa.Table.from_pandas(genes_pd, preserve_index=False), fsio.join(tmp, "genes"))
     timer.lap("genes")
     max_value, non_integer = tally.value

@@ -171,3 +171,24 @@ def test_ingest_cli_reports_bad_input(spark, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "ingest: error:" in err and "non-numeric value 'abc'" in err
     _assert_no_output(tmp_path, out)
+
+
+def test_matrix_market_with_a_repeated_coordinate(spark, tmp_path):
+    mtx = tmp_path / "mtx"
+    mtx.mkdir()
+    # 10x orientation: 3 features (rows) x 2 barcodes (columns); (2, 1) is listed twice
+    _write(
+        mtx / "matrix.mtx",
+        "%%MatrixMarket matrix coordinate integer general\n3 2 4\n1 1 5\n2 1 3\n3 2 1\n2 1 4\n",
+    )
+    _write(mtx / "barcodes.tsv", "AAAC-1\nTTTG-1\n")
+    _write(
+        mtx / "features.tsv",
+        "ENSG1\tGeneA\tGene Expression\nENSG2\tGeneB\tGene Expression\nENSG3\tGeneC\tGene Expression\n",
+    )
+    out = str(tmp_path / "dataset")
+    with pytest.raises(
+        InputError, match=r"coordinate \(2, 1\) is listed 2 times \(cell 'AAAC-1', gene 'GeneB'\)"
+    ):
+        ingest.run_ingest(spark, str(mtx), out)
+    _assert_no_output(tmp_path, out)
