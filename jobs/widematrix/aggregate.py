@@ -29,7 +29,7 @@ Output (``<views dir>``)::
     manifest.json             dataset checksum, group-by column, groups and sizes, row counts
 
 How it runs: one Spark stage, one task per gene block (a few million stored values each, at
-least two blocks per core). A task reads its genes' entries straight from the matrix files with
+least one block per core). A task reads its genes' entries straight from the matrix files with
 pyarrow, using the row groups' gene min/max to skip the rest (ingest writes each file gene-major),
 tags each entry with its cell's group, computes every statistic with numpy
 (``stats.block_stats``) and writes one Parquet file per statistic. There is no shuffle, no row
@@ -85,7 +85,7 @@ VIEW_COLUMNS = ("group", "gene", "value")
 
 
 def plan_blocks(n_genes: int, n_groups: int, nnz: int, parallelism: int) -> int:
-    """Genes per block: a few million stored values and pairs per block, >= 2 blocks per core."""
+    """Genes per block: a few million stored values and pairs per block, at least one block per core."""
     n_blocks = min(max(math.ceil(nnz / TARGET_BLOCK_NNZ), parallelism, 1), n_genes)
     block = max(1, math.ceil(n_genes / n_blocks))
     return max(1, min(block, TARGET_BLOCK_PAIRS // max(n_groups, 1)))
