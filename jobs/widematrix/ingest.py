@@ -493,9 +493,9 @@ def write_python_source(
 ) -> Tuple[float, int]:
     """Stream chunks of an HDF5 source straight into matrix Parquet files (driver-side, no Spark job).
 
-    The calling thread reads chunks (h5py is sequential); a second thread checks, sorts and writes
-    the previous chunk meanwhile (numpy's sort and pyarrow's writer release the GIL). At most two
-    chunks are in memory. Returns (max value, 1 if any value is not an integer).
+    The calling thread reads chunks (h5py is sequential); a few threads (one per core, at most
+    four) check, sort and write earlier chunks meanwhile (numpy's sort and gathers and pyarrow's
+    writer release the GIL). Returns (max value, 1 if any value is not an integer).
     """
     n_cells, n_genes = len(src.cells), len(src.genes)
 
@@ -516,26 +516,21 @@ def write_python_source(
             if (cells < 0).any() or (cells >= n_cells).any() or (genes < 0).any() or (genes >= n_genes).any():
                 raise InputError("stored index outside the matrix shape")
         nz = vals != 0
-        write_matrix_file(
-            fsio.join(target, f"part-{k:06d}.parquet"),
-            np.asarray(cells[nz]),
-            np.asarray(genes[nz]),
-            np.asarray(vals[nz]),
-            n_genes,
-            dtype,
-        )
-        return tally_of(np.asarray(vals[nz], dtype=np.float64))
+        if not nz.all():  # explicit zeros are not stored
+            cells, genes, vals = cells[nz], genes[nz], vals[nz]
+        write_matrix_file(fsio.join(target, f"part-{k:06d}.parquet"), cells, genes, vals, n_genes, dtype)
+        return tally_of(np.asarray(vals, dtype=np.float64))
 
     tally = (0.0, 0)
-    pending: Optional[concurrent.futures.Future] = None
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+    writers = max(1, min(4, os.cpu_count() or 1))
+    pending: List[concurrent.futures.Future] = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=writers) as pool:
         for k, (cells, genes, vals) in enumerate(src.chunks(CHUNK_NNZ)):
-            job = pool.submit(check_and_write, k, cells, genes, np.asarray(vals))
-            if pending is not None:
-                tally = merge_tally(tally, pending.result())
-            pending = job
-        if pending is not None:
-            tally = merge_tally(tally, pending.result())
+            pending.append(pool.submit(check_and_write, k, cells, genes, np.asarray(vals)))
+            if len(pending) >= writers:  # bounded: at most ``writers`` + 1 chunks in memory
+                tally = merge_tally(tally, pending.pop(0).result())
+        for job in pending:
+            tally = merge_tally(tally, job.result())
     return tally
 
 
