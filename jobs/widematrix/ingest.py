@@ -130,6 +130,7 @@ def ingest_csv(
     matrix_dir: str,
     value_type: str,
     on_cells: Callable[[pd.DataFrame], pd.DataFrame],
+    timer: fsio.Timer,
 ) -> Tuple[pd.DataFrame, int, Tuple[float, int], str]:
     """Write the matrix files of a wide CSV; returns (cells, stored values, tally, value type).
 
@@ -164,6 +165,7 @@ def ingest_csv(
             ids.extend(split_ids)
             cell += len(split_ids)
             line += n_all
+        timer.lap("cell_ids")
         cells = on_cells(_cells_frame(uri, ids))
 
     def write(vt: str) -> Tuple[int, Tuple[float, int], Optional[List[str]]]:
@@ -197,6 +199,7 @@ def ingest_csv(
         stored, tally, streamed = write("float64")
         stored_type = "float64"
     if cells is None:
+        timer.lap("matrix")  # the one streaming task parsed and wrote before the ids were known
         cells = on_cells(_cells_frame(uri, streamed or []))
     return cells, stored, tally, stored_type
 
@@ -659,14 +662,13 @@ def _ingest_into(
         genes_pd = gene_table(gene_names, None, csv_uri)
 
         def on_cells(found: pd.DataFrame) -> pd.DataFrame:
-            timer.lap("cell_ids")
             check_cells(found, csv_uri)
             joined = attach_metadata(spark, found, metadata_uri, notes)
             timer.lap("cell_checks")
             return joined
 
         cells, nnz_hint, csv_tally, stored = ingest_csv(
-            spark, fs, csv_uri, gene_names, fsio.join(tmp, "matrix"), value_type, on_cells
+            spark, fs, csv_uri, gene_names, fsio.join(tmp, "matrix"), value_type, on_cells, timer
         )
         tally.add(csv_tally)
         n_cells = len(cells)
