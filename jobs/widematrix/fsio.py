@@ -239,9 +239,8 @@ class ArrowIO:
                     kwargs["endpoint_override"] = endpoint
                     kwargs["scheme"] = "https" if endpoint.startswith("https") else "http"
                 region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-                if not region and not endpoint:  # the bucket's own region (one HEAD request)
-                    with contextlib.suppress(OSError, ValueError):
-                        region = pafs.resolve_s3_region(bucket)
+                # else the AWS SDK's own chain (config files, then the instance metadata), which
+                # works from private subnets; a bucket-region lookup would need the global endpoint
                 if region:
                     kwargs["region"] = region
                 cls._cache[key] = pafs.S3FileSystem(**kwargs)
