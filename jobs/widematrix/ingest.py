@@ -26,7 +26,8 @@ Cells of the matrix missing from it are an error; extra metadata rows are a warn
 Output (``<dataset dir>``)::
 
     matrix/part-*.parquet   cell int32, gene int32, value float32|float64; nonzeros only; each file
-                            a run of whole cells, rows gene-major (CSV, HDF5; Matrix Market: as read)
+                            a run of whole cells (whole genes for a gene-major HDF5 matrix), rows
+                            sorted by gene then cell (Matrix Market: as read)
     cells/   cell_index int32, cell_id string, <metadata columns>
     genes/   gene_index int32, gene string, <feature columns>
     manifest.json                          shape, nnz, value type, source checksum, layout; written last
@@ -808,7 +809,8 @@ def _ingest_into(
             "matrix": "matrix/part-*.parquet",
             "matrix_columns": {"cell": "int32", "gene": "int32", "value": stored},
             "order": (
-                "files hold runs of whole cells, rows sorted by gene then cell, row groups of "
+                "files hold runs of whole cells (of whole genes for gene-major HDF5 sources), rows sorted "
+                "by gene then cell, row groups of "
                 f"{csvtasks.ROW_GROUP_ROWS} rows with gene min/max statistics"
                 if fmt_inner != "mtx"
                 else "as in the coordinate file"
