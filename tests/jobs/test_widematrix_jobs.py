@@ -4,6 +4,7 @@ Every expected value comes from an independent numpy/scipy computation on the de
 written in this file; the jobs never see a dense matrix.
 """
 
+import glob
 import gzip
 import importlib.util
 import json
@@ -313,6 +314,9 @@ def test_h5ad_10x_h5_and_matrix_market_inputs(spark, tmp_path):
         assert manifest["shape"] == {"cells": 25, "genes": 7}
         assert manifest["integer_valued"] is True
         got = pd.read_parquet(os.path.join(ds, "matrix"))
+        for part in sorted(glob.glob(os.path.join(ds, "matrix", "*.parquet"))):  # every format: gene-major
+            keys = pd.read_parquet(part)[["gene", "cell"]].to_numpy()
+            assert [tuple(k) for k in keys] == sorted(tuple(k) for k in keys), part
         rebuilt = sp.coo_matrix((got["value"], (got["cell"], got["gene"])), shape=(25, 7)).toarray()
         np.testing.assert_array_equal(rebuilt, dense)
         views = str(tmp_path / ("views-" + os.path.basename(src)))
