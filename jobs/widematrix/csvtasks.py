@@ -262,7 +262,7 @@ def make_csv_streamer(
                     else:
                         carry = b""
                     if data:
-                        lines = _Lines(data, line_no, skip_header=piece == 0)
+                        lines = _Lines(data, line_no, skip_header=line_no == 1)  # the file's 1st line
                         line_no += lines.n_all
                         if len(lines):
                             rows, genes, vals = parse_lines(lines, n_genes, gene_names, source, value_type)

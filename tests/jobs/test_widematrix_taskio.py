@@ -131,6 +131,20 @@ def test_compressed_csv_is_one_stream_cut_into_pieces(tmp_path, monkeypatch):
     np.testing.assert_array_equal(got, m)
 
 
+def test_a_compressed_csv_whose_first_piece_has_no_data_line_keeps_its_header_rule(tmp_path, monkeypatch):
+    """The header is the file's first line, not the first line of the first piece with data."""
+    long_id = "c" + "x" * 150  # the first 100-byte read ends inside this line: piece 1 is the header alone
+    body = f"cell,a,b\n{long_id},1,0\nc2,0,2\n"
+    gz = tmp_path / "m.csv.gz"
+    gz.write_bytes(gzip.compress(body.encode()))
+    monkeypatch.setattr(csvtasks, "PIECE_BYTES", 100)
+    stream = csvtasks.make_csv_streamer(
+        str(gz), str(gz), "gzip", ["a", "b"], str(tmp_path / "matrix"), "auto32"
+    )
+    ((ids, stored, _),) = list(stream(iter([0])))
+    assert ids == [long_id, "c2"] and stored == 2
+
+
 def test_a_bad_value_is_named_by_its_true_file_line(tmp_path):
     src = tmp_path / "m.csv"
     src.write_text("cell,a,b\n\nc1,1,0\n\n\nc2,0,x\n", encoding="utf-8")
