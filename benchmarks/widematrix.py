@@ -328,55 +328,15 @@ def main(argv: list[str]) -> int:
                 t_src = source_approach(spark, csv_path, meta_path, n_genes)
                 per_element = t_src / (n_cells * n_genes)
                 res = measure(spark, csv_path, meta_path, os.path.join(work, "o"))
-                t_ref, ref = scipy_reference(m, g, 20)
-                err = check_against(res["views"], ref, n_genes)
-                rows.append(
-                    dict(
-                        shape=f"{n_cells:,} x {n_genes:,}",
-                        nnz=m.nnz,
-                        groups=20,
-                        source=t_src,
-                        source_kind="measured",
-                        ingest=res["ingest"],
-                        aggregate=res["aggregate"],
-                        hbase=res["hbase"],
-                        first=res["first"],
-                        first_aggregate=res["first_aggregate"],
-                        range=res["range"],
-                        scipy=t_ref,
-                        err=err,
-                        phases=(res["ingest_phases"], res["aggregate_phases"]),
-                    )
-                )
-                print_row(rows[-1])
+                rows.append(result_row(m, g, 20, t_src, "measured", res))
         if "large" in tiers:
             for n_cells, n_genes, n_groups in large:
                 m, g = generate(n_cells, n_genes, n_groups)
                 h5 = os.path.join(work, "big.h5ad")
                 write_h5ad(m, g, h5)
                 res = measure(spark, h5, None, os.path.join(work, "o"), fmt="h5ad")
-                t_ref, ref = scipy_reference(m, g, n_groups)
-                err = check_against(res["views"], ref, n_genes)
                 src = per_element * n_cells * n_genes if per_element else float("nan")
-                rows.append(
-                    dict(
-                        shape=f"{n_cells:,} x {n_genes:,}",
-                        nnz=m.nnz,
-                        groups=n_groups,
-                        source=src,
-                        source_kind="extrapolated",
-                        ingest=res["ingest"],
-                        aggregate=res["aggregate"],
-                        hbase=res["hbase"],
-                        first=res["first"],
-                        first_aggregate=res["first_aggregate"],
-                        range=res["range"],
-                        scipy=t_ref,
-                        err=err,
-                        phases=(res["ingest_phases"], res["aggregate_phases"]),
-                    )
-                )
-                print_row(rows[-1])
+                rows.append(result_row(m, g, n_groups, src, "extrapolated", res))
                 os.remove(h5)
     finally:
         version = spark.version
@@ -386,6 +346,32 @@ def main(argv: list[str]) -> int:
     if not args.no_write and not args.quick:
         write_results(rows, version, tiers)
     return 0
+
+
+def result_row(
+    m: sp.csr_matrix, g: np.ndarray, n_groups: int, source: float, source_kind: str, res: dict[str, Any]
+) -> dict[str, Any]:
+    """One table row: our timings beside the source design and the scipy reference (which is run
+    here, and our views checked against it); printed as it is made."""
+    t_ref, ref = scipy_reference(m, g, n_groups)
+    row = dict(
+        shape=f"{m.shape[0]:,} x {m.shape[1]:,}",
+        nnz=m.nnz,
+        groups=n_groups,
+        source=source,
+        source_kind=source_kind,
+        ingest=res["ingest"],
+        aggregate=res["aggregate"],
+        hbase=res["hbase"],
+        first=res["first"],
+        first_aggregate=res["first_aggregate"],
+        range=res["range"],
+        scipy=t_ref,
+        err=check_against(res["views"], ref, m.shape[1]),
+        phases=(res["ingest_phases"], res["aggregate_phases"]),
+    )
+    print_row(row)
+    return row
 
 
 def print_row(r: dict[str, Any]) -> None:

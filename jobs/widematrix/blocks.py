@@ -17,7 +17,7 @@ def read_gene_range(files: Sequence[str], g0: int, g1: int) -> Tuple[np.ndarray,
     """(cell, gene, value) of every stored entry with ``g0 <= gene < g1``, from all matrix files.
 
     Each file's footer says which row groups can hold such genes (gene min/max statistics;
-    ingest writes files gene-major, so only about one row group per file is read in vain);
+    ingest writes files gene-major, so at most two row groups per file are read in part);
     only those are read, then filtered exactly. Files without statistics are read whole.
     """
     cells, genes, values = [], [], []
@@ -33,16 +33,13 @@ def read_gene_range(files: Sequence[str], g0: int, g1: int) -> Tuple[np.ndarray,
         if not wanted:
             continue
         table = pf.read_row_groups(wanted, columns=["cell", "gene", "value"])
-        gene = table.column("gene").to_numpy()
+        cell, gene, value = (table.column(c).to_numpy() for c in ("cell", "gene", "value"))
         keep = (gene >= g0) & (gene < g1)
-        if keep.all():
-            cells.append(table.column("cell").to_numpy())
-            genes.append(gene)
-            values.append(table.column("value").to_numpy())
-        elif keep.any():
-            cells.append(table.column("cell").to_numpy()[keep])
-            genes.append(gene[keep])
-            values.append(table.column("value").to_numpy()[keep])
+        if not keep.all():
+            cell, gene, value = cell[keep], gene[keep], value[keep]
+        cells.append(cell)
+        genes.append(gene)
+        values.append(value)
     if not cells:
         return np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float64)
     return np.concatenate(cells), np.concatenate(genes), np.concatenate(values)
@@ -76,8 +73,7 @@ def make_block_task(
         for b in blocks:
             g0, g1 = b * block_genes, min(n_genes, (b + 1) * block_genes)
             cells, genes, values = read_gene_range(files, g0, g1)
-            grp = codes[cells] if cells.size else np.empty(0, np.int32)
-            out = block_stats(grp, genes, values, sizes, g0, g1, stats, trim)
+            out = block_stats(codes[cells], genes, values, sizes, g0, g1, stats, trim)
             multi = sizes[out["group"]] > 1
             rows: Dict[str, int] = {}
             for stat in stats:

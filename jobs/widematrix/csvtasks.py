@@ -211,6 +211,23 @@ def make_csv_scanner(uri: str, source: str) -> Any:
     return scan
 
 
+def number_splits(
+    source: str, splits: List[Tuple[int, int]], scanned: List[Tuple[int, int, List[str], Any]]
+) -> Tuple[List[Tuple[int, int, int, int, int]], List[str]]:
+    """From pass 1's results (any order): the pass 2 tasks (split, start, end, first cell, first
+    file line) and all cell ids in file order. An unreadable id is an error naming its file line."""
+    tasks: List[Tuple[int, int, int, int, int]] = []
+    ids: List[str] = []
+    line = 1
+    for k, n_all, split_ids, problem in sorted(scanned, key=lambda r: r[0]):
+        if problem is not None:
+            raise InputError(f"{source}: line {line + problem[0] - 1}: {problem[1]}")
+        tasks.append((k, splits[k][0], splits[k][1], len(ids), line))
+        ids.extend(split_ids)
+        line += n_all
+    return tasks, ids
+
+
 def make_csv_parser(uri: str, source: str, gene_names: List[str], matrix_dir: str, value_type: str) -> Any:
     """Pass 2 task: (split, start, end, first cell, first line) -> its matrix file, and
     (split, stored values, (max value, any non-integer))."""

@@ -145,28 +145,17 @@ def ingest_csv(
     compression = csvtasks.compression_of(uri)
     chosen = "auto32" if value_type == "auto" else value_type
     cells: Optional[pd.DataFrame] = None
-    tasks: List[Tuple[int, int, int, int, int]] = []
+    tasks: List[Tuple[int, int, int, int, int]] = []  # pass 2 of a plain CSV
     if compression is None:
         max_split = _bytes_conf(spark, "spark.sql.files.maxPartitionBytes", 128 << 20)
         splits = csvtasks.plan_splits(fs.size(uri), max_split, spark.sparkContext.defaultParallelism)
-        scanned = sorted(
-            run_tasks(
-                spark,
-                "widematrix ingest: cell ids",
-                csvtasks.make_csv_scanner(uri, uri),
-                [(k, a, b) for k, (a, b) in enumerate(splits)],
-            ),
-            key=lambda r: r[0],
+        scanned = run_tasks(
+            spark,
+            "widematrix ingest: cell ids",
+            csvtasks.make_csv_scanner(uri, uri),
+            [(k, a, b) for k, (a, b) in enumerate(splits)],
         )
-        ids: List[str] = []
-        cell, line = 0, 1
-        for k, n_all, split_ids, problem in scanned:
-            if problem is not None:
-                raise InputError(f"{uri}: line {line + problem[0] - 1}: {problem[1]}")
-            tasks.append((k, splits[k][0], splits[k][1], cell, line))
-            ids.extend(split_ids)
-            cell += len(split_ids)
-            line += n_all
+        tasks, ids = csvtasks.number_splits(uri, splits, scanned)
         timer.lap("cell_ids")
         cells = on_cells(_cells_frame(uri, ids))
 
@@ -312,9 +301,7 @@ def read_lines_ordered(spark: SparkSession, path: str) -> List[str]:
 # cells, genes and the matrix layout
 
 
-def attach_metadata(
-    spark: SparkSession, cells: pd.DataFrame, metadata: Optional[str], warnings_out: List[str]
-) -> pd.DataFrame:
+def attach_metadata(cells: pd.DataFrame, metadata: Optional[str], warnings_out: List[str]) -> pd.DataFrame:
     """Left-join a metadata CSV (first column = cell id) onto cells; missing cells are an error.
 
     The metadata is O(cells), like the cells dictionary: the driver reads it (pyarrow's CSV
@@ -323,15 +310,14 @@ def attach_metadata(
     """
     if not metadata:
         return cells
-    meta = read_metadata_csv(metadata)
-    columns = [str(c) for c in meta.columns]
+    meta_pd = read_metadata_csv(metadata)
+    columns = [str(c) for c in meta_pd.columns]
     key = columns[0]
     clash = [c for c in columns[1:] if c in cells.columns]
     if clash:
         raise InputError(
             f"{metadata}: metadata columns {clash} clash with columns the matrix already provides"
         )
-    meta_pd = meta
     meta_pd.columns = ["_meta_key", *columns[1:]]
     keys = meta_pd["_meta_key"]
     dups = keys.duplicated()
@@ -370,7 +356,7 @@ def read_metadata_csv(uri: str) -> pd.DataFrame:
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
-        header = next(csv.reader(io.StringIO(raw.decode("utf-8"))), [])
+        header = next(csv.reader(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline="")), [])
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{uri}: unreadable metadata CSV ({exc})") from None
     if not header:
@@ -501,9 +487,7 @@ def _has_parquet(fs: fsio.HadoopFS, path: str) -> bool:
     return fs.exists(path) and any(name.endswith(".parquet") for name, _, _ in fs.listdir(path))
 
 
-def write_python_source(
-    fs: fsio.HadoopFS, src: readers.SparseSource, target: str, dtype: Any
-) -> Tuple[float, int]:
+def write_python_source(src: readers.SparseSource, target: str, dtype: Any) -> Tuple[float, int]:
     """Stream chunks of an HDF5 source straight into matrix Parquet files (driver-side, no Spark job).
 
     The calling thread reads chunks (h5py is sequential); a few threads (one per core, at most
@@ -673,7 +657,7 @@ def _ingest_into(
 
         def on_cells(found: pd.DataFrame) -> pd.DataFrame:
             check_cells(found, csv_uri)
-            joined = attach_metadata(spark, found, metadata_uri, notes)
+            joined = attach_metadata(found, metadata_uri, notes)
             timer.lap("cell_checks")
             return joined
 
@@ -710,9 +694,9 @@ def _ingest_into(
             cells = cells_pd.assign(cell_index=np.arange(n_cells, dtype=np.int32))
             cells = cells[["cell_index", *[c for c in cells.columns if c != "cell_index"]]]
             check_cells(cells, input_uri)
-            cells = attach_metadata(spark, cells, metadata_uri, notes)
+            cells = attach_metadata(cells, metadata_uri, notes)
             dtype = _h5_dtype(src, value_type)
-            tally.add(write_python_source(fs, src, fsio.join(tmp, "matrix"), dtype))
+            tally.add(write_python_source(src, fsio.join(tmp, "matrix"), dtype))
         finally:
             src.close()
             if local_dir:
@@ -756,7 +740,7 @@ def _ingest_into(
         cells = barcodes.assign(cell_index=np.arange(n_cells, dtype=np.int32))
         cells = cells[["cell_index", *[c for c in cells.columns if c != "cell_index"]]]
         check_cells(cells, uris["barcodes"])
-        cells = attach_metadata(spark, cells, metadata_uri, notes)
+        cells = attach_metadata(cells, metadata_uri, notes)
         dtype = {"integer": np.float32, "pattern": np.float32}.get(header["field"], np.float64)
         if value_type != "auto":
             dtype = np.float32 if value_type == "float32" else np.float64
@@ -778,7 +762,6 @@ def _ingest_into(
         spark_type = "float" if dtype == np.float32 else "double"
         entries = text.mapInArrow(parser, f"cell int, gene int, value {spark_type}")
         nnz_hint = header["nnz"]
-        mtx_swap = swap
         write_matrix(entries, fsio.join(tmp, "matrix"))
         stored = "float32" if dtype == np.float32 else "float64"
     else:
@@ -798,8 +781,8 @@ def _ingest_into(
         nnz = spark.read.parquet(matrix_path).count() if _has_parquet(fs, matrix_path) else 0
     if nnz_hint is not None and fmt_inner == "mtx" and nnz > nnz_hint:
         raise InputError(f"{input_uri}: more entries than the {nnz_hint} declared in the size line")
-    if fmt_inner == "mtx" and nnz:
-        check_unique_coordinates(spark, matrix_path, mtx_swap, uris["matrix"], cells, genes_pd)
+    if fmt_inner == "mtx" and nnz:  # ``swap`` and ``uris`` come from the Matrix Market branch above
+        check_unique_coordinates(spark, matrix_path, swap, uris["matrix"], cells, genes_pd)
     write_small_table(fs, pa.Table.from_pandas(genes_pd, preserve_index=False), fsio.join(tmp, "genes"))
     timer.lap("genes")
     max_value, non_integer = tally.value

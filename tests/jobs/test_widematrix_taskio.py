@@ -76,12 +76,7 @@ def _run_csv_tasks(uri, genes, matrix_dir, max_split):
     splits = csvtasks.plan_splits(fsio.ArrowIO.open_input(uri).size(), max_split, 2)
     scan = csvtasks.make_csv_scanner(uri, uri)
     scanned = [r for k, (a, b) in enumerate(splits) for r in scan(iter([(k, a, b)]))]
-    tasks, ids, line = [], [], 1
-    for k, n_all, split_ids, problem in scanned:
-        assert problem is None
-        tasks.append((k, splits[k][0], splits[k][1], len(ids), line))
-        ids += split_ids
-        line += n_all
+    tasks, ids = csvtasks.number_splits(uri, splits, scanned[::-1])  # Spark may return any order
     parse = csvtasks.make_csv_parser(uri, uri, genes, matrix_dir, "auto32")
     done = [r for t in tasks for r in parse(iter([t]))]
     return ids, done
