@@ -12,11 +12,14 @@ from typing import Any
 __all__ = [
     "DEFAULT_EMR_RELEASE",
     "DEFAULT_SETTINGS",
+    "EMR_MANAGED_POLICY_TAG",
     "IMDS_HOP_LIMIT",
     "security_configuration_document",
 ]
 
 DEFAULT_EMR_RELEASE = "emr-7.13.0"
+#: Tag that ``AmazonEMRServicePolicy_v2`` requires on every resource EMR may act on.
+EMR_MANAGED_POLICY_TAG = ("for-use-with-amazon-emr-managed-policies", "true")
 IMDS_HOP_LIMIT = 1
 CERTIFICATE_VALIDITY_DAYS = 365
 TLS_CERTIFICATE_FILES = ("privateKey.pem", "certificateChain.pem", "trustedCertificates.pem")
