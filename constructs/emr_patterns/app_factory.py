@@ -21,18 +21,26 @@ PREBUILT_STACKS: dict[str, Any] = {
 
 
 def nag_packs(scope: App) -> list[Any]:
-    """The three cdk-nag packs every prebuilt stack must pass."""
-    from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
+    """The cdk-nag packs every prebuilt stack must pass (see :data:`emr_patterns.nag.NAG_PACK_PREFIXES`)."""
+    from cdk_nag import (
+        AwsSolutionsChecks,
+        HIPAASecurityChecks,
+        NIST80053R5Checks,
+        PCIDSS321Checks,
+        ServerlessChecks,
+    )
 
     return [
         AwsSolutionsChecks(scope, verbose=True, write_suppressions_to_cloud_formation=True),
         HIPAASecurityChecks(scope, verbose=True),
         NIST80053R5Checks(scope, verbose=True),
+        PCIDSS321Checks(scope, verbose=True),
+        ServerlessChecks(scope, verbose=True),
     ]
 
 
 def add_nag_plugins(app: App) -> None:
-    """Run the three packs as validation plugins: synthesis fails on any unacknowledged finding."""
+    """Run the packs as validation plugins: synthesis fails on any unacknowledged finding."""
     Validations.of(app).add_plugins(*nag_packs(app))
 
 

@@ -26,7 +26,7 @@ __all__ = [
     "rule_in_packs",
 ]
 
-NAG_PACK_PREFIXES = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5")
+NAG_PACK_PREFIXES = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless")
 _MIN_REASON = 20
 #: Tests turn this off to prove that every acknowledgement is still needed.
 _ENABLED = True
@@ -70,6 +70,25 @@ def cfn_lint_ignore(construct: IConstruct, rule: str) -> None:
     resource.add_metadata("cfn-lint", meta)
 
 
+#: Compliance packs (beyond AwsSolutions) that carry each rule we acknowledge by name. A rule
+#: acknowledged in a pack that lacks it would silence nothing, which a gate test catches.
+_PACKS_OF_RULE: dict[str, tuple[str, ...]] = {
+    "S3BucketReplicationEnabled": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
+    "S3DefaultEncryptionKMS": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
+    "LambdaDLQ": ("HIPAA.Security", "NIST.800.53.R5", "Serverless"),
+    "LambdaConcurrency": ("HIPAA.Security", "NIST.800.53.R5"),
+    "LambdaInsideVPC": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
+    "LambdaTracing": ("Serverless",),
+    "EMRKerberosEnabled": ("HIPAA.Security", "PCI.DSS.321"),
+    "VPCNoUnrestrictedRouteToIGW": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
+    "StepFunctionStateMachineXray": ("HIPAA.Security", "NIST.800.53.R5"),
+}
+
+
 def rule_in_packs(rule: str) -> list[str]:
-    """The ids of one rule in the three packs we run, e.g. ``S3BucketReplicationEnabled``."""
-    return [f"HIPAA.Security-{rule}", f"NIST.800.53.R5-{rule}"]
+    """The ids of one rule in every compliance pack we run that has it, e.g. ``S3BucketReplicationEnabled``."""
+    try:
+        packs = _PACKS_OF_RULE[rule]
+    except KeyError:
+        raise ValueError(f"rule={rule!r}: not in emr_patterns.nag._PACKS_OF_RULE; add its packs there") from None
+    return [f"{pack}-{rule}" for pack in packs]
