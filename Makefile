@@ -13,19 +13,35 @@ CHECKOV_ENV := .tools/checkov
 CHECKOV := $(CHECKOV_ENV)/bin/checkov
 CHECKOV_VERSION := 3.3.30
 SCANPY_VERSION := 1.11.5
+# Native packages a Lambda handler needs, installed as manylinux wheels for the function's runtime
+# (python3.14, x86_64) into lambdas/<handler>/_vendor/ (gitignored, shipped in the wheel).
+LAMBDA_DEPS := lambdas/tls_certificate/_vendor/VENDORED.txt
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install synth test lint bench clean
+.PHONY: help install lambda-deps synth test lint bench clean
 
 help:
 	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
 	@echo "make test   - run every test"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make lambda-deps - vendor the Lambda handlers' native dependencies (part of install)"
 
-install: $(STAMP) $(CHECKOV)
+install: $(STAMP) $(CHECKOV) $(LAMBDA_DEPS)
+
+lambda-deps: $(LAMBDA_DEPS)
+
+# cffi wheels are built per CPython version, so the target version is the function's (3.14), not
+# ours. The stamp copies requirements.txt: PlatformFunction refuses to synthesize a stale folder.
+lambdas/%/_vendor/VENDORED.txt: lambdas/%/requirements.txt | $(STAMP)
+	rm -rf lambdas/$*/_vendor
+	$(PY) -m pip install --quiet --no-compile --no-deps --disable-pip-version-check \
+		--platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --only-binary=:all: \
+		--python-version 3.14 --implementation cp --target lambdas/$*/_vendor -r $<
+	rm -rf lambdas/$*/_vendor/bin
+	cp $< $@
 
 $(STAMP): pyproject.toml setup.py package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -1,12 +1,10 @@
 """Tests for the EMR in-transit TLS custom resource (``emr_patterns.lambdas.tls_certificate``).
 
-S3 and KMS are moto's in-process ``mock_aws``; CloudFormation's pre-signed ``ResponseURL`` is a
-real HTTP server on 127.0.0.1 that records every PUT. The generated material is checked with
-the ``cryptography`` package, with the ``openssl`` CLI when present, and with a mutual-TLS
-handshake through the standard ``ssl`` module.
-
-Pure-Python RSA key generation takes about a second here, so one key is generated per module and
-reused wherever a test is not about key generation itself; the Create test runs the real path.
+The handler is a ``custom_resources.Provider`` user function: ``on_event`` returns the
+PhysicalResourceId and Data or raises (the framework answers CloudFormation). S3, KMS and
+CloudWatch are moto's in-process ``mock_aws``. The generated material is checked with
+``cryptography``, with the ``openssl`` CLI when present, and with a mutual-TLS handshake through
+the standard ``ssl`` module.
 """
 
 from __future__ import annotations
@@ -14,13 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import math
 import shutil
 import ssl
 import subprocess
-import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +28,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from emr_patterns.lambdas.tls_certificate import handler as tls
 
-from .conftest import REGION, STACK_ID, ResponseEndpoint, lambda_context
+from .conftest import REGION, STACK_ID
 
 COMMON_NAME = "*.ec2.internal"
 PREFIX = "emr/tls/"
 BUCKET = "tls-material-bucket"
+OBJECT_KEY = PREFIX + "emr-tls.zip"
+URI = f"s3://{BUCKET}/{OBJECT_KEY}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -47,8 +44,9 @@ BUCKET = "tls-material-bucket"
 
 @pytest.fixture
 def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto for every AWS call (see conftest) and a fresh lazily created S3 client."""
+    """moto for every AWS call (see conftest) and fresh lazily created clients."""
     monkeypatch.setattr(tls, "_S3_CLIENT", None)
+    monkeypatch.setattr(tls, "_CLOUDWATCH_CLIENT", None)
 
 
 @pytest.fixture
@@ -67,34 +65,26 @@ def kms_key_arn(aws: None) -> str:
 
 
 @pytest.fixture(scope="module")
-def rsa_key() -> tls.RsaPrivateKey:
-    """One pure-Python 2048-bit key for the module."""
-    return tls.generate_rsa_private_key()
-
-
-@pytest.fixture
-def fast_keygen(monkeypatch: pytest.MonkeyPatch, rsa_key: tls.RsaPrivateKey) -> None:
-    """Make the handler reuse the module key instead of generating a new one."""
-    monkeypatch.setattr(tls, "generate_rsa_private_key", lambda **_: rsa_key)
+def rsa_key() -> rsa.RSAPrivateKey:
+    """One 2048-bit key for the module."""
+    return tls.generate_private_key()
 
 
 def make_event(
     request_type: str,
-    url: str,
     properties: dict[str, Any],
     physical_id: str | None = None,
     old_properties: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A CloudFormation custom-resource request."""
+    """A CloudFormation custom-resource request as the provider framework passes it on."""
     event: dict[str, Any] = {
         "RequestType": request_type,
-        "ResponseURL": url,
         "StackId": STACK_ID,
         "RequestId": "req-0001",
         "ResourceType": "Custom::EmrTlsCertificate",
         "LogicalResourceId": "TlsCertificate",
         "ResourceProperties": {
-            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:tls",
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:framework-onEvent",
             **properties,
         },
     }
@@ -102,7 +92,7 @@ def make_event(
         event["PhysicalResourceId"] = physical_id
     if old_properties is not None:
         event["OldResourceProperties"] = {
-            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:tls",
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:framework-onEvent",
             **old_properties,
         }
     return event
@@ -133,6 +123,13 @@ def key_of(uri: str) -> str:
     """Object key of an ``s3://`` URI in the test bucket."""
     assert uri.startswith(f"s3://{BUCKET}/")
     return uri[len(f"s3://{BUCKET}/") :]
+
+
+def certificate_at(s3: Any, key: str = OBJECT_KEY, version: str | None = None) -> x509.Certificate:
+    """The certificate in the zip at ``key`` (optionally one version of it)."""
+    extra = {"VersionId": version} if version else {}
+    body = s3.get_object(Bucket=BUCKET, Key=key, **extra)["Body"].read()
+    return x509.load_pem_x509_certificate(read_zip(body)["certificateChain.pem"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +201,7 @@ def assert_valid_material(zip_bytes: bytes, common_name: str, validity_days: int
 
 
 @pytest.fixture(scope="module")
-def bundle(rsa_key: tls.RsaPrivateKey) -> tls.TlsBundle:
+def bundle(rsa_key: rsa.RSAPrivateKey) -> tls.TlsBundle:
     """A bundle built from the module key."""
     return tls.build_tls_bundle(COMMON_NAME, 365, key=rsa_key)
 
@@ -233,105 +230,7 @@ def test_private_key_is_owner_only_in_zip(bundle: tls.TlsBundle) -> None:
     assert modes == {"privateKey.pem": 0o600, "certificateChain.pem": 0o644, "trustedCertificates.pem": 0o644}
 
 
-def test_generated_key_structure(rsa_key: tls.RsaPrivateKey) -> None:
-    """n = p*q of 2048 bits, e = 65537, consistent CRT values, and cryptography agrees."""
-    k = rsa_key
-    assert k.n == k.p * k.q and k.n.bit_length() == 2048
-    assert k.p.bit_length() == k.q.bit_length() == 1024
-    assert abs(k.p - k.q) > 2 ** (1024 - 100)
-    assert k.e == 65537
-    assert (k.d * k.e) % math.lcm(k.p - 1, k.q - 1) == 1
-    assert k.dp == k.d % (k.p - 1) and k.dq == k.d % (k.q - 1) and (k.qinv * k.q) % k.p == 1
-    assert tls.is_probable_prime(k.p) and tls.is_probable_prime(k.q)
-    loaded = serialization.load_der_private_key(tls.rsa_private_key_pkcs8_der(k), password=None)
-    assert isinstance(loaded, rsa.RSAPrivateKey)
-    numbers = loaded.private_numbers()
-    assert (numbers.p * numbers.q, numbers.d, numbers.public_numbers.e) == (k.n, k.d, k.e)
-    assert "bits=2048" in repr(k) and str(k.d) not in repr(k)
-
-
-def test_signature_matches_cryptography_pkcs1v15(rsa_key: tls.RsaPrivateKey) -> None:
-    """PKCS#1 v1.5 is deterministic: our CRT signature must equal OpenSSL's byte for byte."""
-    loaded = serialization.load_der_private_key(tls.rsa_private_key_pkcs8_der(rsa_key), password=None)
-    assert isinstance(loaded, rsa.RSAPrivateKey)
-    for message in (b"", b"abc", bytes(range(256)) * 10):
-        ours = tls.rsa_sign_pkcs1v15_sha256(rsa_key, message)
-        assert ours == loaded.sign(message, padding.PKCS1v15(), hashes.SHA256())
-
-
-def test_keygen_time_is_reported() -> None:
-    """Measure one pure-Python 2048-bit generation (printed with ``-s``); no bound asserted."""
-    start = time.perf_counter()
-    key = tls.generate_rsa_private_key()
-    elapsed = time.perf_counter() - start
-    print(f"\npure-Python RSA-2048 key generation: {elapsed:.2f} s")
-    assert key.n.bit_length() == 2048
-
-
-def test_keygen_deadline_fails_cleanly() -> None:
-    """A deadline in the past raises TimeoutError with a hint instead of hanging."""
-    with pytest.raises(TimeoutError, match="more memory"):
-        tls.generate_rsa_private_key(deadline=time.monotonic() - 1)
-
-
-def test_rejects_weak_key_sizes() -> None:
-    """Key sizes below 2048 bits are refused."""
-    with pytest.raises(ValueError, match="2048"):
-        tls.generate_rsa_private_key(bits=1024)
-
-
-@pytest.mark.parametrize("prime", [2, 3, 5, 7919, 9973, 10007, 2**61 - 1, 2**127 - 1, 2**521 - 1])
-def test_is_probable_prime_accepts_primes(prime: int) -> None:
-    """Small, sieve-boundary and Mersenne primes."""
-    assert tls.is_probable_prime(prime)
-
-
-@pytest.mark.parametrize(
-    "composite",
-    [0, 1, 4, 561, 41041, 10001, 3215031751, 2**64 + 1, (2**61 - 1) * (2**89 - 1), 10007 * 10009],
-)
-def test_is_probable_prime_rejects_composites(composite: int) -> None:
-    """Including Carmichael numbers and strong pseudoprimes to several bases."""
-    assert not tls.is_probable_prime(composite)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (0, "020100"),
-        (1, "020101"),
-        (127, "02017f"),
-        (128, "02020080"),
-        (256, "02020100"),
-        (65537, "0203010001"),
-    ],
-)
-def test_der_integer(value: int, expected: str) -> None:
-    """Minimal two's-complement encoding with a leading zero when the high bit is set."""
-    assert tls.der_integer(value).hex() == expected
-
-
-def test_der_primitives() -> None:
-    """Lengths, OIDs, booleans, bit strings and sets against known encodings."""
-    assert tls.der_tlv(0x04, b"x" * 127)[:2].hex() == "047f"
-    assert tls.der_tlv(0x04, b"x" * 200)[:3].hex() == "0481c8"
-    assert tls.der_tlv(0x04, b"x" * 70000)[:5].hex() == "0483011170"
-    assert tls.der_oid("1.2.840.113549.1.1.11").hex() == "06092a864886f70d01010b"
-    assert tls.der_oid("2.5.29.19").hex() == "0603551d13"
-    assert tls.der_boolean(True).hex() == "0101ff"
-    assert tls.der_bit_string(b"\xa4", unused_bits=2).hex() == "030202a4"
-    assert tls.der_set(b"\x02\x01\x02", b"\x02\x01\x01").hex() == "3106020101020102"
-    with pytest.raises(ValueError):
-        tls.der_integer(-1)
-
-
-def test_der_time_switches_to_generalized_time_in_2050() -> None:
-    """UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280, 4.1.2.5)."""
-    assert tls.der_time(dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=dt.UTC)) == b"\x17\x0d491231235959Z"
-    assert tls.der_time(dt.datetime(2050, 1, 1, tzinfo=dt.UTC)) == b"\x18\x0f20500101000000Z"
-
-
-def test_certificate_spanning_2050_parses(rsa_key: tls.RsaPrivateKey) -> None:
+def test_certificate_spanning_2050_parses(rsa_key: rsa.RSAPrivateKey) -> None:
     """A certificate whose notAfter needs GeneralizedTime round-trips through cryptography."""
     now = dt.datetime(2045, 6, 1, 12, 0, tzinfo=dt.UTC)
     built = tls.build_self_signed_certificate(rsa_key, COMMON_NAME, 3650, now=now)
@@ -458,91 +357,42 @@ def test_properties_accept_partitions_and_multi_region_keys() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Handler: Create / Update / Delete against moto
+# on_event: Create / Update / Delete against moto
 # ---------------------------------------------------------------------------------------------
 
 
-def test_create_uploads_encrypted_bundle_and_reports_success(
-    s3: Any, kms_key_arn: str, cfn_endpoint: ResponseEndpoint, caplog: pytest.LogCaptureFixture
+def test_create_uploads_encrypted_bundle_at_the_stable_key(
+    s3: Any, kms_key_arn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Real key generation end to end: SSE-KMS object, valid material, SUCCESS with S3Uri."""
+    """Real key generation end to end: SSE-KMS object at <prefix>emr-tls.zip, valid material, Data."""
     caplog.set_level("INFO")
-    event = make_event("Create", cfn_endpoint.url, good_properties(kms_key_arn, ValidityDays="30"))
-    returned = tls.handler(event, lambda_context())
+    result = tls.on_event(make_event("Create", good_properties(kms_key_arn, ValidityDays="30")))
 
-    response = cfn_endpoint.last
-    assert response == returned
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    uri = response["PhysicalResourceId"]
-    assert uri == response["Data"]["S3Uri"]
-    key = key_of(uri)
-    assert key.startswith(PREFIX) and key.endswith(".zip")
-    assert response["Data"]["ObjectKey"] == key
-    for name in ("StackId", "RequestId", "LogicalResourceId"):
-        assert response[name] == event[name]
+    assert set(result) == {"PhysicalResourceId", "Data"}
+    assert result["PhysicalResourceId"] == URI == result["Data"]["S3Uri"]
+    assert result["Data"]["ObjectKey"] == OBJECT_KEY
 
-    head = s3.head_object(Bucket=BUCKET, Key=key)
+    head = s3.head_object(Bucket=BUCKET, Key=OBJECT_KEY)
     assert head["ServerSideEncryption"] == "aws:kms"
     assert head["SSEKMSKeyId"] == kms_key_arn
     assert head["BucketKeyEnabled"] is True
+    assert result["Data"]["VersionId"] == head["VersionId"]
 
-    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    body = s3.get_object(Bucket=BUCKET, Key=OBJECT_KEY)["Body"].read()
     cert = assert_valid_material(body, COMMON_NAME, 30)
     fingerprint = cert.fingerprint(hashes.SHA256()).hex()
-    assert response["Data"]["CertificateSha256"] == fingerprint
+    assert result["Data"]["CertificateSha256"] == fingerprint
     assert head["Metadata"]["certificate-sha256"] == fingerprint
-    assert response["Data"]["NotAfter"] == cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    not_after = result["Data"]["NotAfter"]
+    assert not_after == cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert dt.datetime.fromisoformat(not_after) == cert.not_valid_after_utc  # ISO-8601
 
-    # No key material in the response or the logs.
+    # No key material in the result or the logs.
     private_pem = read_zip(body)["privateKey.pem"].decode()
     key_body_line = private_pem.splitlines()[5]
-    for text in (json.dumps(response), caplog.text):
+    for text in (json.dumps(result), caplog.text):
         assert "PRIVATE KEY" not in text and key_body_line not in text
-    assert uri in caplog.text
-
-
-def test_response_wire_format(
-    s3: Any, kms_key_arn: str, cfn_endpoint: ResponseEndpoint, fast_keygen: None
-) -> None:
-    """One PUT to the pre-signed path, empty Content-Type, JSON with exactly the CFN fields."""
-    tls.handler(make_event("Create", cfn_endpoint.url, good_properties(kms_key_arn)), lambda_context())
-    assert len(cfn_endpoint.requests) == 1
-    request = cfn_endpoint.requests[0]
-    assert request.method == "PUT"
-    assert request.path == "/cfn-response?X-Amz-Signature=abc123"
-    content_type = {k.lower(): v for k, v in request.headers.items()}["content-type"]
-    assert content_type == ""
-    assert set(request.body) == {
-        "Status",
-        "Reason",
-        "PhysicalResourceId",
-        "StackId",
-        "RequestId",
-        "LogicalResourceId",
-        "Data",
-    }
-
-
-def _create_with_data(
-    cfn_endpoint: ResponseEndpoint, kms_key_arn: str, **overrides: Any
-) -> tuple[str, dict[str, str]]:
-    """Run a Create and return the physical id and Data."""
-    tls.handler(
-        make_event("Create", cfn_endpoint.url, good_properties(kms_key_arn, **overrides)), lambda_context()
-    )
-    response = cfn_endpoint.requests.pop()
-    assert response.body["Status"] == "SUCCESS", response.body["Reason"]
-    return str(response.body["PhysicalResourceId"]), response.body["Data"]
-
-
-def _create(cfn_endpoint: ResponseEndpoint, kms_key_arn: str, **overrides: Any) -> str:
-    """Run a Create and return the physical id."""
-    tls.handler(
-        make_event("Create", cfn_endpoint.url, good_properties(kms_key_arn, **overrides)), lambda_context()
-    )
-    response = cfn_endpoint.requests.pop()
-    assert response.body["Status"] == "SUCCESS", response.body["Reason"]
-    return str(response.body["PhysicalResourceId"])
+    assert URI in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -550,107 +400,120 @@ def _create(cfn_endpoint: ResponseEndpoint, kms_key_arn: str, **overrides: Any) 
     [{}, {"ValidityDays": 365}, {"ValidityDays": " 365"}, {"CommonName": "*.EC2.internal"}],
     ids=["identical", "int-vs-string", "whitespace", "case"],
 )
-def test_update_without_changes_keeps_physical_id(
-    s3: Any,
-    kms_key_arn: str,
-    cfn_endpoint: ResponseEndpoint,
-    fast_keygen: None,
-    new_overrides: dict[str, Any],
+def test_update_without_changes_keeps_object_and_data(
+    s3: Any, kms_key_arn: str, new_overrides: dict[str, Any]
 ) -> None:
-    """Equivalent properties (and a new ServiceToken) keep the object, the id and the Data."""
-    old_id, created_data = _create_with_data(cfn_endpoint, kms_key_arn)
+    """Equivalent properties (and a new ServiceToken) keep the object version, the id and the Data."""
+    created = tls.on_event(make_event("Create", good_properties(kms_key_arn)))
     event = make_event(
         "Update",
-        cfn_endpoint.url,
         good_properties(kms_key_arn, **new_overrides),
-        physical_id=old_id,
+        physical_id=created["PhysicalResourceId"],
         old_properties=good_properties(kms_key_arn),
     )
-    event["ResourceProperties"]["ServiceToken"] = "arn:aws:lambda:us-east-1:123456789012:function:tls-v2"
-    tls.handler(event, lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    assert response["PhysicalResourceId"] == old_id
-    assert response["Data"] == created_data  # Fn::GetAtt keeps resolving
-    assert [key for key, _ in all_versions(s3)] == [key_of(old_id)]
-
-
-def test_update_regenerates_when_object_vanished(
-    s3: Any, kms_key_arn: str, cfn_endpoint: ResponseEndpoint, fast_keygen: None
-) -> None:
-    """An unchanged Update whose object was deleted out of band writes a replacement."""
-    old_id = _create(cfn_endpoint, kms_key_arn)
-    for key, version in all_versions(s3):
-        s3.delete_object(Bucket=BUCKET, Key=key, VersionId=version)
-    event = make_event(
-        "Update",
-        cfn_endpoint.url,
-        good_properties(kms_key_arn),
-        physical_id=old_id,
-        old_properties=good_properties(kms_key_arn),
-    )
-    tls.handler(event, lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    assert response["PhysicalResourceId"] != old_id
-    assert [key for key, _ in all_versions(s3)] == [key_of(response["PhysicalResourceId"])]
+    event["ResourceProperties"]["ServiceToken"] = "arn:aws:lambda:us-east-1:123456789012:function:v2"
+    result = tls.on_event(event)
+    assert result == created  # Fn::GetAtt keeps resolving
+    assert len(all_versions(s3)) == 1
 
 
 @pytest.mark.parametrize(
     "new_overrides",
-    [{"ValidityDays": "90"}, {"CommonName": "*.eu-west-1.compute.internal"}, {"KeyPrefix": "emr/tls-v2/"}],
-    ids=["validity", "common-name", "prefix"],
+    [{"ValidityDays": "90"}, {"CommonName": "*.eu-west-1.compute.internal"}, {"Generation": "2"}],
+    ids=["validity", "common-name", "generation"],
 )
-def test_update_with_changes_creates_new_object(
-    s3: Any,
-    kms_key_arn: str,
-    cfn_endpoint: ResponseEndpoint,
-    fast_keygen: None,
-    new_overrides: dict[str, Any],
+def test_update_with_changes_writes_a_new_version_at_the_same_key(
+    s3: Any, kms_key_arn: str, new_overrides: dict[str, Any]
 ) -> None:
-    """A changed property yields a new object and id; the old object stays for CFN's Delete."""
-    old_id = _create(cfn_endpoint, kms_key_arn)
+    """A renewal keeps S3Uri (no security-configuration replacement) and adds an object version."""
+    created = tls.on_event(make_event("Create", good_properties(kms_key_arn)))
     new_props = good_properties(kms_key_arn, **new_overrides)
-    event = make_event(
-        "Update", cfn_endpoint.url, new_props, physical_id=old_id, old_properties=good_properties(kms_key_arn)
+    result = tls.on_event(
+        make_event(
+            "Update",
+            new_props,
+            physical_id=created["PhysicalResourceId"],
+            old_properties=good_properties(kms_key_arn),
+        )
     )
-    tls.handler(event, lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    new_id = response["PhysicalResourceId"]
-    assert new_id != old_id and new_id == response["Data"]["S3Uri"]
-    assert key_of(new_id).startswith(new_props["KeyPrefix"])
-    assert sorted(key for key, _ in all_versions(s3)) == sorted([key_of(old_id), key_of(new_id)])
-    body = s3.get_object(Bucket=BUCKET, Key=key_of(new_id))["Body"].read()
-    cert = x509.load_pem_x509_certificate(read_zip(body)["certificateChain.pem"])
-    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == new_props["CommonName"]
+    assert result["PhysicalResourceId"] == created["PhysicalResourceId"] == URI
+    assert result["Data"]["S3Uri"] == URI
+    assert result["Data"]["VersionId"] != created["Data"]["VersionId"]
+    assert result["Data"]["CertificateSha256"] != created["Data"]["CertificateSha256"]
+    assert [k for k, _ in all_versions(s3)] == [OBJECT_KEY, OBJECT_KEY]
+    latest = certificate_at(s3)
+    assert latest.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == new_props["CommonName"]
+    assert latest.fingerprint(hashes.SHA256()).hex() == result["Data"]["CertificateSha256"]
+    old = certificate_at(s3, version=created["Data"]["VersionId"])  # running nodes keep this one
+    assert old.fingerprint(hashes.SHA256()).hex() == created["Data"]["CertificateSha256"]
 
 
-def test_update_with_invalid_properties_fails_and_keeps_old_id(
-    s3: Any, kms_key_arn: str, cfn_endpoint: ResponseEndpoint, fast_keygen: None
-) -> None:
-    """A bad Update answers FAILED with the existing id so CloudFormation can roll back."""
-    old_id = _create(cfn_endpoint, kms_key_arn)
+def test_update_with_new_prefix_moves_the_zip(s3: Any, kms_key_arn: str) -> None:
+    """Only a new Bucket/KeyPrefix changes the id; the old object stays for CloudFormation's Delete."""
+    created = tls.on_event(make_event("Create", good_properties(kms_key_arn)))
+    result = tls.on_event(
+        make_event(
+            "Update",
+            good_properties(kms_key_arn, KeyPrefix="emr/tls-v2/"),
+            physical_id=created["PhysicalResourceId"],
+            old_properties=good_properties(kms_key_arn),
+        )
+    )
+    assert result["PhysicalResourceId"] == f"s3://{BUCKET}/emr/tls-v2/emr-tls.zip"
+    assert sorted(k for k, _ in all_versions(s3)) == ["emr/tls-v2/emr-tls.zip", OBJECT_KEY]
+
+
+def test_update_regenerates_when_object_vanished(s3: Any, kms_key_arn: str) -> None:
+    """An unchanged Update whose object was deleted out of band writes a replacement at the same key."""
+    created = tls.on_event(make_event("Create", good_properties(kms_key_arn)))
+    for key, version in all_versions(s3):
+        s3.delete_object(Bucket=BUCKET, Key=key, VersionId=version)
+    result = tls.on_event(
+        make_event(
+            "Update",
+            good_properties(kms_key_arn),
+            physical_id=created["PhysicalResourceId"],
+            old_properties=good_properties(kms_key_arn),
+        )
+    )
+    assert result["PhysicalResourceId"] == URI
+    assert [k for k, _ in all_versions(s3)] == [OBJECT_KEY]
+
+
+def test_update_from_a_random_key_of_an_earlier_release(s3: Any, kms_key_arn: str) -> None:
+    """The first update after upgrading moves to the stable key (CloudFormation deletes the old id)."""
+    old_id = f"s3://{BUCKET}/{PREFIX}0123456789abcdef0123456789abcdef.zip"
+    s3.put_object(Bucket=BUCKET, Key=key_of(old_id), Body=b"old")
+    result = tls.on_event(
+        make_event(
+            "Update",
+            good_properties(kms_key_arn),
+            physical_id=old_id,
+            old_properties=good_properties(kms_key_arn),
+        )
+    )
+    assert result["PhysicalResourceId"] == URI
+    tls.on_event(make_event("Delete", good_properties(kms_key_arn), physical_id=old_id))
+    assert [k for k, _ in all_versions(s3)] == [OBJECT_KEY]
+
+
+def test_update_with_invalid_properties_raises_and_writes_nothing(s3: Any, kms_key_arn: str) -> None:
+    """A bad Update raises (the framework answers FAILED and CloudFormation rolls back)."""
+    created = tls.on_event(make_event("Create", good_properties(kms_key_arn)))
     event = make_event(
         "Update",
-        cfn_endpoint.url,
         good_properties(kms_key_arn, ValidityDays="0"),
-        physical_id=old_id,
+        physical_id=created["PhysicalResourceId"],
         old_properties=good_properties(kms_key_arn),
     )
-    tls.handler(event, lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "FAILED"
-    assert "ValidityDays" in response["Reason"]
-    assert response["PhysicalResourceId"] == old_id
+    with pytest.raises(tls.PropertyError, match="ValidityDays"):
+        tls.on_event(event)
     assert len(all_versions(s3)) == 1
 
 
-def test_delete_removes_every_version(
-    s3: Any, kms_key_arn: str, cfn_endpoint: ResponseEndpoint, fast_keygen: None
-) -> None:
+def test_delete_removes_every_version(s3: Any, kms_key_arn: str) -> None:
     """All versions and delete markers of the key go; other objects stay."""
-    physical_id = _create(cfn_endpoint, kms_key_arn)
+    physical_id = tls.on_event(make_event("Create", good_properties(kms_key_arn)))["PhysicalResourceId"]
     key = key_of(physical_id)
     s3.put_object(Bucket=BUCKET, Key=key, Body=b"second version")
     s3.delete_object(Bucket=BUCKET, Key=key)  # delete marker
@@ -659,51 +522,38 @@ def test_delete_removes_every_version(
     s3.put_object(Bucket=BUCKET, Key="unrelated.txt", Body=b"unrelated")
     assert sum(1 for k, _ in all_versions(s3) if k == key) == 4
 
-    props = good_properties(kms_key_arn)
-    tls.handler(make_event("Delete", cfn_endpoint.url, props, physical_id=physical_id), lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    assert response["PhysicalResourceId"] == physical_id
+    result = tls.on_event(make_event("Delete", good_properties(kms_key_arn), physical_id=physical_id))
+    assert result == {"PhysicalResourceId": physical_id}
     assert sorted(k for k, _ in all_versions(s3)) == sorted([key + ".other", "unrelated.txt"])
 
 
-def test_delete_handles_unversioned_bucket(
-    aws: None, kms_key_arn: str, cfn_endpoint: ResponseEndpoint, fast_keygen: None
-) -> None:
+def test_delete_handles_unversioned_bucket(aws: None, kms_key_arn: str) -> None:
     """Objects in an unversioned bucket (version id ``null``) are deleted too."""
     client = boto3.client("s3", region_name=REGION)
     client.create_bucket(Bucket=BUCKET)
-    physical_id = _create(cfn_endpoint, kms_key_arn)
-    tls.handler(
-        make_event("Delete", cfn_endpoint.url, good_properties(kms_key_arn), physical_id=physical_id),
-        lambda_context(),
+    created = tls.on_event(make_event("Create", good_properties(kms_key_arn)))
+    assert created["Data"]["VersionId"] == "null"
+    tls.on_event(
+        make_event("Delete", good_properties(kms_key_arn), physical_id=created["PhysicalResourceId"])
     )
-    assert cfn_endpoint.last["Status"] == "SUCCESS"
     assert client.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
 
 
 @pytest.mark.parametrize(
     "physical_id",
     [
-        "tls-certificate-failed-req-0001",  # what a failed Create returns
+        "b3c3e2f7-request-id",  # what the framework reports after a failed Create
         "TlsCertificate",
-        f"s3://{BUCKET}/emr/tls/00000000000000000000000000000000.zip",  # ours, already gone
-        "s3://bucket-that-does-not-exist/emr/tls/0123456789abcdef0123456789abcdef.zip",
+        f"s3://{BUCKET}/emr/tls/emr-tls.zip",  # ours, already gone
+        "s3://bucket-that-does-not-exist/emr/tls/emr-tls.zip",
         f"s3://{BUCKET}/unrelated.txt",  # not named like ours: never touched
     ],
 )
-def test_delete_of_unknown_or_missing_object_succeeds(
-    s3: Any, kms_key_arn: str, cfn_endpoint: ResponseEndpoint, physical_id: str
-) -> None:
+def test_delete_of_unknown_or_missing_object_succeeds(s3: Any, physical_id: str) -> None:
     """Delete never fails for ids that are not ours or objects that are already gone."""
     s3.put_object(Bucket=BUCKET, Key="unrelated.txt", Body=b"keep me")
-    tls.handler(
-        make_event("Delete", cfn_endpoint.url, {"Bucket": "whatever"}, physical_id=physical_id),
-        lambda_context(),
-    )
-    response = cfn_endpoint.last
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    assert response["PhysicalResourceId"] == physical_id
+    result = tls.on_event(make_event("Delete", {"Bucket": "whatever"}, physical_id=physical_id))
+    assert result == {"PhysicalResourceId": physical_id}
     assert [k for k, _ in all_versions(s3)] == ["unrelated.txt"]
 
 
@@ -730,59 +580,101 @@ VALID_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234
         ({"CommonName": "*.*.ec2.internal"}, "CommonName"),
         ({"CommonName": "*." + "a" * 60 + ".internal"}, "CommonName"),
         ({"KeyPrefix": "/emr/tls/"}, "KeyPrefix"),
+        ({"Generation": "two words"}, "Generation"),
         ({"ValidityDay": "30"}, "ValidityDay"),
     ],
 )
-def test_invalid_properties_fail_without_writing(
-    s3: Any, cfn_endpoint: ResponseEndpoint, fast_keygen: None, overrides: dict[str, Any], property_name: str
+def test_invalid_properties_raise_without_writing(
+    s3: Any, overrides: dict[str, Any], property_name: str
 ) -> None:
-    """FAILED, a Reason naming the property and a fix, a placeholder id, and no object."""
+    """A PropertyError naming the property and a fix, and no object."""
     props = {k: v for k, v in good_properties(VALID_ARN, **overrides).items() if v is not None}
-    tls.handler(make_event("Create", cfn_endpoint.url, props), lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "FAILED"
-    assert property_name in response["Reason"]
-    assert any(hint in response["Reason"] for hint in ("set ", "pass ", "use ", "allowed are"))
-    assert response["PhysicalResourceId"] == "tls-certificate-failed-req-0001"
-    assert response["Data"] == {}
+    with pytest.raises(tls.PropertyError) as raised:
+        tls.on_event(make_event("Create", props))
+    message = str(raised.value)
+    assert property_name in message
+    assert any(hint in message for hint in ("set ", "pass ", "use ", "allowed are"))
     assert all_versions(s3) == []
 
 
-def test_s3_error_reports_failed_with_reason(
-    aws: None, kms_key_arn: str, cfn_endpoint: ResponseEndpoint, fast_keygen: None
-) -> None:
-    """An AWS error becomes FAILED with the error code and the log stream, not an exception."""
-    tls.handler(make_event("Create", cfn_endpoint.url, good_properties(kms_key_arn)), lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "FAILED"
-    assert "NoSuchBucket" in response["Reason"]
-    assert "log stream" in response["Reason"]
-    assert response["PhysicalResourceId"] == "tls-certificate-failed-req-0001"
+def test_s3_error_propagates(aws: None, kms_key_arn: str) -> None:
+    """An AWS error is raised (the framework reports it to CloudFormation), not swallowed."""
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        tls.on_event(make_event("Create", good_properties(kms_key_arn)))
 
 
-def test_keygen_timeout_reports_failed(aws: None, kms_key_arn: str, cfn_endpoint: ResponseEndpoint) -> None:
-    """With too little Lambda time left, the handler answers FAILED instead of timing out."""
-    tls.handler(make_event("Create", cfn_endpoint.url, good_properties(kms_key_arn)), lambda_context(0))
-    response = cfn_endpoint.last
-    assert response["Status"] == "FAILED"
-    assert "TimeoutError" in response["Reason"] and "memory" in response["Reason"]
+def test_unsupported_request_type_raises(aws: None) -> None:
+    """Anything but Create/Update/Delete raises naming the type."""
+    with pytest.raises(ValueError, match="Replace"):
+        tls.on_event(make_event("Replace", {}))
 
 
-def test_unsupported_request_type_fails(aws: None, cfn_endpoint: ResponseEndpoint) -> None:
-    """Anything but Create/Update/Delete is answered FAILED."""
-    tls.handler(make_event("Replace", cfn_endpoint.url, {}), lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "FAILED" and "Replace" in response["Reason"]
+def test_no_response_sending_code_left() -> None:
+    """The provider framework answers CloudFormation; the module never talks to a ResponseURL."""
+    source = Path(tls.__file__).read_text()
+    for needle in ("ResponseURL", "urllib", "_send_response", "_failure_physical_id"):
+        assert needle not in source
 
 
-def test_unreachable_response_url_does_not_raise(
-    aws: None, monkeypatch: pytest.MonkeyPatch, cfn_endpoint: ResponseEndpoint
-) -> None:
-    """A response URL that refuses connections is retried, logged, and does not raise."""
-    monkeypatch.setattr(tls.time, "sleep", lambda _: None)
-    dead = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    port = dead.server_port
-    dead.server_close()  # nothing listens on this port any more
-    body = tls.handler(make_event("Delete", f"http://127.0.0.1:{port}/x", {}, physical_id="x"), None)
-    assert body["Status"] == "SUCCESS"
-    assert cfn_endpoint.requests == []
+# ---------------------------------------------------------------------------------------------
+# check_expiry: the daily DaysToExpiry metric
+# ---------------------------------------------------------------------------------------------
+
+
+def test_check_expiry_publishes_days_to_expiry(s3: Any, kms_key_arn: str) -> None:
+    """The metric is the certificate's remaining days, under the URI dimension, for the alarm."""
+    tls.on_event(make_event("Create", good_properties(kms_key_arn, ValidityDays="40")))
+    result = tls.check_expiry({"Bucket": BUCKET, "Key": OBJECT_KEY})
+    assert result["Certificate"] == URI
+    assert 39.9 < result["DaysToExpiry"] <= 40.0
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    (metric,) = cloudwatch.list_metrics(Namespace="cdk-emr-patterns/TLS")["Metrics"]
+    assert metric["MetricName"] == "DaysToExpiry"
+    assert metric["Dimensions"] == [{"Name": "Certificate", "Value": URI}]
+    now = dt.datetime.now(dt.UTC)
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="cdk-emr-patterns/TLS",
+        MetricName="DaysToExpiry",
+        Dimensions=metric["Dimensions"],
+        StartTime=now - dt.timedelta(hours=1),
+        EndTime=now + dt.timedelta(hours=1),
+        Period=3600,
+        Statistics=["Minimum"],
+    )
+    assert stats["Datapoints"] and abs(stats["Datapoints"][0]["Minimum"] - result["DaysToExpiry"]) < 1e-6
+
+
+def test_check_expiry_reads_a_brought_zip(s3: Any, bundle: tls.TlsBundle) -> None:
+    """A zip the user uploaded (any key) is read the same way; an expired one gives a negative value."""
+    old = tls.build_tls_bundle(COMMON_NAME, 10, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=12))
+    s3.put_object(Bucket=BUCKET, Key="brought/certs.zip", Body=old.zip_bytes)
+    result = tls.check_expiry({"Bucket": BUCKET, "Key": "brought/certs.zip"})
+    assert -2.1 < result["DaysToExpiry"] < -1.9
+
+
+@pytest.mark.parametrize(
+    ("event", "match"),
+    [({"Bucket": BUCKET}, "Key"), ({"Key": "a.zip"}, "Bucket"), ({"Bucket": BUCKET, "Key": "x.txt"}, "Key")],
+)
+def test_check_expiry_rejects_bad_input(aws: None, event: dict[str, str], match: str) -> None:
+    """A schedule input that does not name a zip raises naming the field."""
+    with pytest.raises(ValueError, match=match):
+        tls.check_expiry(event)
+
+
+def test_check_expiry_fails_on_a_zip_without_chain(s3: Any) -> None:
+    """A zip missing certificateChain.pem raises (no datapoint: the alarm treats that as breaching)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("privateKey.pem", "x")
+    s3.put_object(Bucket=BUCKET, Key="bad.zip", Body=buffer.getvalue())
+    with pytest.raises(ValueError, match=r"certificateChain\.pem"):
+        tls.check_expiry({"Bucket": BUCKET, "Key": "bad.zip"})
+    assert (
+        boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="cdk-emr-patterns/TLS")[
+            "Metrics"
+        ]
+        == []
+    )
