@@ -7,46 +7,53 @@ create those rules, so on stack deletion it tries to delete groups that are stil
 their siblings and ``cdk destroy`` ends in ``DependencyViolation``. This handler runs on Delete,
 after the cluster is gone and before the groups are deleted, and revokes exactly those references.
 
-Custom-resource contract (the CDK side must be a plain ``CustomResource`` whose service token is
-this function's ARN, *not* a ``custom_resources.Provider``: the handler answers CloudFormation
-itself by PUTting to ``ResponseURL``):
+Entry points of a ``custom_resources.Provider`` (they return or raise; the framework answers
+CloudFormation, and reports a raised error as FAILED with its message):
 
-ResourceProperties
-    ``SecurityGroupIds``: a list of 2 to 10 distinct ``sg-...`` ids (the cluster's primary,
-    core/task and service-access groups). Duplicates are ignored. ``ServiceToken`` and
-    ``ServiceTimeout`` are ignored; any other property is rejected.
-Create / Update
-    No AWS call. PhysicalResourceId is ``emr-sg-cleanup-`` followed by the first 12 hex digits of
-    ``sha1(",".join(sorted(distinct ids)))``, so it only changes when the set of groups changes.
-    Invalid properties answer FAILED (on Update with the existing id, so the rollback is clean).
-Delete
-    For every group in the set: ``DescribeSecurityGroups``, then revoke, ingress and egress, only
-    the ``UserIdGroupPairs`` that reference a group *in the set* (CIDR, IPv6, prefix-list and
-    outside-group parts of the same permission are left alone). Missing groups
-    (``InvalidGroup.NotFound``) and rules that are already gone (``InvalidPermission.NotFound``)
-    are skipped, so Delete is idempotent. Invalid properties make Delete a successful no-op: it
-    can only follow a Create that failed validation, and failing it would wedge the rollback.
-    A per-rule error (for example ``UnauthorizedOperation`` on one group) is logged and the
-    remaining rules are still revoked; the response is then FAILED with a summary, because
-    answering SUCCESS would only move the failure to the group deletion, where a retry of the
-    stack delete would no longer run this cleanup.
+``on_event``
+    ResourceProperties: ``SecurityGroupIds``, a list of 2 to 10 distinct ``sg-...`` ids (the
+    cluster's primary, core/task and service-access groups). Duplicates are ignored.
+    ``ServiceToken`` and ``ServiceTimeout`` are ignored; any other property is rejected.
 
-IAM actions needed: ``ec2:DescribeSecurityGroups`` (resource ``*``), ``ec2:RevokeSecurityGroupIngress``
-and ``ec2:RevokeSecurityGroupEgress`` (scopable to the groups' ARNs).
+    Create / Update: no AWS call. PhysicalResourceId is ``emr-sg-cleanup-`` followed by the
+    first 12 hex digits of ``sha1(",".join(sorted(distinct ids)))``, so it only changes when the
+    set of groups changes. Invalid properties raise.
 
-Only group ids, counts and error codes are logged; never rule contents or the response URL.
+    Delete: when no network interface uses the groups any more, revoke, ingress and egress,
+    only the ``UserIdGroupPairs`` that reference a group *in the set* (CIDR, IPv6, prefix-list
+    and outside-group parts of the same permission are left alone). Missing groups
+    (``InvalidGroup.NotFound``) and rules already gone (``InvalidPermission.NotFound``) are
+    skipped, so Delete is idempotent. While interfaces remain (the terminated cluster's, which
+    EC2 releases minutes later) nothing is revoked yet. Data carries ``DeleteStartedAt``
+    (ISO-8601) for ``is_complete``. A per-rule error (e.g. ``UnauthorizedOperation`` on one
+    group) is logged, the remaining rules are still revoked, and the call then raises with a
+    summary: answering SUCCESS would only move the failure to the group deletion, where a retry
+    of the stack delete would no longer run this cleanup. Invalid properties on Delete are a
+    no-op (the framework already skips the Delete that follows a failed Create).
+
+``is_complete``
+    Create / Update: complete. Delete: lists the network interfaces in any of the groups
+    (``DescribeNetworkInterfaces`` with a ``group-id`` filter). None left: revoke as above (a
+    no-op when ``on_event`` already did) and answer complete. Some left: not complete, and the
+    provider asks again after its query interval; once :data:`WAIT_LIMIT_SECONDS` have passed
+    since ``DeleteStartedAt`` it raises naming each interface (id, status, description), well
+    before the provider's total timeout would answer only "Operation timed out". It never
+    answers complete while an interface remains.
+
+IAM actions needed: ``ec2:DescribeSecurityGroups`` and ``ec2:DescribeNetworkInterfaces``
+(resource ``*``), ``ec2:RevokeSecurityGroupIngress`` and ``ec2:RevokeSecurityGroupEgress``
+(scopable to the groups' ARNs).
+
+Only group and interface ids, counts and error codes are logged; never rule contents.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-import json
 import logging
 import re
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,10 +74,13 @@ PHYSICAL_ID_PREFIX = "emr-sg-cleanup-"
 IGNORED_PROPERTIES = frozenset({"ServiceToken", "ServiceTimeout"})
 KNOWN_PROPERTIES = frozenset({PROPERTY_NAME})
 
-#: Seconds kept back from the Lambda deadline for the CloudFormation response.
+#: Seconds kept back from the Lambda deadline (the function returns its result to the framework).
 DEADLINE_MARGIN_SECONDS = 10.0
-#: CloudFormation rejects responses larger than 4096 bytes; keep the reason well below that.
-MAX_REASON_CHARS = 1500
+#: How long ``is_complete`` waits for the groups' network interfaces to go before it fails naming
+#: them; the CDK side sets the provider's total timeout above this (30 minutes).
+WAIT_LIMIT_SECONDS = 25 * 60
+#: Interfaces named in the failure message (CloudFormation caps a response at 4096 bytes).
+MAX_INTERFACES_NAMED = 8
 
 _SG_ID_RE = re.compile(r"^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 #: Keys of a described ``UserIdGroupPair`` that are valid in a revoke request (``PeeringStatus``
@@ -202,8 +212,7 @@ class CleanupReport:
         """One line for logs and the CloudFormation Reason."""
         if self.interfaces_in_use:
             return (
-                f"nothing revoked: {self.interfaces_in_use} network interface(s) still use these groups "
-                "(a live cluster after an update); their rules are kept"
+                f"nothing revoked yet: {self.interfaces_in_use} network interface(s) still use these groups"
             )
         return (
             f"revoked {self.revoked} group reference(s) in {self.groups_checked} group(s); "
@@ -237,11 +246,19 @@ def _describe(group_id: str) -> dict[str, Any] | None:
     return None
 
 
-def _interfaces_using(group_ids: frozenset[str]) -> int:
-    """How many network interfaces are attached to any of ``group_ids``."""
+def interfaces_using(group_ids: Iterable[str]) -> list[dict[str, str]]:
+    """``NetworkInterfaceId``, ``Status`` and ``Description`` of every interface in any of the groups."""
     paginator = _ec2().get_paginator("describe_network_interfaces")
-    pages = paginator.paginate(Filters=[{"Name": "group-id", "Values": sorted(group_ids)}])
-    return sum(len(page.get("NetworkInterfaces", [])) for page in pages)
+    pages = paginator.paginate(Filters=[{"Name": "group-id", "Values": sorted(set(group_ids))}])
+    return [
+        {
+            "NetworkInterfaceId": str(eni.get("NetworkInterfaceId", "")),
+            "Status": str(eni.get("Status", "")),
+            "Description": str(eni.get("Description", "")),
+        }
+        for page in pages
+        for eni in page.get("NetworkInterfaces", [])
+    ]
 
 
 def _revoke(
@@ -303,9 +320,11 @@ def revoke_cross_references(group_ids: Iterable[str], deadline: float | None = N
     # After an update that replaced only some of the groups, CloudFormation deletes the old set
     # while a live cluster still uses the rest: revoking then would cut the cluster's own traffic.
     _check_deadline(deadline, report)
-    report.interfaces_in_use = _interfaces_using(group_set)
+    report.interfaces_in_use = len(interfaces_using(group_set))
     if report.interfaces_in_use:
-        logger.info("%d network interface(s) still use the groups; nothing revoked", report.interfaces_in_use)
+        logger.info(
+            "%d network interface(s) still use the groups; nothing revoked yet", report.interfaces_in_use
+        )
         return report
     for group_id in sorted(group_set):
         _check_deadline(deadline, report)
@@ -335,7 +354,7 @@ def revoke_cross_references(group_ids: Iterable[str], deadline: float | None = N
 
 
 # ---------------------------------------------------------------------------------------------
-# Custom-resource request handling
+# Provider entry points
 # ---------------------------------------------------------------------------------------------
 
 
@@ -348,10 +367,32 @@ def _deadline(context: Any) -> float | None:
     return time.monotonic() + max(seconds_left - DEADLINE_MARGIN_SECONDS, 0.0)
 
 
-def _dispatch(event: dict[str, Any], context: Any) -> tuple[str, str]:
-    """Run the request; return ``(physical_id, reason)`` or raise."""
+def _now() -> dt.datetime:
+    """The current time (a seam for tests of the wait limit)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _delete_physical_id(event: dict[str, Any]) -> str:
+    return str(event.get("PhysicalResourceId") or event.get("LogicalResourceId") or "emr-sg-cleanup")
+
+
+def _revoke_or_raise(group_ids: Iterable[str], context: Any) -> CleanupReport:
+    """Revoke the cross-references; raise :class:`CleanupError` if any revoke failed."""
+    report = revoke_cross_references(group_ids, _deadline(context))
+    logger.info("Delete: %s", report.summary())
+    if report.errors:
+        raise CleanupError(
+            f"{report.summary()}. First error: {report.errors[0]}. Fix the cause (usually missing "
+            "ec2:RevokeSecurityGroupIngress/Egress permissions) and retry the delete"
+        )
+    return report
+
+
+def on_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Provider ``onEvent``: register the groups, or on Delete start the cleanup; raise on errors."""
     request_type = event.get("RequestType")
     properties = event.get("ResourceProperties")
+    logger.info("%s request for %s", request_type, event.get("LogicalResourceId"))
     if request_type in ("Create", "Update"):
         group_ids = parse_security_group_ids(properties)
         physical_id = physical_id_for(group_ids)
@@ -361,97 +402,66 @@ def _dispatch(event: dict[str, Any], context: Any) -> tuple[str, str]:
             len(group_ids),
             physical_id,
         )
-        return physical_id, f"Registered {len(group_ids)} security group(s) for cleanup on delete"
+        return {"PhysicalResourceId": physical_id, "Data": {}}
     if request_type == "Delete":
-        physical_id = str(
-            event.get("PhysicalResourceId") or event.get("LogicalResourceId") or "emr-sg-cleanup"
-        )
+        physical_id = _delete_physical_id(event)
+        started = _now().strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
             group_ids = parse_security_group_ids(properties)
         except PropertyError as exc:
-            logger.warning("Invalid properties on Delete (a failed Create); nothing to clean up: %s", exc)
-            return physical_id, "Nothing to clean up: the properties were never valid"
-        report = revoke_cross_references(group_ids, _deadline(context))
-        logger.info("Delete: %s", report.summary())
-        if report.errors:
-            raise CleanupError(
-                f"{report.summary()}. First error: {report.errors[0]}. Fix the cause (usually missing "
-                "ec2:RevokeSecurityGroupIngress/Egress permissions) and retry the delete"
-            )
-        return physical_id, f"Cleanup done: {report.summary()}"
-    raise ValueError(f"Unsupported RequestType {request_type!r}")
+            logger.warning("Invalid properties on Delete; nothing to clean up: %s", exc)
+            return {"PhysicalResourceId": physical_id, "Data": {}}
+        report = _revoke_or_raise(group_ids, context)
+        return {
+            "PhysicalResourceId": physical_id,
+            "Data": {"DeleteStartedAt": started, "Summary": report.summary()},
+        }
+    raise ValueError(f"Unsupported RequestType {request_type!r}; expected Create, Update or Delete")
 
 
-def _failure_physical_id(event: dict[str, Any]) -> str:
-    """Physical id for a FAILED response: the existing one, or a marker for a failed Create."""
-    existing = event.get("PhysicalResourceId")
-    if existing:
-        return str(existing)
-    return f"{PHYSICAL_ID_PREFIX}failed-{event.get('RequestId', uuid.uuid4().hex)}"
-
-
-def _send_response(url: str, body: dict[str, Any]) -> None:
-    """PUT the response to the pre-signed ``ResponseURL``, retrying transient failures."""
-    payload = json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(
-        url,
-        data=payload,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(payload))},
-    )
-    for attempt in range(1, 4):
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                logger.info("CloudFormation response sent (HTTP %s)", response.status)
-                return
-        except urllib.error.HTTPError as exc:
-            logger.error("CloudFormation rejected the response: HTTP %s", exc.code)
-            if exc.code < 500:
-                return
-        except (urllib.error.URLError, OSError) as exc:
-            logger.error("Sending the CloudFormation response failed (attempt %d): %s", attempt, exc)
-        time.sleep(min(2**attempt, 8))
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point for the custom resource; always answers CloudFormation.
-
-    Returns the response body that was sent.
-    """
-    request_type = event.get("RequestType")
-    logger.info(
-        "%s request for %s (request id %s)",
-        request_type,
-        event.get("LogicalResourceId"),
-        event.get("RequestId"),
-    )
-    status = "SUCCESS"
+def _started_at(event: dict[str, Any]) -> dt.datetime | None:
+    """``DeleteStartedAt`` from the onEvent Data the framework passes on (``None`` if absent)."""
+    value = (event.get("Data") or {}).get("DeleteStartedAt")
+    if not isinstance(value, str):
+        return None
     try:
-        physical_id, reason = _dispatch(event, context)
-    except PropertyError as exc:
-        status, reason, physical_id = "FAILED", f"Invalid properties: {exc}", _failure_physical_id(event)
-        logger.error("%s failed: %s", request_type, reason)
-    except Exception as exc:
-        status, physical_id = "FAILED", _failure_physical_id(event)
-        reason = f"{request_type} failed: {type(exc).__name__}: {exc}"
-        log_stream = getattr(context, "log_stream_name", None)
-        if log_stream:
-            reason += f" (see CloudWatch log stream {log_stream})"
-        logger.exception("%s failed", request_type)
-    if len(reason) > MAX_REASON_CHARS:
-        reason = reason[: MAX_REASON_CHARS - 3] + "..."
-    body = {
-        "Status": status,
-        "Reason": reason,
-        "PhysicalResourceId": physical_id,
-        "StackId": event.get("StackId"),
-        "RequestId": event.get("RequestId"),
-        "LogicalResourceId": event.get("LogicalResourceId"),
-        "Data": {},
-    }
-    url = event.get("ResponseURL")
-    if url:
-        _send_response(str(url), body)
-    else:
-        logger.warning("No ResponseURL in the event; response not sent")
-    return body
+        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
+
+def is_complete(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Provider ``isComplete``: on Delete, complete only once no interface uses the groups.
+
+    Raises naming the interfaces once :data:`WAIT_LIMIT_SECONDS` have passed since the Delete
+    started (a missing start time counts as passed: never wait without a bound).
+    """
+    if event.get("RequestType") != "Delete":
+        return {"IsComplete": True}
+    try:
+        group_ids = parse_security_group_ids(event.get("ResourceProperties"))
+    except PropertyError:
+        return {"IsComplete": True}  # on_event already answered this no-op
+    interfaces = interfaces_using(group_ids)
+    if not interfaces:
+        report = _revoke_or_raise(group_ids, context)
+        return {"IsComplete": True, "Data": {"Summary": report.summary()}}
+    started = _started_at(event)
+    waited = (_now() - started).total_seconds() if started else None
+    ids = ", ".join(i["NetworkInterfaceId"] for i in interfaces)
+    if waited is not None and waited < WAIT_LIMIT_SECONDS:
+        logger.info("Waiting for %d network interface(s) to go: %s", len(interfaces), ids)
+        return {"IsComplete": False}
+    named = "; ".join(
+        f"{i['NetworkInterfaceId']} ({i['Status']}, {i['Description'] or 'no description'!r})"
+        for i in interfaces[:MAX_INTERFACES_NAMED]
+    )
+    more = len(interfaces) - MAX_INTERFACES_NAMED
+    if more > 0:
+        named += f" and {more} more"
+    elapsed = f"{int(waited)} s" if waited is not None else "an unknown time (no DeleteStartedAt)"
+    raise CleanupError(
+        f"{len(interfaces)} network interface(s) still use security groups {', '.join(group_ids)} after "
+        f"{elapsed}: {named}. Delete or detach them (or end what still runs in these groups), then "
+        "retry the stack delete; the cleanup is idempotent"
+    )

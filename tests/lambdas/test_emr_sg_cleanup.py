@@ -1,20 +1,22 @@
 """Tests for the EMR security-group cleanup custom resource (``emr_patterns.lambdas.emr_sg_cleanup``).
 
-EC2 is moto's in-process ``mock_aws``; CloudFormation's pre-signed ``ResponseURL`` is a real HTTP
-server on 127.0.0.1 that records every PUT. The fixture groups carry the rules EMR adds between
-its managed groups, plus a CIDR range and a reference to an outside group inside the same
+The handler is a ``custom_resources.Provider`` user function pair (``on_event``, ``is_complete``)
+that returns or raises. EC2 is moto's in-process ``mock_aws``. The fixture groups carry the rules
+EMR adds between its managed groups, plus a CIDR range and a reference to an outside group inside the same
 permission, which must survive the cleanup.
 
-moto does not enforce EC2's ``DependencyViolation`` (it deletes a security group that other groups
-still reference), so ``delete_like_ec2`` emulates that check: it refuses to delete a group that a
-rule of another group still references, which is exactly what makes ``cdk destroy`` fail.
+Stand-in, with the reason: moto (5.x) does not enforce EC2's ``DependencyViolation`` (it deletes a
+security group that other groups still reference, and one that a network interface still uses),
+so ``delete_like_ec2`` emulates the first check: it refuses to delete a group that a rule of
+another group still references, which is exactly what makes ``cdk destroy`` fail. The interface
+wait needs no stand-in: moto's ``DescribeNetworkInterfaces`` honours the ``group-id`` filter.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -23,7 +25,7 @@ import pytest
 
 from emr_patterns.lambdas.emr_sg_cleanup import handler as sgc
 
-from .conftest import REGION, STACK_ID, ResponseEndpoint, lambda_context
+from .conftest import REGION, STACK_ID, lambda_context
 
 SERVICE_TOKEN = "arn:aws:lambda:us-east-1:123456789012:function:emr-sg-cleanup"
 VPC_CIDR = "10.0.0.0/16"
@@ -266,15 +268,13 @@ def delete_like_ec2(ec2: Any, group_id: str) -> None:
 
 def make_event(
     request_type: str,
-    url: str,
     properties: dict[str, Any],
     physical_id: str | None = None,
     old_properties: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A CloudFormation custom-resource request."""
+    """A CloudFormation custom-resource request as the provider framework passes it on."""
     event: dict[str, Any] = {
         "RequestType": request_type,
-        "ResponseURL": url,
         "StackId": STACK_ID,
         "RequestId": "req-0001",
         "ResourceType": "Custom::EmrSecurityGroupCleanup",
@@ -293,12 +293,15 @@ def expected_physical_id(group_ids: list[str]) -> str:
     return "emr-sg-cleanup-" + hashlib.sha1(",".join(sorted(set(group_ids))).encode()).hexdigest()[:12]
 
 
-def run_delete(cfn_endpoint: ResponseEndpoint, group_ids: list[str], **kwargs: Any) -> dict[str, Any]:
-    """Run a Delete for ``group_ids`` and return the (only) response."""
-    physical_id = expected_physical_id(group_ids)
-    event = make_event("Delete", cfn_endpoint.url, {"SecurityGroupIds": group_ids}, physical_id=physical_id)
-    sgc.handler(event, kwargs.get("context", lambda_context()))
-    return cfn_endpoint.pop()
+def run_delete(group_ids: list[str], **kwargs: Any) -> dict[str, Any]:
+    """Run on_event's Delete for ``group_ids`` and return its result (errors propagate)."""
+    event = make_event("Delete", {"SecurityGroupIds": group_ids}, physical_id=expected_physical_id(group_ids))
+    return sgc.on_event(event, kwargs.get("context", lambda_context()))
+
+
+def summary(result: dict[str, Any]) -> str:
+    """The cleanup summary in a result's Data."""
+    return str(result["Data"]["Summary"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,7 +310,7 @@ def run_delete(cfn_endpoint: ResponseEndpoint, group_ids: list[str], **kwargs: A
 
 
 def test_delete_revokes_exactly_the_cross_references(
-    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
+    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient
 ) -> None:
     """Pairs between managed groups go; CIDRs, the outside group and default egress stay."""
     g = emr_groups
@@ -318,10 +321,10 @@ def test_delete_revokes_exactly_the_cross_references(
     assert len(cross) == 12 + 2 + 1 + 1 + 2 + 1
     assert referencing_groups(ec2, g.primary) == {g.core, g.service}  # the fixture reproduces the bug
 
-    response = run_delete(cfn_endpoint, g.managed)
-    assert response["Status"] == "SUCCESS", response["Reason"]
+    response = run_delete(g.managed)
     assert response["PhysicalResourceId"] == expected_physical_id(g.managed)
-    assert f"revoked {len(cross)} group reference(s) in 3 group(s)" in response["Reason"]
+    assert f"revoked {len(cross)} group reference(s) in 3 group(s)" in summary(response)
+    assert dt.datetime.fromisoformat(response["Data"]["DeleteStartedAt"]) <= dt.datetime.now(dt.UTC)
 
     after = rules_of(ec2, g.managed)
     assert after == before - cross
@@ -347,65 +350,111 @@ def test_delete_revokes_exactly_the_cross_references(
     assert remaining.isdisjoint(managed) and g.outside in remaining
 
 
-def test_second_delete_is_idempotent(
-    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
-) -> None:
+def test_second_delete_is_idempotent(ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient) -> None:
     """A repeated Delete describes the groups again, finds nothing to revoke and succeeds."""
-    assert run_delete(cfn_endpoint, emr_groups.managed)["Status"] == "SUCCESS"
+    run_delete(emr_groups.managed)
     after_first = rules_of(ec2, emr_groups.managed)
     handler_ec2.calls.clear()
 
-    response = run_delete(cfn_endpoint, emr_groups.managed)
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    assert "revoked 0 group reference(s)" in response["Reason"]
+    response = run_delete(emr_groups.managed)
+    assert "revoked 0 group reference(s)" in summary(response)
     assert handler_ec2.calls == ["DescribeNetworkInterfaces"] + ["DescribeSecurityGroups"] * 3
     assert rules_of(ec2, emr_groups.managed) == after_first
 
 
-def test_groups_still_in_use_are_left_alone(
-    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
+def test_groups_still_in_use_are_left_alone_until_their_interfaces_go(
+    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient
 ) -> None:
-    """After an update that replaced one group, the old set's Delete must not cut a live cluster."""
+    """While an interface uses a group, nothing is revoked and is_complete answers not complete;
+    once the interface is deleted, is_complete revokes and answers complete."""
     g = emr_groups
     subnet = ec2.create_subnet(VpcId=g.vpc_id, CidrBlock="10.0.200.0/24")["Subnet"]["SubnetId"]
-    ec2.create_network_interface(SubnetId=subnet, Groups=[g.core])
+    eni = ec2.create_network_interface(SubnetId=subnet, Groups=[g.core], Description="EMR core node")
+    eni_id = eni["NetworkInterface"]["NetworkInterfaceId"]
     before = rules_of(ec2, g.managed)
 
-    response = run_delete(cfn_endpoint, g.managed)
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    assert "nothing revoked: 1 network interface(s) still use these groups" in response["Reason"]
+    started = run_delete(g.managed)
+    assert "nothing revoked yet: 1 network interface(s) still use these groups" in summary(started)
     assert rules_of(ec2, g.managed) == before
     assert "RevokeSecurityGroupIngress" not in handler_ec2.calls
 
+    waiting = {**make_event("Delete", {"SecurityGroupIds": g.managed}), **started}
+    assert sgc.is_complete(waiting, lambda_context()) == {"IsComplete": False}  # no Data allowed
+    assert sgc.is_complete(waiting, lambda_context()) == {"IsComplete": False}
+    assert rules_of(ec2, g.managed) == before
 
-def test_missing_groups_are_skipped(
-    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
+    ec2.delete_network_interface(NetworkInterfaceId=eni_id)
+    done = sgc.is_complete(waiting, lambda_context())
+    assert done["IsComplete"] is True
+    assert "revoked 19 group reference(s) in 3 group(s)" in summary(done)
+    assert not {rule for rule in rules_of(ec2, g.managed) if rule.target in set(g.managed)}
+    for group_id in g.managed:
+        delete_like_ec2(ec2, group_id)
+
+
+def test_is_complete_fails_naming_the_interfaces_after_the_wait_limit(
+    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Past WAIT_LIMIT_SECONDS the wait ends in an error naming id, status and description."""
+    g = emr_groups
+    subnet = ec2.create_subnet(VpcId=g.vpc_id, CidrBlock="10.0.200.0/24")["Subnet"]["SubnetId"]
+    eni = ec2.create_network_interface(SubnetId=subnet, Groups=[g.primary], Description="EMR primary node")
+    eni_id = eni["NetworkInterface"]["NetworkInterfaceId"]
+    started = run_delete(g.managed)
+    waiting = {**make_event("Delete", {"SecurityGroupIds": g.managed}), **started}
+    start = dt.datetime.fromisoformat(started["Data"]["DeleteStartedAt"])
+
+    monkeypatch.setattr(sgc, "_now", lambda: start + dt.timedelta(seconds=sgc.WAIT_LIMIT_SECONDS - 1))
+    assert sgc.is_complete(waiting, lambda_context()) == {"IsComplete": False}
+    monkeypatch.setattr(sgc, "_now", lambda: start + dt.timedelta(seconds=sgc.WAIT_LIMIT_SECONDS))
+    with pytest.raises(sgc.CleanupError) as raised:
+        sgc.is_complete(waiting, lambda_context())
+    message = str(raised.value)
+    assert eni_id in message and "available" in message and "EMR primary node" in message
+    assert "retry the stack delete" in message
+    assert "RevokeSecurityGroupIngress" not in handler_ec2.calls
+
+
+def test_is_complete_without_a_start_time_never_waits_unbounded(
+    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient
+) -> None:
+    """An event without DeleteStartedAt fails at once while interfaces remain (never a silent SUCCESS)."""
+    g = emr_groups
+    subnet = ec2.create_subnet(VpcId=g.vpc_id, CidrBlock="10.0.200.0/24")["Subnet"]["SubnetId"]
+    ec2.create_network_interface(SubnetId=subnet, Groups=[g.service])
+    with pytest.raises(sgc.CleanupError, match="1 network interface"):
+        sgc.is_complete(make_event("Delete", {"SecurityGroupIds": g.managed}), lambda_context())
+
+
+def test_is_complete_on_create_and_update_is_immediate(offline_ec2: HandlerClient) -> None:
+    """Only Delete waits; Create and Update make no EC2 call."""
+    for request_type in ("Create", "Update"):
+        assert sgc.is_complete(make_event(request_type, {"SecurityGroupIds": IDS})) == {"IsComplete": True}
+    assert offline_ec2.calls == []
+
+
+def test_missing_groups_are_skipped(ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient) -> None:
     """A group that no longer exists is skipped; the others are still cleaned."""
     ids = [*emr_groups.managed, MISSING_GROUP]
-    response = run_delete(cfn_endpoint, ids)
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    assert "1 group(s) missing" in response["Reason"]
+    response = run_delete(ids)
+    assert "1 group(s) missing" in summary(response)
     for group_id in emr_groups.managed:
         delete_like_ec2(ec2, group_id)
 
 
-def test_all_groups_gone_is_success(
-    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
-) -> None:
+def test_all_groups_gone_is_success(ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient) -> None:
     """Delete after the groups were removed out of band (or by an earlier attempt) succeeds."""
     for group_id in emr_groups.managed:
         ec2.delete_security_group(GroupId=group_id)  # moto allows it; EC2 would need the cleanup
-    response = run_delete(cfn_endpoint, emr_groups.managed)
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    assert "3 group(s) missing" in response["Reason"]
+    response = run_delete(emr_groups.managed)
+    assert "3 group(s) missing" in summary(response)
     assert (
         handler_ec2.count("RevokeSecurityGroupIngress") == handler_ec2.count("RevokeSecurityGroupEgress") == 0
     )
 
 
 def test_rules_revoked_concurrently_are_skipped(
-    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
+    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient
 ) -> None:
     """InvalidPermission.NotFound after the describe: the rest of the permission is revoked pair by pair."""
     g = emr_groups
@@ -432,15 +481,14 @@ def test_rules_revoked_concurrently_are_skipped(
         )
 
     handler_ec2.client.meta.events.register("after-call.ec2.DescribeSecurityGroups", revoke_behind_the_back)
-    response = run_delete(cfn_endpoint, g.managed)
+    response = run_delete(g.managed)
     assert done, "the hook did not run"
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    assert "2 already gone" in response["Reason"]
+    assert "2 already gone" in summary(response)
     assert not {rule for rule in rules_of(ec2, g.managed) if rule.target in set(g.managed)}
 
 
 def test_outside_groups_are_never_modified(
-    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
+    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient
 ) -> None:
     """A group outside the set keeps its references to the managed groups (it is not ours)."""
     g = emr_groups
@@ -451,16 +499,16 @@ def test_outside_groups_are_never_modified(
         ],
     )
     before = rules_of(ec2, [g.outside])
-    assert run_delete(cfn_endpoint, g.managed)["Status"] == "SUCCESS"
+    run_delete(g.managed)
     assert rules_of(ec2, [g.outside]) == before
     with pytest.raises(AssertionError, match="DependencyViolation"):
         delete_like_ec2(ec2, g.primary)  # the user's own reference still blocks, as it should
 
 
 def test_per_rule_error_continues_then_fails(
-    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
+    ec2: Any, emr_groups: EmrGroups, handler_ec2: HandlerClient
 ) -> None:
-    """An error revoking in one group is logged, the other groups are cleaned, the answer is FAILED."""
+    """An error revoking in one group is logged, the other groups are cleaned, then the call raises."""
     g = emr_groups
 
     def deny_core(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
@@ -473,21 +521,19 @@ def test_per_rule_error_continues_then_fails(
         return SimpleNamespace(status_code=403, headers={}), {"Error": error, "ResponseMetadata": {}}
 
     handler_ec2.client.meta.events.register("before-call.ec2.RevokeSecurityGroupIngress", deny_core)
-    response = run_delete(cfn_endpoint, g.managed)
-    assert response["Status"] == "FAILED"
-    assert "UnauthorizedOperation" in response["Reason"] and g.core in response["Reason"]
-    assert "4 error(s)" in response["Reason"]  # tcp, udp, icmp from primary+core, 8443 from service
-    assert "retry the delete" in response["Reason"]
-    assert response["PhysicalResourceId"] == expected_physical_id(g.managed)
+    with pytest.raises(sgc.CleanupError) as raised:
+        run_delete(g.managed)
+    reason = str(raised.value)
+    assert "UnauthorizedOperation" in reason and g.core in reason
+    assert "4 error(s)" in reason  # tcp, udp, icmp from primary+core, 8443 from service
+    assert "retry the delete" in reason
     left = {rule for rule in rules_of(ec2, g.managed) if rule.target in set(g.managed)}
     assert left and {rule.group for rule in left} == {g.core}
     assert {rule.direction for rule in left} == {"ingress"}
 
 
-def test_describe_error_fails_with_code(
-    emr_groups: EmrGroups, handler_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
-) -> None:
-    """A describe that is denied answers FAILED with the error code and the log stream."""
+def test_describe_error_fails_with_code(emr_groups: EmrGroups, handler_ec2: HandlerClient) -> None:
+    """A describe that is denied raises with the error code (the framework reports it)."""
 
     def deny(**_: Any) -> tuple[Any, dict[str, Any]]:
         error = {
@@ -497,47 +543,38 @@ def test_describe_error_fails_with_code(
         return SimpleNamespace(status_code=403, headers={}), {"Error": error, "ResponseMetadata": {}}
 
     handler_ec2.client.meta.events.register("before-call.ec2.DescribeSecurityGroups", deny)
-    response = run_delete(cfn_endpoint, emr_groups.managed)
-    assert response["Status"] == "FAILED"
-    assert "UnauthorizedOperation" in response["Reason"] and "log stream" in response["Reason"]
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match="UnauthorizedOperation"):
+        run_delete(emr_groups.managed)
 
 
-def test_delete_stops_before_the_lambda_deadline(
-    offline_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
-) -> None:
-    """With no time left, the handler answers FAILED (retryable) instead of timing out silently."""
-    response = run_delete(cfn_endpoint, IDS, context=lambda_context(0))
-    assert response["Status"] == "FAILED"
-    assert "TimeoutError" in response["Reason"] and "retry" in response["Reason"]
+def test_delete_stops_before_the_lambda_deadline(offline_ec2: HandlerClient) -> None:
+    """With no time left, the handler raises (retryable) instead of timing out silently."""
+    with pytest.raises(TimeoutError, match="retry"):
+        run_delete(IDS, context=lambda_context(0))
     assert offline_ec2.calls == []
 
 
-def test_delete_with_invalid_properties_is_a_noop(
-    offline_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
-) -> None:
-    """The rollback of a Create that failed validation must succeed without touching EC2."""
-    event = make_event(
-        "Delete", cfn_endpoint.url, {"SecurityGroupIds": "sg-1"}, physical_id="emr-sg-cleanup-failed-req-0001"
-    )
-    sgc.handler(event, lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "SUCCESS", response["Reason"]
-    assert response["PhysicalResourceId"] == "emr-sg-cleanup-failed-req-0001"
+def test_delete_with_invalid_properties_is_a_noop(offline_ec2: HandlerClient) -> None:
+    """A Delete whose properties never validated succeeds in both entry points without touching EC2."""
+    event = make_event("Delete", {"SecurityGroupIds": "sg-1"}, physical_id="emr-sg-cleanup-x")
+    assert sgc.on_event(event, lambda_context()) == {"PhysicalResourceId": "emr-sg-cleanup-x", "Data": {}}
+    assert sgc.is_complete(event, lambda_context()) == {"IsComplete": True}
     assert offline_ec2.calls == []
 
 
 def test_logs_only_ids_and_counts(
     emr_groups: EmrGroups,
     handler_ec2: HandlerClient,
-    cfn_endpoint: ResponseEndpoint,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The handler's log lines carry group ids and counts, never CIDRs, ports or the response URL."""
+    """The handler's log lines carry group ids and counts, never CIDRs, ports or descriptions."""
     caplog.set_level("INFO", logger=sgc.logger.name)
-    assert run_delete(cfn_endpoint, emr_groups.managed)["Status"] == "SUCCESS"
+    run_delete(emr_groups.managed)
     text = "\n".join(r.getMessage() for r in caplog.records if r.name == sgc.logger.name)
     assert emr_groups.primary in text
-    for secret in (ADMIN_CIDR, VPC_CIDR, "X-Amz-Signature", "127.0.0.1", "8443", "added by EMR"):
+    for secret in (ADMIN_CIDR, VPC_CIDR, "8443", "added by EMR"):
         assert secret not in text
 
 
@@ -546,38 +583,25 @@ def test_logs_only_ids_and_counts(
 # ---------------------------------------------------------------------------------------------
 
 
-def test_create_and_update_make_no_ec2_calls(
-    offline_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint
-) -> None:
+def test_create_and_update_make_no_ec2_calls(offline_ec2: HandlerClient) -> None:
     """Create and Update only validate and answer; the id depends only on the set of groups."""
     expected = expected_physical_id(IDS)
-    sgc.handler(make_event("Create", cfn_endpoint.url, {"SecurityGroupIds": IDS}), lambda_context())
-    created = cfn_endpoint.pop()
-    assert created["Status"] == "SUCCESS", created["Reason"]
-    assert created["PhysicalResourceId"] == expected
+    created = sgc.on_event(make_event("Create", {"SecurityGroupIds": IDS}), lambda_context())
+    assert created == {"PhysicalResourceId": expected, "Data": {}}
     assert expected == "emr-sg-cleanup-" + hashlib.sha1(",".join(IDS).encode()).hexdigest()[:12]
 
     reordered = [IDS[2], IDS[0], IDS[1], IDS[0]]
-    update = make_event(
-        "Update", cfn_endpoint.url, {"SecurityGroupIds": reordered}, expected, {"SecurityGroupIds": IDS}
-    )
-    sgc.handler(update, lambda_context())
-    assert cfn_endpoint.pop()["PhysicalResourceId"] == expected  # same set: same id, no replacement
+    update = make_event("Update", {"SecurityGroupIds": reordered}, expected, {"SecurityGroupIds": IDS})
+    assert sgc.on_event(update)["PhysicalResourceId"] == expected  # same set: same id, no replacement
 
     changed = [*IDS[:2], "sg-0ddddddddddddddd4"]
-    update = make_event(
-        "Update", cfn_endpoint.url, {"SecurityGroupIds": changed}, expected, {"SecurityGroupIds": IDS}
-    )
-    sgc.handler(update, lambda_context())
-    response = cfn_endpoint.pop()
-    assert response["Status"] == "SUCCESS"
+    update = make_event("Update", {"SecurityGroupIds": changed}, expected, {"SecurityGroupIds": IDS})
+    response = sgc.on_event(update)
     assert response["PhysicalResourceId"] == expected_physical_id(changed) != expected
     assert offline_ec2.calls == []
 
 
-def test_create_does_not_build_a_client(
-    monkeypatch: pytest.MonkeyPatch, cfn_endpoint: ResponseEndpoint
-) -> None:
+def test_create_does_not_build_a_client(monkeypatch: pytest.MonkeyPatch) -> None:
     """The EC2 client is lazy: Create never even constructs one."""
     monkeypatch.setattr(sgc, "_EC2_CLIENT", None)
 
@@ -585,8 +609,8 @@ def test_create_does_not_build_a_client(
         raise AssertionError("boto3.client called on Create")
 
     monkeypatch.setattr(boto3, "client", no_client)
-    sgc.handler(make_event("Create", cfn_endpoint.url, {"SecurityGroupIds": IDS[:2]}), lambda_context())
-    assert cfn_endpoint.last["Status"] == "SUCCESS"
+    sgc.on_event(make_event("Create", {"SecurityGroupIds": IDS[:2]}), lambda_context())
+    sgc.is_complete(make_event("Create", {"SecurityGroupIds": IDS[:2]}), lambda_context())
     assert sgc._EC2_CLIENT is None
 
 
@@ -607,41 +631,35 @@ def test_create_does_not_build_a_client(
     ids=["missing", "empty", "string", "subnet", "uppercase", "int", "one", "duplicate", "eleven", "typo"],
 )
 def test_invalid_properties_fail_without_ec2_calls(
-    offline_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint, properties: dict[str, Any], named: str
+    offline_ec2: HandlerClient, properties: dict[str, Any], named: str
 ) -> None:
-    """FAILED, a Reason naming the property and the fix, a placeholder id, no AWS call."""
-    sgc.handler(make_event("Create", cfn_endpoint.url, properties), lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "FAILED"
-    assert named in response["Reason"]
-    assert (
-        "set SecurityGroupIds to a list of 2 to 10" in response["Reason"] or "allowed" in response["Reason"]
-    )
-    assert response["PhysicalResourceId"] == "emr-sg-cleanup-failed-req-0001"
+    """A PropertyError naming the property and the fix, and no AWS call."""
+    with pytest.raises(sgc.PropertyError) as raised:
+        sgc.on_event(make_event("Create", properties), lambda_context())
+    reason = str(raised.value)
+    assert named in reason
+    assert "set SecurityGroupIds to a list of 2 to 10" in reason or "allowed" in reason
     assert offline_ec2.calls == []
 
 
-def test_ten_groups_are_accepted(offline_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint) -> None:
+def test_ten_groups_are_accepted(offline_ec2: HandlerClient) -> None:
     """The upper bound is inclusive; 8-hex (old-style) ids are valid too."""
     ids = [f"sg-{i:017x}" for i in range(9)] + ["sg-1234abcd"]
-    sgc.handler(make_event("Create", cfn_endpoint.url, {"SecurityGroupIds": ids}), lambda_context())
-    assert cfn_endpoint.last["Status"] == "SUCCESS", cfn_endpoint.last["Reason"]
+    result = sgc.on_event(make_event("Create", {"SecurityGroupIds": ids}), lambda_context())
+    assert result["PhysicalResourceId"] == expected_physical_id(ids)
 
 
-def test_invalid_update_keeps_existing_id(offline_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint) -> None:
-    """A bad Update answers FAILED with the existing id so the rollback is clean."""
-    old_id = expected_physical_id(IDS)
+def test_invalid_update_raises(offline_ec2: HandlerClient) -> None:
+    """A bad Update raises; the framework answers FAILED with the existing id, so the rollback is clean."""
     event = make_event(
-        "Update", cfn_endpoint.url, {"SecurityGroupIds": []}, old_id, {"SecurityGroupIds": IDS}
+        "Update", {"SecurityGroupIds": []}, expected_physical_id(IDS), {"SecurityGroupIds": IDS}
     )
-    sgc.handler(event, lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "FAILED" and "SecurityGroupIds" in response["Reason"]
-    assert response["PhysicalResourceId"] == old_id
+    with pytest.raises(sgc.PropertyError, match="SecurityGroupIds"):
+        sgc.on_event(event, lambda_context())
 
 
 # ---------------------------------------------------------------------------------------------
-# Pieces and wire format
+# Pieces
 # ---------------------------------------------------------------------------------------------
 
 
@@ -690,49 +708,17 @@ def test_referencing_permissions_keeps_only_in_set_pairs() -> None:
     ]
 
 
-def test_response_wire_format(offline_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint) -> None:
-    """One PUT to the pre-signed path, empty Content-Type, JSON with exactly the CFN fields."""
-    event = make_event("Create", cfn_endpoint.url, {"SecurityGroupIds": IDS})
-    returned = sgc.handler(event, lambda_context())
-    assert len(cfn_endpoint.requests) == 1
-    request = cfn_endpoint.requests[0]
-    assert request.method == "PUT"
-    assert request.path == "/cfn-response?X-Amz-Signature=abc123"
-    content_type = {k.lower(): v for k, v in request.headers.items()}["content-type"]
-    assert content_type == ""
-    assert request.body == returned
-    assert set(request.body) == {
-        "Status",
-        "Reason",
-        "PhysicalResourceId",
-        "StackId",
-        "RequestId",
-        "LogicalResourceId",
-        "Data",
-    }
-    for name in ("StackId", "RequestId", "LogicalResourceId"):
-        assert request.body[name] == event[name]
-    assert request.body["Data"] == {}
-
-
-def test_unsupported_request_type_fails(offline_ec2: HandlerClient, cfn_endpoint: ResponseEndpoint) -> None:
-    """Anything but Create/Update/Delete is answered FAILED."""
-    sgc.handler(make_event("Replace", cfn_endpoint.url, {"SecurityGroupIds": IDS}), lambda_context())
-    response = cfn_endpoint.last
-    assert response["Status"] == "FAILED" and "Replace" in response["Reason"]
+def test_unsupported_request_type_raises(offline_ec2: HandlerClient) -> None:
+    """Anything but Create/Update/Delete raises naming the type."""
+    with pytest.raises(ValueError, match="Replace"):
+        sgc.on_event(make_event("Replace", {"SecurityGroupIds": IDS}), lambda_context())
     assert offline_ec2.calls == []
 
 
-def test_unreachable_response_url_does_not_raise(
-    offline_ec2: HandlerClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A response URL that refuses connections is retried, logged, and does not raise."""
-    sleeps: list[float] = []
-    monkeypatch.setattr(sgc.time, "sleep", sleeps.append)
-    dead = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    port = dead.server_port
-    dead.server_close()  # nothing listens on this port any more
-    event = make_event("Create", f"http://127.0.0.1:{port}/x", {"SecurityGroupIds": IDS})
-    body = sgc.handler(event, None)
-    assert body["Status"] == "SUCCESS"
-    assert len(sleeps) == 3
+def test_no_response_sending_code_left() -> None:
+    """The provider framework answers CloudFormation; the module never talks to a ResponseURL."""
+    from pathlib import Path
+
+    source = Path(sgc.__file__).read_text()
+    for needle in ("ResponseURL", "urllib", "_send_response", "_failure_physical_id"):
+        assert needle not in source
