@@ -82,6 +82,7 @@ _PACKS_OF_RULE: dict[str, tuple[str, ...]] = {
     "EMRKerberosEnabled": ("HIPAA.Security", "PCI.DSS.321"),
     "VPCNoUnrestrictedRouteToIGW": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "StepFunctionStateMachineXray": ("HIPAA.Security", "NIST.800.53.R5"),
+    "EventBusDLQ": ("Serverless",),
 }
 
 
@@ -90,5 +91,7 @@ def rule_in_packs(rule: str) -> list[str]:
     try:
         packs = _PACKS_OF_RULE[rule]
     except KeyError:
-        raise ValueError(f"rule={rule!r}: not in emr_patterns.nag._PACKS_OF_RULE; add its packs there") from None
+        raise ValueError(
+            f"rule={rule!r}: not in emr_patterns.nag._PACKS_OF_RULE; add its packs there"
+        ) from None
     return [f"{pack}-{rule}" for pack in packs]

@@ -34,6 +34,8 @@ answers CloudFormation)
     metadata (or regenerates it if it vanished). Delete removes every version and delete marker
     of the key; ids this module did not create and missing objects are a successful no-op.
 
+    Create and Update also publish the first ``DaysToExpiry`` datapoint (see below).
+
 ``check_expiry`` (a daily EventBridge schedule)
 
     Event ``{"Bucket": ..., "Key": ...}``: reads ``certificateChain.pem`` from the zip (generated
@@ -408,7 +410,12 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _upload_bundle(props: TlsProperties, bundle: TlsBundle) -> tuple[str, str, str]:
+def owner_of(event: dict[str, Any]) -> str:
+    """Who wrote an object: ``<StackId>|<LogicalResourceId>`` (kept in the object metadata)."""
+    return f"{event.get('StackId', '')}|{event.get('LogicalResourceId', '')}"
+
+
+def _upload_bundle(props: TlsProperties, bundle: TlsBundle, owner: str) -> tuple[str, str, str]:
     """Put the zip with SSE-KMS at the stable key; return ``(s3_uri, key, version_id)``."""
     key = object_key(props)
     response = _s3().put_object(
@@ -422,6 +429,7 @@ def _upload_bundle(props: TlsProperties, bundle: TlsBundle) -> tuple[str, str, s
         Metadata={
             "certificate-sha256": bundle.certificate.sha256_fingerprint,
             "not-after": _iso(bundle.certificate.not_after),
+            "owner": owner,
         },
     )
     return f"s3://{props.bucket}/{key}", key, str(response.get("VersionId") or "null")
@@ -464,12 +472,18 @@ def delete_all_versions(bucket: str, key: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _create(props: TlsProperties) -> dict[str, Any]:
+def _create(props: TlsProperties, owner: str) -> dict[str, Any]:
     """Generate and upload a new bundle (a new object version at the stable key)."""
     bundle = build_tls_bundle(props.common_name, props.validity_days)
-    uri, key, version = _upload_bundle(props, bundle)
+    uri, key, version = _upload_bundle(props, bundle, owner)
     fingerprint = bundle.certificate.sha256_fingerprint
     logger.info("Uploaded TLS bundle %s version %s (certificate sha256 %s)", uri, version, fingerprint)
+    # The first datapoint now, not at the first daily check: the alarm treats missing data as
+    # breaching. A failure here only delays the datapoint to that check, so it does not fail.
+    try:
+        publish_days_to_expiry(uri, days_to_expiry(x509.load_der_x509_certificate(bundle.certificate.der)))
+    except Exception as exc:  # the certificate is written; the daily check will publish
+        logger.warning("Publishing %s for %s failed: %s", METRIC_NAME, uri, exc)
     data = {
         "S3Uri": uri,
         "ObjectKey": key,
@@ -503,6 +517,25 @@ def _describe_existing(bucket: str, key: str) -> dict[str, str] | None:
     }
 
 
+def _current_owner(bucket: str, key: str) -> str | None:
+    """The ``owner`` metadata of the current object version (``None`` if absent or no object)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = _s3().head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in (
+            "404",
+            "NoSuchKey",
+            "NotFound",
+            "NoSuchBucket",
+            "403",
+        ):
+            return None
+        raise
+    return (head.get("Metadata") or {}).get("owner")
+
+
 def _comparable(properties: dict[str, Any] | None) -> Any:
     """Normalised view of properties for change detection (raw view if they do not validate)."""
     try:
@@ -520,7 +553,7 @@ def on_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     physical_id = event.get("PhysicalResourceId")
     logger.info("%s request for %s", request_type, event.get("LogicalResourceId"))
     if request_type == "Create":
-        return _create(parse_properties(event.get("ResourceProperties")))
+        return _create(parse_properties(event.get("ResourceProperties")), owner_of(event))
     if request_type == "Update":
         props = parse_properties(event.get("ResourceProperties"))
         existing = parse_own_s3_uri(physical_id)
@@ -532,11 +565,15 @@ def on_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                 logger.info("Properties unchanged; keeping %s", physical_id)
                 return {"PhysicalResourceId": str(physical_id), "Data": data}
             logger.warning("%s no longer exists; generating a replacement", physical_id)
-        return _create(props)
+        return _create(props, owner_of(event))
     if request_type == "Delete":
         parsed = parse_own_s3_uri(physical_id)
         if parsed is None:
             logger.info("Nothing to delete: physical id %s was not created by this module", physical_id)
+        elif (owner := _current_owner(*parsed)) not in (None, owner_of(event)):
+            # The stable key is shared by whoever wrote last (e.g. a resource that replaced this
+            # one under a new logical id): deleting would take the zip from under its nodes.
+            logger.warning("%s now belongs to %s; left in place", physical_id, owner)
         else:
             removed = delete_all_versions(*parsed)
             logger.info("Deleted %d version(s) of %s", removed, physical_id)
@@ -569,16 +606,8 @@ def days_to_expiry(certificate: x509.Certificate, now: dt.datetime | None = None
     return (certificate.not_valid_after_utc - now).total_seconds() / 86400.0
 
 
-def check_expiry(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Publish ``DaysToExpiry`` of the certificate in the zip named by ``event``; raise on any error."""
-    bucket, key = event.get("Bucket"), event.get("Key")
-    if not isinstance(bucket, str) or not _BUCKET_RE.match(bucket):
-        raise ValueError(f"Bucket {bucket!r} is not a bucket name; the schedule's input must name the zip")
-    if not isinstance(key, str) or not key.endswith(".zip"):
-        raise ValueError(f"Key {key!r} is not a .zip object key; the schedule's input must name the zip")
-    certificate = read_certificate(bucket, key)
-    days = days_to_expiry(certificate)
-    uri = f"s3://{bucket}/{key}"
+def publish_days_to_expiry(uri: str, days: float) -> None:
+    """Put one ``DaysToExpiry`` datapoint for the certificate at ``uri``."""
     _cloudwatch().put_metric_data(
         Namespace=METRIC_NAMESPACE,
         MetricData=[
@@ -590,6 +619,19 @@ def check_expiry(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             }
         ],
     )
+
+
+def check_expiry(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Publish ``DaysToExpiry`` of the certificate in the zip named by ``event``; raise on any error."""
+    bucket, key = event.get("Bucket"), event.get("Key")
+    if not isinstance(bucket, str) or not _BUCKET_RE.match(bucket):
+        raise ValueError(f"Bucket {bucket!r} is not a bucket name; the schedule's input must name the zip")
+    if not isinstance(key, str) or not key.endswith(".zip"):
+        raise ValueError(f"Key {key!r} is not a .zip object key; the schedule's input must name the zip")
+    certificate = read_certificate(bucket, key)
+    days = days_to_expiry(certificate)
+    uri = f"s3://{bucket}/{key}"
+    publish_days_to_expiry(uri, days)
     not_after = _iso(certificate.not_valid_after_utc)
     logger.info("%s: %.1f day(s) to expiry (notAfter %s)", uri, days, not_after)
     return {"Certificate": uri, "DaysToExpiry": days, "NotAfter": not_after}

@@ -92,7 +92,17 @@ def test_tls_material_readable_only_by_emr_nodes(resources):
     assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
     allowed = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
     assert {"Fn::GetAtt": ["PlatformRolesInstanceRole01FED7FE", "Arn"]} in allowed
-    assert len(allowed) == 2
+    assert {"Fn::GetAtt": ["PlatformSecurityConfigurationCertificateFunctionRole17E2FD4A", "Arn"]} in allowed
+    assert {"Fn::GetAtt": ["PlatformSecurityConfigurationExpiryCheckFunctionRole11F3E23B", "Arn"]} in allowed
+    assert len(allowed) == 3
+    # Only the writer may replace or delete the material nodes launched later will trust.
+    write_deny = next(s for s in statements if s.get("Sid") == "TlsMaterialWrittenOnlyByItsFunction")
+    assert write_deny["Effect"] == "Deny" and write_deny["Principal"] == {"AWS": "*"}
+    assert set(write_deny["Action"]) == {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"}
+    assert write_deny["Resource"] == deny["Resource"]
+    assert write_deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == {
+        "Fn::GetAtt": ["PlatformSecurityConfigurationCertificateFunctionRole17E2FD4A", "Arn"]
+    }
 
 
 def test_key_rotates_and_is_retained(resources):
@@ -120,6 +130,8 @@ def test_stateful_logical_ids_are_stable(resources):
         "PlatformNetworkFlowLogs54E55310",
         "PlatformNetworkFlowLogKeyA8CBA491",
         "PlatformSecurityConfigurationCertificateFunctionLogsB224B493",
+        "PlatformSecurityConfigurationCertificateFunctionFrameworkLogs7EF088D4",
+        "PlatformSecurityConfigurationExpiryCheckFunctionLogs9B729EF5",
     }
 
 
@@ -205,14 +217,21 @@ def test_certificate_custom_resource_gets_no_secret(resources):
     cr = resources["PlatformSecurityConfigurationCertificateE5CA9449"]
     assert cr["Type"] == "Custom::EmrTlsCertificate"
     props = cr["Properties"]
-    assert set(props) == {"ServiceToken", "Bucket", "KeyPrefix", "KmsKeyArn", "CommonName", "ValidityDays"}
+    assert set(props) == {
+        "ServiceToken",
+        "ServiceTimeout",
+        "Bucket",
+        "KeyPrefix",
+        "KmsKeyArn",
+        "CommonName",
+        "ValidityDays",
+        "Generation",
+    }
     assert props["KeyPrefix"] == "emr/tls/"
-    fn = next(
-        v
-        for k, v in resources.items()
-        if k.startswith("PlatformSecurityConfigurationCertificateFunction")
-        and v["Type"] == "AWS::Lambda::Function"
-    )
+    assert props["Generation"] == "1"
+    fn = resources["PlatformSecurityConfigurationCertificateFunction56901A63"]
+    assert fn["Type"] == "AWS::Lambda::Function"
+    assert fn["Properties"]["Handler"] == "handler.on_event"
     assert "Environment" not in fn["Properties"]
     assert fn["Properties"]["VpcConfig"]["SubnetIds"]
 

@@ -527,6 +527,22 @@ def test_delete_removes_every_version(s3: Any, kms_key_arn: str) -> None:
     assert sorted(k for k, _ in all_versions(s3)) == sorted([key + ".other", "unrelated.txt"])
 
 
+def test_delete_leaves_a_zip_another_resource_wrote_last(s3: Any, kms_key_arn: str) -> None:
+    """A replacement under a new logical id writes the same key; the old one's Delete keeps it."""
+    old = tls.on_event(make_event("Create", good_properties(kms_key_arn)))
+    new_event = make_event("Create", good_properties(kms_key_arn))
+    new_event["LogicalResourceId"] = "TlsCertificateRenamed"
+    new = tls.on_event(new_event)
+    assert new["PhysicalResourceId"] == old["PhysicalResourceId"]
+    tls.on_event(make_event("Delete", good_properties(kms_key_arn), physical_id=old["PhysicalResourceId"]))
+    assert certificate_at(s3).fingerprint(hashes.SHA256()).hex() == new["Data"]["CertificateSha256"]
+    # The resource that wrote last still deletes it.
+    delete = make_event("Delete", good_properties(kms_key_arn), physical_id=new["PhysicalResourceId"])
+    delete["LogicalResourceId"] = "TlsCertificateRenamed"
+    tls.on_event(delete)
+    assert all_versions(s3) == []
+
+
 def test_delete_handles_unversioned_bucket(aws: None, kms_key_arn: str) -> None:
     """Objects in an unversioned bucket (version id ``null``) are deleted too."""
     client = boto3.client("s3", region_name=REGION)
@@ -625,11 +641,16 @@ def test_no_response_sending_code_left() -> None:
 
 def test_check_expiry_publishes_days_to_expiry(s3: Any, kms_key_arn: str) -> None:
     """The metric is the certificate's remaining days, under the URI dimension, for the alarm."""
-    tls.on_event(make_event("Create", good_properties(kms_key_arn, ValidityDays="40")))
+    created = tls.on_event(make_event("Create", good_properties(kms_key_arn, ValidityDays="40")))
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    # Create publishes the first datapoint, so the alarm has data before the first daily check.
+    assert [
+        m["MetricName"] for m in cloudwatch.list_metrics(Namespace="cdk-emr-patterns/TLS")["Metrics"]
+    ] == ["DaysToExpiry"]
+    assert created["PhysicalResourceId"] == URI
     result = tls.check_expiry({"Bucket": BUCKET, "Key": OBJECT_KEY})
     assert result["Certificate"] == URI
     assert 39.9 < result["DaysToExpiry"] <= 40.0
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     (metric,) = cloudwatch.list_metrics(Namespace="cdk-emr-patterns/TLS")["Metrics"]
     assert metric["MetricName"] == "DaysToExpiry"
     assert metric["Dimensions"] == [{"Name": "Certificate", "Value": URI}]
@@ -641,9 +662,10 @@ def test_check_expiry_publishes_days_to_expiry(s3: Any, kms_key_arn: str) -> Non
         StartTime=now - dt.timedelta(hours=1),
         EndTime=now + dt.timedelta(hours=1),
         Period=3600,
-        Statistics=["Minimum"],
+        Statistics=["Minimum", "SampleCount"],
     )
-    assert stats["Datapoints"] and abs(stats["Datapoints"][0]["Minimum"] - result["DaysToExpiry"]) < 1e-6
+    (point,) = stats["Datapoints"]
+    assert point["SampleCount"] == 2 and abs(point["Minimum"] - result["DaysToExpiry"]) < 1e-3
 
 
 def test_check_expiry_reads_a_brought_zip(s3: Any, bundle: tls.TlsBundle) -> None:

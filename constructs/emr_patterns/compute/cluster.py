@@ -276,16 +276,29 @@ class EmrCluster(Construct):
         )
 
     def _security_group_cleanup(self, groups: tuple[ec2.SecurityGroup, ...]) -> CustomResource:
-        """Revoke the rules EMR adds between the groups when the stack is deleted."""
+        """Revoke the rules EMR adds between the groups on delete, once their interfaces are gone.
+
+        The provider waits (``is_complete``, every 30 s, 30 minutes in all) for the terminated
+        cluster's network interfaces to leave the groups; the handler fails naming the ones left
+        after 25 minutes. The EC2 calls go through the network's ``ec2`` interface endpoint.
+        """
+        from aws_cdk import Duration  # local: only this method of the module is changed here
+
         platform = self.platform
         stack = Stack.of(self)
+        # The platform exposes vpc_subnets once its redesign lands; until then, the network's.
+        subnets = getattr(platform, "vpc_subnets", None) or platform.network.subnet_selection
         function = PlatformFunction(
             self,
             "SecurityGroupCleanupFunction",
             handler="emr_sg_cleanup",
             description="Revokes EMR-added rules between the cluster security groups on delete",
-            network=platform.network,
-            key=platform.storage.key,
+            vpc=platform.vpc,
+            vpc_subnets=subnets,
+            key=platform.key,
+            is_complete_entry="is_complete",
+            query_interval=Duration.seconds(30),
+            total_timeout=Duration.minutes(30),
             statements=[
                 iam.PolicyStatement(
                     sid="RevokeClusterGroupRules",
@@ -298,15 +311,20 @@ class EmrCluster(Construct):
                     ],
                 )
             ],
-            unscoped_actions=["ec2:DescribeSecurityGroups"],
+            unscoped_actions=["ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"],
         )
         cleanup = CustomResource(
             self,
             "SecurityGroupCleanup",
-            service_token=function.function_arn,
+            service_token=function.service_token,
             resource_type="Custom::EmrSecurityGroupCleanup",
             properties={"SecurityGroupIds": [g.security_group_id for g in groups]},
+            # on_event, up to 30 minutes of waiting, and the framework's own calls.
+            service_timeout=Duration.minutes(40),
         )
-        # Deleted after the cluster and before the groups and the VPC endpoints it calls through.
+        # Deleted after the cluster and before the groups, the provider's policies (the
+        # ServiceToken orders it after the functions) and the VPC endpoints they call through.
+        for policy in function.provider_policies:
+            cleanup.node.add_dependency(policy)
         cleanup.node.add_dependency(platform.network)
         return cleanup
