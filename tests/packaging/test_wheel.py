@@ -42,7 +42,7 @@ def wheel(tmp_path_factory) -> Path:
     import shutil
 
     source = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "setup.py", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "MANIFEST.in"):
         shutil.copy2(REPO / name, source / name)
     for name in ("constructs", "jobs", "lambdas"):
         shutil.copytree(
@@ -68,6 +68,34 @@ def test_wheel_holds_every_construct_job_and_handler(wheel):
         "a top-level package would shadow or leak"
     )
     assert "emr_patterns/lambdas/tls_certificate/handler.py" in names
+
+
+VENDOR = "emr_patterns/lambdas/tls_certificate/_vendor/"
+#: The native parts of the vendored cryptography, built for the function's runtime (cp314, x86_64).
+VENDORED_BINARIES = (
+    "cryptography/hazmat/bindings/_rust.abi3.so",
+    "_cffi_backend.cpython-314-x86_64-linux-gnu.so",
+)
+
+
+def test_wheel_ships_the_vendored_cryptography_as_handler_data(wheel):
+    """``make lambda-deps`` output rides along as package data, never as import packages."""
+    assert (REPO / "lambdas" / "tls_certificate" / "_vendor" / "VENDORED.txt").is_file(), (
+        "run `make lambda-deps` first"
+    )
+    archive = zipfile.ZipFile(wheel)
+    names = set(archive.namelist())
+    for binary in VENDORED_BINARIES:
+        assert VENDOR + binary in names, f"{binary} missing from the wheel"
+    requirements = archive.read("emr_patterns/lambdas/tls_certificate/requirements.txt")
+    assert archive.read(VENDOR + "VENDORED.txt") == requirements
+    assert b"cryptography==" in requirements
+    # _vendor has no __init__.py: `emr_patterns.lambdas.tls_certificate._vendor.cryptography` is
+    # not an import package, and the distribution's only top-level package stays emr_patterns.
+    assert VENDOR + "__init__.py" not in names
+    (top_level,) = [n for n in names if n.startswith("cdk_emr_patterns-") and n.endswith("/top_level.txt")]
+    assert archive.read(top_level).decode().split() == ["emr_patterns"]
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
 
 def test_repo_root_does_not_shadow_constructs():
@@ -99,6 +127,7 @@ USER_APP = textwrap.dedent(
     assert "site-packages" in constructs.__file__, constructs.__file__
     handler = Path(lambda_dir("tls_certificate")) / "handler.py"
     assert handler.is_file() and handler.resolve().is_relative_to(venv), handler
+    assert (handler.parent / "_vendor" / "VENDORED.txt").is_file(), "vendored deps not installed"
     jobs = [p for p in Path(job_file()).rglob("*.py") if p.name != "__init__.py"]
 
     class MyDataPlatform(cdk.Stack):
@@ -165,3 +194,11 @@ def test_user_app_synthesizes_from_the_installed_wheel(wheel, tmp_path):
     assert any((d / "handler.py").is_file() for d in asset_dirs), (
         "the handler asset was not staged from the wheel"
     )
+    tls_assets = [
+        d
+        for d in asset_dirs
+        if (d / "handler.py").is_file() and "check_expiry" in (d / "handler.py").read_text()
+    ]
+    assert len(tls_assets) == 1, asset_dirs
+    for binary in VENDORED_BINARIES:
+        assert (tls_assets[0] / "_vendor" / binary).is_file(), f"{binary} missing from the synthesized asset"
