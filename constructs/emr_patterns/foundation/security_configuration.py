@@ -155,8 +155,17 @@ class EmrSecurityConfiguration(Construct):
                         "use certificate_bucket and certificate_key only",
                     )
                 )
+            if is_unresolved(certificate_s3_uri):
+                uri_problems.append(
+                    problem(
+                        "certificate_s3_uri",
+                        certificate_s3_uri,
+                        "is only known at deploy time, so the object to grant cannot be named",
+                        "pass certificate_bucket (the s3.IBucket) and certificate_key instead",
+                    )
+                )
             problems += uri_problems
-            if not uri_problems and not is_unresolved(certificate_s3_uri):
+            if not uri_problems:
                 bucket_name, _, certificate_key = certificate_s3_uri[len("s3://") :].partition("/")
                 certificate_bucket = s3.Bucket.from_bucket_name(self, "CertificateBucket", bucket_name)
         brought = certificate_bucket is not None or certificate_key is not None
