@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install synth test lint bench clean
+.PHONY: help install synth test lint bench clean nag-registry
 
 help:
 	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
@@ -61,3 +61,7 @@ bench: install
 
 clean:
 	rm -rf cdk.out .pytest_cache build dist *.egg-info constructs/*.egg-info
+
+# Rewrite docs/nag-acknowledgements.toml from the code's acknowledgements (review the diff).
+nag-registry: install
+	$(PY) -c 'from pathlib import Path; from emr_patterns.gates import write_registry; print(write_registry(Path("docs/nag-acknowledgements.toml")), "entries")'

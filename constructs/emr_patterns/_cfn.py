@@ -7,7 +7,7 @@ from typing import cast
 from aws_cdk import CfnResource, Stack
 from constructs import IConstruct
 
-__all__ = ["cfn_of", "nag_arn_ref"]
+__all__ = ["cfn_of", "depend_on", "nag_arn_ref", "undepend"]
 
 
 def cfn_of(construct: IConstruct) -> CfnResource:
@@ -24,3 +24,19 @@ def nag_arn_ref(construct: IConstruct) -> str:
     """How cdk-nag names ``construct``'s ARN in granular finding ids: ``<LogicalId.Arn>``."""
     resource = cfn_of(construct)
     return f"<{Stack.of(resource).get_logical_id(resource)}.Arn>"
+
+
+def depend_on(resource: CfnResource, target: CfnResource) -> None:
+    """``resource`` DependsOn ``target``, on every aws-cdk-lib 2.x we support.
+
+    ``add_resource_dependency`` is the current name (``add_dependency`` is deprecated); releases
+    before 2.2xx only have the old one.
+    """
+    method = getattr(resource, "add_resource_dependency", None) or resource.add_dependency
+    method(target)
+
+
+def undepend(resource: CfnResource, target: CfnResource) -> None:
+    """Remove an explicit DependsOn that :func:`depend_on` (or aws-cdk) added."""
+    method = getattr(resource, "remove_resource_dependency", None) or resource.remove_dependency
+    method(target)

@@ -10,14 +10,23 @@ from aws_cdk import App, Environment, Validations
 from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
 from emr_patterns.stacks.platform_base import PlatformBaseStack
 
-__all__ = ["PREBUILT_STACKS", "add_nag_plugins", "build_app", "nag_packs"]
+__all__ = [
+    "PATTERN_STACKS",
+    "PLATFORM_STACK_ID",
+    "PREBUILT_STACKS",
+    "add_nag_plugins",
+    "build_app",
+    "nag_packs",
+]
 
-#: Stack id -> class, for every prebuilt stack (``make synth`` and the gate tests use this).
-PREBUILT_STACKS: dict[str, Any] = {
-    "PlatformBaseStack": PlatformBaseStack,
+PLATFORM_STACK_ID = "PlatformBaseStack"
+#: Stack id -> class of every pattern stack; each runs on the app's one platform.
+PATTERN_STACKS: dict[str, Any] = {
     "GravitonSparkClusterStack": GravitonSparkClusterStack,
     "SpotFleetClusterStack": SpotFleetClusterStack,
 }
+#: Stack id -> class, for every prebuilt stack (``make synth`` and the gate tests use this).
+PREBUILT_STACKS: dict[str, Any] = {PLATFORM_STACK_ID: PlatformBaseStack, **PATTERN_STACKS}
 
 
 def nag_packs(scope: App) -> list[Any]:
@@ -45,13 +54,14 @@ def add_nag_plugins(app: App) -> None:
 
 
 def build_app(app: App | None = None, *, with_nag: bool = True) -> App:
-    """Create (or fill) an app with every prebuilt stack."""
+    """Create (or fill) an app with the platform stack and every pattern stack on that platform."""
     app = app or App()
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = os.environ.get("CDK_DEFAULT_REGION")
     env = Environment(account=account, region=region) if account and region else None
-    for stack_id, cls in PREBUILT_STACKS.items():
-        cls(app, stack_id, env=env)
+    base = PlatformBaseStack(app, PLATFORM_STACK_ID, env=env)
+    for stack_id, cls in PATTERN_STACKS.items():
+        cls(app, stack_id, env=env, platform=base.platform)
     if with_nag:
         add_nag_plugins(app)
     return app

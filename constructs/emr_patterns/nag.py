@@ -86,9 +86,11 @@ _PACKS_OF_RULE: dict[str, tuple[str, ...]] = {
 
 
 def rule_in_packs(rule: str) -> list[str]:
-    """The ids of one rule in every compliance pack we run that has it, e.g. ``S3BucketReplicationEnabled``."""
+    """The ids of ``rule`` (e.g. ``S3BucketReplicationEnabled``) in every compliance pack that has it."""
     try:
         packs = _PACKS_OF_RULE[rule]
     except KeyError:
-        raise ValueError(f"rule={rule!r}: not in emr_patterns.nag._PACKS_OF_RULE; add its packs there") from None
+        raise ValueError(
+            f"rule={rule!r}: not in emr_patterns.nag._PACKS_OF_RULE; add its packs there"
+        ) from None
     return [f"{pack}-{rule}" for pack in packs]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 from emr_patterns import EmrPatternsValidationError
 from emr_patterns.compute.cluster import BootstrapScript, EmrCluster
+from emr_patterns.foundation.options import SecurityOptions
 from emr_patterns.foundation.platform import EmrPlatform
 from emr_patterns.spec import ClusterSpec, InstanceFleetSpec, ShellAccess
 
@@ -17,7 +19,10 @@ pytestmark = pytest.mark.cdk
 
 def _platform() -> tuple[Stack, EmrPlatform]:
     stack = Stack(App(), "Test")
-    return stack, EmrPlatform(stack, "Platform", certificate_s3_uri="s3://certs-bucket/emr/tls.zip")
+    certs = s3.Bucket.from_bucket_name(stack, "Certs", "certs-bucket")
+    return stack, EmrPlatform(
+        stack, "Platform", security=SecurityOptions(certificate_bucket=certs, certificate_key="emr/tls.zip")
+    )
 
 
 def _spec(**overrides) -> ClusterSpec:
@@ -103,7 +108,22 @@ def test_grant_submit_steps_scoped_to_this_cluster():
     (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert "elasticmapreduce:AddJobFlowSteps" in statement["Action"]
-    assert "cluster/" in str(statement["Resource"]) and "Ref" in str(statement["Resource"])
+    cluster_id = stack.get_logical_id(cluster.resource)
+    assert statement["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":elasticmapreduce:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":cluster/",
+                {"Ref": cluster_id},
+            ],
+        ]
+    }
 
 
 def test_instance_groups_use_one_subnet():

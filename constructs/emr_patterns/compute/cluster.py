@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import CfnOutput, CustomResource, Stack, Tags
+from aws_cdk import CustomResource, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
@@ -15,12 +15,12 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from emr_patterns import _perms
-from emr_patterns._cfn import cfn_of
+from emr_patterns._cfn import cfn_of, depend_on
+from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
-from emr_patterns.foundation.network import EMR_MANAGED_POLICY_TAG
-from emr_patterns.foundation.platform import EmrPlatform
-from emr_patterns.nag import acknowledge, acknowledge_rules
+from emr_patterns.foundation.platform import IEmrPlatform, check_platform
+from emr_patterns.nag import acknowledge, acknowledge_rules, rule_in_packs
 from emr_patterns.spec import BootstrapAction, ClusterSpec, PlatformBindings, ShellAccess
 from emr_patterns.spec.release import Feature, feature_problems
 
@@ -62,12 +62,14 @@ class EmrCluster(Construct):
       platform's security configuration, service role and instance profile;
     * bootstrap scripts from local files as content-hashed assets, readable by the instance role
       only object by object;
-    * ``grant_submit_steps`` and outputs for the cluster id and primary DNS name.
+    * ``grant_submit_steps``, ``cluster_id``, ``cluster_arn`` and ``primary_dns_name`` (the
+      construct adds no stack outputs; the prebuilt stacks do).
 
     Args:
         scope: parent construct.
         id: construct id.
-        platform: the EMR platform (network, storage, roles, security configuration).
+        platform: the platform the cluster runs on (an ``EmrPlatform`` in this app, or one
+            imported with ``EmrPlatform.from_platform_attributes``); same account and region.
         spec: what to run: release, applications, fleets or groups, configurations, scaling,
             termination. Must use SSM shell access (no key pair) and either auto-termination or
             termination protection.
@@ -82,15 +84,14 @@ class EmrCluster(Construct):
         scope: Construct,
         id: str,
         *,
-        platform: EmrPlatform,
+        platform: IEmrPlatform,
         spec: ClusterSpec,
         bootstrap_scripts: Sequence[BootstrapScript] = (),
         log_encryption: bool = True,
     ) -> None:
         super().__init__(scope, id)
         problems: list[str] = []
-        if not isinstance(platform, EmrPlatform):
-            problems.append(problem("platform", platform, "is not an EmrPlatform", "pass the EmrPlatform"))
+        problems += check_platform(self, "platform", platform)
         if not isinstance(spec, ClusterSpec):
             problems.append(problem("spec", spec, "is not a ClusterSpec", "build one with emr_patterns.spec"))
         else:
@@ -129,7 +130,6 @@ class EmrCluster(Construct):
                 )
         raise_if_problems(f"EmrCluster '{self.node.path}'", problems)
         self.platform = platform
-        roles = platform.roles
         vpc = platform.vpc
 
         # ---- security groups ------------------------------------------------------------------
@@ -172,25 +172,23 @@ class EmrCluster(Construct):
                 "BootstrapAssetsPolicy",
                 description="Read this cluster's bootstrap scripts, object by object",
                 statements=asset_statements,
-                roles=[roles.instance_role],
+                roles=[platform.instance_role],
             )
         self.spec = spec
 
         # ---- the cluster ------------------------------------------------------------------------
-        storage = platform.storage
+        subnets = list(platform.private_subnets)
         bindings = PlatformBindings(
-            service_role=roles.service_role.role_arn,
-            instance_profile=roles.instance_profile.instance_profile_arn,
-            security_configuration=platform.security_configuration.name,
-            log_uri=storage.emr_log_uri,
-            subnet_ids=tuple(s.subnet_id for s in platform.network.private_subnets)
-            if spec.uses_fleets
-            else (platform.network.private_subnets[0].subnet_id,),
-            log_encryption_kms_key_id=storage.key.key_arn if log_encryption else None,
+            service_role=platform.service_role.role_arn,
+            instance_profile=platform.instance_profile.instance_profile_arn,
+            security_configuration=platform.security_configuration_name,
+            log_uri=platform.emr_log_uri,
+            subnet_ids=tuple(s.subnet_id for s in subnets) if spec.uses_fleets else (subnets[0].subnet_id,),
+            log_encryption_kms_key_id=platform.key.key_arn if log_encryption else None,
             emr_managed_primary_security_group=self.primary_security_group.security_group_id,
             emr_managed_core_security_group=self.core_security_group.security_group_id,
             service_access_security_group=self.service_access_security_group.security_group_id,
-            auto_scaling_role=roles.autoscaling_role.role_arn if roles.autoscaling_role else None,
+            auto_scaling_role=platform.autoscaling_role.role_arn if platform.autoscaling_role else None,
         )
         props = spec.to_cfn_cluster_props(bindings)
         self.resource = emr.CfnCluster(
@@ -201,7 +199,7 @@ class EmrCluster(Construct):
             job_flow_role=props["JobFlowRole"],
             service_role=props["ServiceRole"],
             log_uri=props["LogUri"],
-            security_configuration=platform.security_configuration.resource.ref,
+            security_configuration=platform.security_configuration_name,
             instances=emr.CfnCluster.JobFlowInstancesConfigProperty(),
         )
         typed = {"Name", "ReleaseLabel", "JobFlowRole", "ServiceRole", "LogUri", "SecurityConfiguration"}
@@ -213,24 +211,18 @@ class EmrCluster(Construct):
         for group in groups:
             for child in group.node.find_all():
                 if isinstance(child, ec2.CfnSecurityGroupIngress | ec2.CfnSecurityGroupEgress):
-                    self.resource.add_resource_dependency(child)
-        for policy in (roles.service_policy, roles.instance_policy, self._bootstrap_policy):
-            if policy is not None:
-                self.resource.add_resource_dependency(cfn_of(policy))
+                    depend_on(self.resource, child)
+        for dependency in (*platform.deploy_dependencies, self._bootstrap_policy):
+            if dependency is not None and Stack.of(dependency) is Stack.of(self):
+                depend_on(self.resource, cfn_of(dependency))
+            elif dependency is not None:
+                self.resource.node.add_dependency(dependency)
         self.cluster_id = self.resource.ref
         self.primary_dns_name = self.resource.attr_master_public_dns
         self._acknowledge_cluster_rules()
 
         self.security_group_cleanup = self._security_group_cleanup(groups)
         self.resource.node.add_dependency(self.security_group_cleanup)
-
-        CfnOutput(self, "ClusterId", value=self.cluster_id, description=f"EMR cluster id of {spec.name}")
-        CfnOutput(
-            self,
-            "PrimaryDnsName",
-            value=self.primary_dns_name,
-            description="Private DNS name of the primary node",
-        )
 
     # ---- grants ---------------------------------------------------------------------------------
     @property
@@ -268,9 +260,9 @@ class EmrCluster(Construct):
             "No SSH key pair by policy: operators use SSM Session Manager (IAM-authenticated and logged) "
             "and jobs are submitted as steps through the EMR API.",
         )
-        acknowledge(
+        acknowledge_rules(
             self.resource,
-            "HIPAA.Security-EMRKerberosEnabled",
+            rule_in_packs("EMRKerberosEnabled"),
             "No interactive Hadoop users: access is through the IAM-authorized EMR API and SSM; "
             "add Kerberos with additional_security_configuration when users log in to the cluster.",
         )

@@ -12,8 +12,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from emr_patterns._cfn import cfn_of, nag_arn_ref
+from emr_patterns._cfn import cfn_of, nag_arn_ref, undepend
 from emr_patterns._kms import allow_cloudwatch_logs
+from emr_patterns._retention import retention_days
+from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG, LOG_GROUP_RETENTION_DAYS, VPC_CIDR, VPC_MAX_AZS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.nag import acknowledge, acknowledge_rules, checkov_skip, rule_in_packs
 
@@ -25,11 +27,12 @@ __all__ = [
     "SubnetMode",
 ]
 
-EMR_MANAGED_POLICY_TAG = ("for-use-with-amazon-emr-managed-policies", "true")
 
 #: Interface endpoints an EMR cluster in a private subnet without internet access needs.
 INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "emr": ec2.InterfaceVpcEndpointAwsService.EMR,
+    # The platform's deploy-time functions (security-group cleanup) call the EC2 API.
+    "ec2": ec2.InterfaceVpcEndpointAwsService.EC2,
     "sts": ec2.InterfaceVpcEndpointAwsService.STS,
     "kms": ec2.InterfaceVpcEndpointAwsService.KMS,
     "secretsmanager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
@@ -79,12 +82,13 @@ class DataPlatformNetwork(Construct):
         cidr: IPv4 range of a new VPC. Default: ``10.40.0.0/16``.
         nat_gateways: NAT gateways in NAT mode. Default: one per zone.
         existing_endpoints: endpoints a brought VPC already has, by short name (``s3``,
-            ``dynamodb``, ``emr``, ``sts``, ``kms``, ``secretsmanager``, ``logs``, ``monitoring``,
+            ``dynamodb``, ``emr``, ``ec2``, ``sts``, ``kms``, ``secretsmanager``, ``logs``, ``monitoring``,
             ``ssm``, ``ssmmessages``, ``ec2messages``). Default: none.
         create_missing_endpoints: create the required endpoints a brought VPC lacks.
             Default: False (a missing endpoint is an error).
         flow_log_key: KMS key for the flow-log group. Default: a new key with rotation.
-        flow_log_retention: flow-log retention. Default: one year.
+        flow_log_retention_days: days flow logs are kept (a value CloudWatch Logs accepts).
+            Default: 365.
     """
 
     def __init__(
@@ -94,18 +98,19 @@ class DataPlatformNetwork(Construct):
         *,
         vpc: ec2.IVpc | None = None,
         subnet_mode: SubnetMode = SubnetMode.ISOLATED,
-        max_azs: int = 2,
-        cidr: str = "10.40.0.0/16",
+        max_azs: int = VPC_MAX_AZS,
+        cidr: str = VPC_CIDR,
         nat_gateways: int | None = None,
         existing_endpoints: Sequence[str] = (),
         create_missing_endpoints: bool = False,
         flow_log_key: kms.IKey | None = None,
-        flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        flow_log_retention_days: int = LOG_GROUP_RETENTION_DAYS,
     ) -> None:
         super().__init__(scope, id)
         problems = self._validate_props(
             vpc, subnet_mode, max_azs, existing_endpoints, create_missing_endpoints
         )
+        retention = retention_days("flow_log_retention_days", flow_log_retention_days, problems)
         raise_if_problems(f"DataPlatformNetwork '{self.node.path}'", problems)
 
         self.owns_vpc = vpc is None
@@ -158,7 +163,7 @@ class DataPlatformNetwork(Construct):
                 self,
                 "FlowLogs",
                 encryption_key=self.flow_log_key,
-                retention=flow_log_retention,
+                retention=retention,
             )
             flow_log_role = iam.Role(
                 self,
@@ -355,7 +360,7 @@ class DataPlatformNetwork(Construct):
             checkov_skip(handler, check, reason)
         role = provider.node.try_find_child("Role")
         if role is not None:  # the handler already references the role with GetAtt (cfn-lint W3005)
-            cfn_of(handler).remove_resource_dependency(cfn_of(role))
+            undepend(cfn_of(handler), cfn_of(role))
 
     def _flow_log_key(self) -> kms.Key:
         key = kms.Key(

@@ -13,8 +13,9 @@ from constructs import Construct
 
 from emr_patterns import _perms
 from emr_patterns._cfn import nag_arn_ref
+from emr_patterns._iam import ManagedGrantsRole
 from emr_patterns.errors import problem, raise_if_problems
-from emr_patterns.foundation.storage import DataLakeStorage
+from emr_patterns.foundation.storage import DATA_BUCKETS, DataLakeStorage
 from emr_patterns.nag import acknowledge
 
 __all__ = ["EmrRoles"]
@@ -43,9 +44,10 @@ class EmrRoles(Construct):
       (instead of an SSH key pair).
     * Optional autoscaling role for custom automatic scaling policies.
 
-    Every policy is a customer-managed ``iam.ManagedPolicy`` (HIPAA and NIST packs reject inline
-    policies), and both roles are wrapped with ``without_policy_updates()`` for grants from other
-    constructs, which attach their own managed policies instead.
+    Every policy is a customer-managed ``iam.ManagedPolicy`` (the HIPAA, NIST and PCI packs reject
+    inline policies). Grants made on either role later (``bucket.grant_read(roles.instance_role)``,
+    ``secret.grant_read(roles.service_role)``) go to a customer-managed ``GrantsPolicy`` under
+    that role, not to an inline default policy (see :class:`~emr_patterns._iam.ManagedGrantsRole`).
 
     Args:
         scope: parent construct.
@@ -110,7 +112,7 @@ class EmrRoles(Construct):
         keys = [storage.key, *extra_keys]
 
         # ---- instance role and profile ---------------------------------------------------
-        self.instance_role = iam.Role(
+        self.instance_role = ManagedGrantsRole(
             self,
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
@@ -164,7 +166,7 @@ class EmrRoles(Construct):
         self.instance_profile = iam.InstanceProfile(self, "InstanceProfile", role=self.instance_role)
 
         # ---- service role -----------------------------------------------------------------
-        self.service_role = iam.Role(
+        self.service_role = ManagedGrantsRole(
             self,
             "ServiceRole",
             assumed_by=iam.ServicePrincipal(
@@ -246,9 +248,7 @@ class EmrRoles(Construct):
     ) -> list[tuple[str, str]]:
         """(objects ARN as cdk-nag names it, label) of each bucket the instance policy names with ``/*``."""
         labelled: list[tuple[s3.IBucket, str]] = [
-            (b, f"{purpose} bucket")
-            for purpose, b in storage.buckets.items()
-            if purpose in ("raw", "work", "curated")
+            (b, f"{purpose} bucket") for purpose, b in storage.buckets.items() if purpose in DATA_BUCKETS
         ]
         labelled += [(b, "additional bucket") for b in (*read, *read_write)]
         # Buckets defined in the app appear in findings as <LogicalId.Arn>, imported ones by literal ARN.
@@ -274,7 +274,7 @@ class EmrRoles(Construct):
             ),
             iam.PolicyStatement(
                 sid="ReadWriteData",
-                actions=[*_perms.S3_READ_ACTIONS[:2], *_perms.S3_WRITE_ACTIONS],
+                actions=[*_perms.S3_OBJECT_READ_ACTIONS, *_perms.S3_WRITE_ACTIONS],
                 resources=[b.arn_for_objects("*") for b in rw],
             ),
             iam.PolicyStatement(
@@ -306,7 +306,7 @@ class EmrRoles(Construct):
             statements.append(
                 iam.PolicyStatement(
                     sid="ReadAdditional",
-                    actions=list(_perms.S3_READ_ACTIONS[:2]),
+                    actions=list(_perms.S3_OBJECT_READ_ACTIONS),
                     resources=[b.arn_for_objects("*") for b in read],
                 )
             )
