@@ -23,21 +23,19 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from emr_patterns._tokens import is_unresolved
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.spec.catalog import Architecture, architecture_of, release_supports_type
-from emr_patterns.spec.configurations import (
-    Configuration,
-    configuration_conflicts,
+from emr_patterns.spec.configurations import Configuration, configuration_conflicts, merge_configurations
+from emr_patterns.spec.fleets import InstanceFleetSpec, InstanceGroupSpec, NodeRole
+from emr_patterns.spec.presets import (
     external_metastore_url,
     hbase_storage_mode,
-    is_unresolved,
     jdbc_url_uses_tls,
-    merge_configurations,
     uses_glue_catalog,
     uses_hive_acid,
     uses_hiveserver2_ldap,
 )
-from emr_patterns.spec.fleets import InstanceFleetSpec, InstanceGroupSpec, NodeRole
 from emr_patterns.spec.release import DEFAULT_RELEASE, Feature, ReleaseLabel, feature_problems
 
 __all__ = [
