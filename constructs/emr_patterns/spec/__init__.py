@@ -38,8 +38,6 @@ from emr_patterns.spec.cluster import (
     PlatformBindings,
     ScalingUnit,
     ShellAccess,
-    cluster_problems,
-    cluster_warnings,
 )
 from emr_patterns.spec.configurations import (
     Classification,
@@ -82,6 +80,7 @@ from emr_patterns.spec.release import (
     known_release_labels,
     latest_known_release,
 )
+from emr_patterns.spec.rules import cluster_problems, cluster_warnings
 from emr_patterns.spec.secrets import (
     SECRET_ANNOTATION,
     is_secret_reference,

@@ -39,7 +39,8 @@ MAX_TYPES_PER_FLEET_WITHOUT_STRATEGY = 5
 """EMR's limit of instance types per fleet without an allocation strategy."""
 
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
+AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
+"""An EC2 AMI id (``ami-`` and 8 or 17 hex digits), for every ``custom_ami_id`` check."""
 
 
 class NodeRole(StrEnum):
@@ -235,7 +236,7 @@ class InstanceTypeSpec:
             out.append(
                 problem(f"{prop}.priority", self.priority, "must be >= 0", "use 0 for the top priority")
             )
-        if self.custom_ami_id is not None and not _AMI.match(self.custom_ami_id):
+        if self.custom_ami_id is not None and not AMI_ID.match(self.custom_ami_id):
             out.append(
                 problem(f"{prop}.custom_ami_id", self.custom_ami_id, "is not an AMI id", "use 'ami-...'")
             )
@@ -735,7 +736,7 @@ class InstanceGroupSpec:
             out.append(
                 problem(f"{prop}.bid_price", self.bid_price, "only Spot groups take a bid price", "drop it")
             )
-        if self.custom_ami_id is not None and not _AMI.match(self.custom_ami_id):
+        if self.custom_ami_id is not None and not AMI_ID.match(self.custom_ami_id):
             out.append(
                 problem(f"{prop}.custom_ami_id", self.custom_ami_id, "is not an AMI id", "use 'ami-...'")
             )
