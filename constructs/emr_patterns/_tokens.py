@@ -9,8 +9,9 @@ The spec layer must stay importable (and fast) without CDK, so this module never
 ``aws_cdk`` itself. It asks ``aws_cdk.Token.is_unresolved`` only when ``aws_cdk`` is already in
 :data:`sys.modules`. That is exact, not a guess: a number, list or object token can only be made
 by ``aws_cdk``, so if it was never imported no such token can exist and every number, list and
-object is a plain value. String tokens are also recognised by their marker, so a spec holding a
-token string that was copied out of a CDK app still validates the same way without CDK.
+object is a plain value. String tokens are recognised by CDK's own marker (``${Token[``, or
+``#{Token[`` inside a list token), with or without CDK, so a spec holding a token string
+validates the same way in both cases.
 """
 
 from __future__ import annotations
@@ -35,15 +36,22 @@ def is_unresolved(value: object) -> bool:
     """
     if value is None or isinstance(value, (bool, int)):
         return False
-    if isinstance(value, str) and any(marker in value for marker in _STRING_MARKERS):
-        return True
+    if isinstance(value, str):
+        # Every CDK string token holds the "${Token[" marker (this is what CDK itself matches), so
+        # strings need no round trip to the jsii kernel, which validators would pay per value.
+        return any(marker in value for marker in _STRING_MARKERS)
     token = _cdk_token_class()
     if token is None:
         return False
-    if isinstance(value, (str, float)):
+    if isinstance(value, float):
         return bool(token.is_unresolved(value))
     if isinstance(value, (list, tuple)):
-        return all(isinstance(item, str) for item in value) and bool(token.is_unresolved(list(value)))
+        return (
+            bool(value)
+            and all(isinstance(item, str) for item in value)
+            and any(is_unresolved(item) for item in value)
+            and bool(token.is_unresolved(list(value)))
+        )
     if getattr(type(value), "__jsii_type__", None) is not None:
         return bool(token.is_unresolved(value))
     return False

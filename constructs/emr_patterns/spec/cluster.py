@@ -10,7 +10,10 @@ and renders
   ``elasticmapreduce:createCluster`` task sends (run-time, transient clusters).
 
 The spec knows no CDK: platform values (roles, security configuration, logs, subnets, security
-groups) come in as :class:`PlatformBindings`, which may hold CDK token strings.
+groups) come in as :class:`PlatformBindings`, which may hold CDK token strings. Every number prop
+(counts, units, timeouts, sizes) also takes a CDK number token (``Token.as_number(...)``): checks
+skip it and the renderers pass it through. Validators are in :mod:`emr_patterns.spec.rules`, the
+renderers in :mod:`emr_patterns.spec.render`.
 """
 
 from __future__ import annotations
@@ -94,9 +97,10 @@ class ManagedScalingSpec:
     def problems(self, prop: str) -> list[str]:
         """Pure validator (self-contained checks)."""
         out: list[str] = []
-        if self.min_units < 1:
+        known_min, known_max = not is_unresolved(self.min_units), not is_unresolved(self.max_units)
+        if known_min and self.min_units < 1:
             out.append(problem(f"{prop}.min_units", self.min_units, "must be at least 1", "use 1 or more"))
-        if self.max_units < self.min_units:
+        if known_min and known_max and self.max_units < self.min_units:
             out.append(
                 problem(
                     f"{prop}.max_units", self.max_units, "is below min_units", "use max_units >= min_units"
@@ -106,7 +110,9 @@ class ManagedScalingSpec:
             ("max_on_demand_units", self.max_on_demand_units),
             ("max_core_units", self.max_core_units),
         ):
-            if value is not None and not 0 <= value <= self.max_units:
+            if value is None or is_unresolved(value):
+                continue
+            if value < 0 or (known_max and value > self.max_units):
                 out.append(problem(f"{prop}.{name}", value, "must be between 0 and max_units", "lower it"))
         if self.unit_type is not None and str(self.unit_type) not in {u.value for u in ScalingUnit}:
             out.append(
@@ -121,7 +127,7 @@ class ManagedScalingSpec:
                 )
             )
         upi = self.utilization_performance_index
-        if upi is not None and upi not in {1, 25, 50, 75, 100}:
+        if upi is not None and not is_unresolved(upi) and upi not in {1, 25, 50, 75, 100}:
             out.append(
                 problem(f"{prop}.utilization_performance_index", upi, "is not 1/25/50/75/100", "use 50")
             )

@@ -223,7 +223,9 @@ def _termination_problems(spec: ClusterSpec) -> list[str]:
     timeout = spec.idle_timeout_seconds
     if timeout is None:
         return out
-    if not isinstance(timeout, int) or not IDLE_TIMEOUT_MIN <= timeout <= IDLE_TIMEOUT_MAX:
+    if not is_unresolved(timeout) and (
+        not isinstance(timeout, int) or not IDLE_TIMEOUT_MIN <= timeout <= IDLE_TIMEOUT_MAX
+    ):
         out.append(
             problem(
                 "idle_timeout_seconds",
@@ -308,7 +310,9 @@ def _misc_problems(spec: ClusterSpec) -> list[str]:
             problem("applications", spec.applications, "has an empty or repeated name", "list each once")
         )
     level = spec.step_concurrency_level
-    if not isinstance(level, int) or not 1 <= level <= 256:
+    if is_unresolved(level):
+        pass
+    elif not isinstance(level, int) or not 1 <= level <= 256:
         out.append(problem("step_concurrency_level", level, "is outside 1-256", "use 1-256"))
     elif level > 1:
         out.extend(
@@ -321,7 +325,7 @@ def _misc_problems(spec: ClusterSpec) -> list[str]:
             feature_problems(release, Feature.CUSTOM_AMI, prop="custom_ami_id", value=spec.custom_ami_id)
         )
     size = spec.ebs_root_volume_size_gib
-    if size is not None:
+    if size is not None and not is_unresolved(size):
         low = 15 if release.at_least("emr-6.10.0") else 10
         if not low <= size <= 100:
             out.append(
