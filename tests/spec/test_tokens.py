@@ -85,12 +85,14 @@ PRIMARY = InstanceFleetSpec.primary(["m7g.xlarge"])
 CORE = InstanceFleetSpec.core(["r7g.2xlarge"], on_demand_units=2)
 
 
+def _fleets(**fields: Any) -> ClusterSpec:
+    """A small fleet cluster; ``fields`` replace or add ClusterSpec fields."""
+    return ClusterSpec(**{"name": "t", "primary_fleet": PRIMARY, "core_fleet": CORE, **fields})
+
+
 def _core_type(**kwargs: Any) -> ClusterSpec:
-    return ClusterSpec(
-        name="t",
-        primary_fleet=PRIMARY,
-        core_fleet=InstanceFleetSpec.core([InstanceTypeSpec("r7g.2xlarge", **kwargs)], on_demand_units=2),
-    )
+    types = [InstanceTypeSpec("r7g.2xlarge", **kwargs)]
+    return _fleets(core_fleet=InstanceFleetSpec.core(types, on_demand_units=2))
 
 
 def _ebs(**kwargs: Any) -> ClusterSpec:
@@ -99,9 +101,7 @@ def _ebs(**kwargs: Any) -> ClusterSpec:
 
 def _scaling(**kwargs: Any) -> ClusterSpec:
     limits: dict[str, Any] = {"min_units": 2, "max_units": 20, **kwargs}
-    return ClusterSpec(
-        name="t", primary_fleet=PRIMARY, core_fleet=CORE, managed_scaling=ManagedScalingSpec(**limits)
-    )
+    return _fleets(managed_scaling=ManagedScalingSpec(**limits))
 
 
 def _groups(primary: Any = 1, core: Any = 2) -> ClusterSpec:
@@ -114,110 +114,92 @@ def _groups(primary: Any = 1, core: Any = 2) -> ClusterSpec:
     )
 
 
-CORE_TYPE = ("Instances", "CoreInstanceFleet", "InstanceTypeConfigs", 0)
-EBS = (*CORE_TYPE, "EbsConfiguration", "EbsBlockDeviceConfigs", 0)
-LIMITS = ("ManagedScalingPolicy", "ComputeLimits")
+def _primary(nodes: Any) -> ClusterSpec:
+    return _fleets(primary_fleet=InstanceFleetSpec.primary(["m7g.xlarge"], nodes=nodes), core_fleet=None)
 
-# prop -> (spec built with the token, path of the token in the AWS::EMR::Cluster properties)
-CASES: dict[str, tuple[Callable[[float], ClusterSpec], tuple[str | int, ...]]] = {
-    "idle_timeout_seconds": (
-        lambda t: ClusterSpec(name="t", primary_fleet=PRIMARY, core_fleet=CORE, idle_timeout_seconds=t),
-        ("AutoTerminationPolicy", "IdleTimeout"),
-    ),
-    "step_concurrency_level": (
-        lambda t: ClusterSpec(name="t", primary_fleet=PRIMARY, core_fleet=CORE, step_concurrency_level=t),
-        ("StepConcurrencyLevel",),
-    ),
-    "ebs_root_volume_size_gib": (
-        lambda t: ClusterSpec(name="t", primary_fleet=PRIMARY, core_fleet=CORE, ebs_root_volume_size_gib=t),
-        ("EbsRootVolumeSize",),
-    ),
-    "managed_scaling.min_units": (lambda t: _scaling(min_units=t), (*LIMITS, "MinimumCapacityUnits")),
-    "managed_scaling.max_units": (lambda t: _scaling(max_units=t), (*LIMITS, "MaximumCapacityUnits")),
+
+def _core(on_demand_units: Any = 0, spot_units: Any = 0) -> ClusterSpec:
+    fleet = InstanceFleetSpec.core(["r7g.2xlarge"], on_demand_units=on_demand_units, spot_units=spot_units)
+    return _fleets(core_fleet=fleet)
+
+
+def _task(spot_units: Any = 4, timeout_minutes: Any = 60) -> ClusterSpec:
+    spot = SpotSpec(timeout_minutes=timeout_minutes)
+    return _fleets(task_fleets=(InstanceFleetSpec.task(["m7g.2xlarge"], spot_units=spot_units, spot=spot),))
+
+
+INSTANCES, LIMITS = "Instances", ("ManagedScalingPolicy", "ComputeLimits")
+CORE_TYPE = (INSTANCES, "CoreInstanceFleet", "InstanceTypeConfigs", 0)
+EBS = (*CORE_TYPE, "EbsConfiguration", "EbsBlockDeviceConfigs", 0, "VolumeSpecification")
+TASK = (INSTANCES, "TaskInstanceFleets", 0)
+
+# (builder, the prop it takes the token as, path of the token in the AWS::EMR::Cluster properties)
+Case = tuple[Callable[..., ClusterSpec], str, tuple[str | int, ...]]
+CASES: dict[str, Case] = {
+    "idle_timeout_seconds": (_fleets, "idle_timeout_seconds", ("AutoTerminationPolicy", "IdleTimeout")),
+    "step_concurrency_level": (_fleets, "step_concurrency_level", ("StepConcurrencyLevel",)),
+    "ebs_root_volume_size_gib": (_fleets, "ebs_root_volume_size_gib", ("EbsRootVolumeSize",)),
+    "managed_scaling.min_units": (_scaling, "min_units", (*LIMITS, "MinimumCapacityUnits")),
+    "managed_scaling.max_units": (_scaling, "max_units", (*LIMITS, "MaximumCapacityUnits")),
     "managed_scaling.max_on_demand_units": (
-        lambda t: _scaling(max_on_demand_units=t),
+        _scaling,
+        "max_on_demand_units",
         (*LIMITS, "MaximumOnDemandCapacityUnits"),
     ),
-    "managed_scaling.max_core_units": (
-        lambda t: _scaling(max_core_units=t),
-        (*LIMITS, "MaximumCoreCapacityUnits"),
-    ),
+    "managed_scaling.max_core_units": (_scaling, "max_core_units", (*LIMITS, "MaximumCoreCapacityUnits")),
     "managed_scaling.utilization_performance_index": (
-        lambda t: _scaling(scaling_strategy="ADVANCED", utilization_performance_index=t),
+        _scaling,
+        "utilization_performance_index",
         ("ManagedScalingPolicy", "UtilizationPerformanceIndex"),
     ),
-    "ebs_volume.size_gib": (lambda t: _ebs(size_gib=t), (*EBS, "VolumeSpecification", "SizeInGB")),
-    "ebs_volume.iops": (lambda t: _ebs(iops=t), (*EBS, "VolumeSpecification", "Iops")),
-    "ebs_volume.throughput_mibps": (
-        lambda t: _ebs(throughput_mibps=t),
-        (*EBS, "VolumeSpecification", "Throughput"),
-    ),
-    "ebs_volume.volumes_per_instance": (lambda t: _ebs(volumes_per_instance=t), (*EBS, "VolumesPerInstance")),
-    "instance_type.weighted_capacity": (
-        lambda t: _core_type(weighted_capacity=t),
-        (*CORE_TYPE, "WeightedCapacity"),
-    ),
+    "ebs_volume.size_gib": (_ebs, "size_gib", (*EBS, "SizeInGB")),
+    "ebs_volume.iops": (_ebs, "iops", (*EBS, "Iops")),
+    "ebs_volume.throughput_mibps": (_ebs, "throughput_mibps", (*EBS, "Throughput")),
+    "ebs_volume.volumes_per_instance": (_ebs, "volumes_per_instance", (*EBS[:-1], "VolumesPerInstance")),
+    "instance_type.weighted_capacity": (_core_type, "weighted_capacity", (*CORE_TYPE, "WeightedCapacity")),
     "instance_type.bid_price_as_percentage_of_on_demand": (
-        lambda t: _core_type(bid_price_as_percentage_of_on_demand=t),
+        _core_type,
+        "bid_price_as_percentage_of_on_demand",
         (*CORE_TYPE, "BidPriceAsPercentageOfOnDemandPrice"),
     ),
-    "instance_type.priority": (lambda t: _core_type(priority=t), (*CORE_TYPE, "Priority")),
+    "instance_type.priority": (_core_type, "priority", (*CORE_TYPE, "Priority")),
     "spot.timeout_minutes": (
-        lambda t: ClusterSpec(
-            name="t",
-            primary_fleet=PRIMARY,
-            core_fleet=CORE,
-            task_fleets=(
-                InstanceFleetSpec.task(["m7g.2xlarge"], spot_units=4, spot=SpotSpec(timeout_minutes=t)),
-            ),
-        ),
-        (
-            "Instances",
-            "TaskInstanceFleets",
-            0,
-            "LaunchSpecifications",
-            "SpotSpecification",
-            "TimeoutDurationMinutes",
-        ),
+        _task,
+        "timeout_minutes",
+        (*TASK, "LaunchSpecifications", "SpotSpecification", "TimeoutDurationMinutes"),
     ),
     "primary_fleet.target_on_demand_capacity": (
-        lambda t: ClusterSpec(name="t", primary_fleet=InstanceFleetSpec.primary(["m7g.xlarge"], nodes=t)),
-        ("Instances", "MasterInstanceFleet", "TargetOnDemandCapacity"),
+        _primary,
+        "nodes",
+        (INSTANCES, "MasterInstanceFleet", "TargetOnDemandCapacity"),
     ),
     "core_fleet.target_on_demand_capacity": (
-        lambda t: ClusterSpec(
-            name="t",
-            primary_fleet=PRIMARY,
-            core_fleet=InstanceFleetSpec.core(["r7g.2xlarge"], on_demand_units=t),
-        ),
-        ("Instances", "CoreInstanceFleet", "TargetOnDemandCapacity"),
+        _core,
+        "on_demand_units",
+        (INSTANCES, "CoreInstanceFleet", "TargetOnDemandCapacity"),
     ),
     "core_fleet.target_spot_capacity": (
-        lambda t: ClusterSpec(
-            name="t",
-            primary_fleet=PRIMARY,
-            core_fleet=InstanceFleetSpec.core(["r7g.2xlarge"], on_demand_units=0, spot_units=t),
-        ),
-        ("Instances", "CoreInstanceFleet", "TargetSpotCapacity"),
+        _core,
+        "spot_units",
+        (INSTANCES, "CoreInstanceFleet", "TargetSpotCapacity"),
     ),
-    "task_fleets.target_spot_capacity": (
-        lambda t: ClusterSpec(
-            name="t",
-            primary_fleet=PRIMARY,
-            core_fleet=CORE,
-            task_fleets=(InstanceFleetSpec.task(["m7g.2xlarge"], spot_units=t),),
-        ),
-        ("Instances", "TaskInstanceFleets", 0, "TargetSpotCapacity"),
-    ),
+    "task_fleets.target_spot_capacity": (_task, "spot_units", (*TASK, "TargetSpotCapacity")),
     "instance_groups[PRIMARY].instance_count": (
-        lambda t: _groups(primary=t),
-        ("Instances", "MasterInstanceGroup", "InstanceCount"),
+        _groups,
+        "primary",
+        (INSTANCES, "MasterInstanceGroup", "InstanceCount"),
     ),
     "instance_groups[CORE].instance_count": (
-        lambda t: _groups(core=t),
-        ("Instances", "CoreInstanceGroup", "InstanceCount"),
+        _groups,
+        "core",
+        (INSTANCES, "CoreInstanceGroup", "InstanceCount"),
     ),
 }
+
+
+def _with_token(prop: str, token: float) -> ClusterSpec:
+    build, arg, _ = CASES[prop]
+    return build(**{arg: token})
 
 
 def _at(tree: Any, path: tuple[str | int, ...]) -> Any:
@@ -228,8 +210,7 @@ def _at(tree: Any, path: tuple[str | int, ...]) -> Any:
 
 @pytest.mark.parametrize("prop", sorted(CASES))
 def test_number_token_passes_validation_and_renders(prop: str, bindings: PlatformBindings) -> None:
-    build, path = CASES[prop]
-    spec = build(number("Value"))
+    spec, path = _with_token(prop, number("Value")), CASES[prop][2]
     bindings = dataclasses.replace(bindings, subnet_ids=bindings.subnet_ids[:1])  # groups take one
     props = Stack().resolve(spec.to_cfn_cluster_props(bindings))
     assert _at(props, path) == {"Ref": "Value"}
@@ -249,10 +230,10 @@ def _count_refs(tree: Any, name: str) -> int:
 
 def test_token_capacities_still_render_their_launch_specifications(bindings: PlatformBindings) -> None:
     # A number token is encoded as a large negative double: it must not read as "no capacity".
-    spec = CASES["core_fleet.target_spot_capacity"][0](number("Spot"))
+    spec = _with_token("core_fleet.target_spot_capacity", number("Spot"))
     core = spec.to_cfn_cluster_props(bindings)["Instances"]["CoreInstanceFleet"]
     assert "SpotSpecification" in core["LaunchSpecifications"]
-    spec = CASES["core_fleet.target_on_demand_capacity"][0](number("OnDemand"))
+    spec = _with_token("core_fleet.target_on_demand_capacity", number("OnDemand"))
     core = spec.to_cfn_cluster_props(bindings)["Instances"]["CoreInstanceFleet"]
     assert "OnDemandSpecification" in core["LaunchSpecifications"]
 
