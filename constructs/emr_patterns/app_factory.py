@@ -31,13 +31,19 @@ PREBUILT_STACKS: dict[str, Any] = {PLATFORM_STACK_ID: PlatformBaseStack, **PATTE
 
 def nag_packs(scope: App) -> list[Any]:
     """The cdk-nag packs every prebuilt stack must pass (see :data:`emr_patterns.nag.NAG_PACK_PREFIXES`)."""
-    from cdk_nag import (
-        AwsSolutionsChecks,
-        HIPAASecurityChecks,
-        NIST80053R5Checks,
-        PCIDSS321Checks,
-        ServerlessChecks,
-    )
+    try:
+        from cdk_nag import (
+            AwsSolutionsChecks,
+            HIPAASecurityChecks,
+            NIST80053R5Checks,
+            PCIDSS321Checks,
+            ServerlessChecks,
+        )
+    except ImportError as err:
+        raise ImportError(
+            "the nag gates need cdk-nag: pip install 'cdk-emr-patterns[nag]' (or [gates] for "
+            "cfn-lint and checkov too), or build the app with build_app(with_nag=False)"
+        ) from err
 
     return [
         AwsSolutionsChecks(scope, verbose=True, write_suppressions_to_cloud_formation=True),

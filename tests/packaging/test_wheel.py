@@ -92,6 +92,7 @@ USER_APP = textwrap.dedent(
     import constructs
     import emr_patterns
     from emr_patterns import EmrPlatform
+    from emr_patterns.foundation.options import StorageOptions
     from emr_patterns._assets import lambda_dir, job_file
 
     venv = Path(sys.argv[1]).resolve()
@@ -104,7 +105,9 @@ USER_APP = textwrap.dedent(
     class MyDataPlatform(cdk.Stack):
         def __init__(self, scope, id, **kw):
             super().__init__(scope, id, **kw)
-            self.platform = EmrPlatform(self, "Platform", bucket_name_prefix="acme-emr")
+            self.platform = EmrPlatform(
+                self, "Platform", storage=StorageOptions(bucket_name_prefix="acme-emr")
+            )
 
     app = cdk.App(outdir="out")
     MyDataPlatform(app, "MyDataPlatform")
