@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from emr_patterns import _perms
-from emr_patterns._cfn import nag_arn_ref
+from emr_patterns._cfn import nag_resource
 from emr_patterns._iam import ManagedGrantsRole
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.storage import DATA_BUCKETS, DataLakeStorage
@@ -127,9 +127,11 @@ class EmrRoles(Construct):
             ),
         )
         self.instance_role.add_managed_policy(self.instance_policy)
+        logs_objects = storage.logs_bucket.arn_for_objects(f"{storage.layout.emr_logs_prefix}*")
+        artifact_objects = storage.artifacts_bucket.arn_for_objects(f"{storage.layout.artifacts_prefix}*")
         acknowledge(
             self.instance_policy,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticmapreduce:<AWS::Region>:<AWS::AccountId>:cluster/*]",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, self._clusters_arn())}]",
             "Nodes describe their own cluster, whose id is unknown until EMR creates it; scoped to "
             "clusters in this account and region.",
         )
@@ -144,13 +146,13 @@ class EmrRoles(Construct):
             )
         acknowledge(
             self.instance_policy,
-            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(storage.logs_bucket)}/{storage.layout.emr_logs_prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, logs_objects)}]",
             "EMR writes cluster logs under run-time paths (cluster and node ids) below the EMR log "
             "prefix; nothing else in the logs bucket is writable.",
         )
         acknowledge(
             self.instance_policy,
-            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(storage.artifacts_bucket)}/{storage.layout.artifacts_prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, artifact_objects)}]",
             "Nodes read job code, bootstrap scripts and TLS material below the artifacts prefix; read only.",
         )
         if enable_ssm:
@@ -240,8 +242,11 @@ class EmrRoles(Construct):
             )
 
     # ---- helpers ----------------------------------------------------------------------------
-    @staticmethod
+    def _clusters_arn(self) -> str:
+        return Stack.of(self).format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")
+
     def _object_wildcards(
+        self,
         storage: DataLakeStorage,
         read: Sequence[s3.IBucket],
         read_write: Sequence[s3.IBucket],
@@ -251,11 +256,7 @@ class EmrRoles(Construct):
             (b, f"{purpose} bucket") for purpose, b in storage.buckets.items() if purpose in DATA_BUCKETS
         ]
         labelled += [(b, "additional bucket") for b in (*read, *read_write)]
-        # Buckets defined in the app appear in findings as <LogicalId.Arn>, imported ones by literal ARN.
-        return [
-            (f"{nag_arn_ref(b) if b.node.default_child is not None else b.bucket_arn}/*", label)
-            for b, label in labelled
-        ]
+        return [(nag_resource(self, b.arn_for_objects("*")), label) for b, label in labelled]
 
     def _instance_statements(
         self,
@@ -295,11 +296,7 @@ class EmrRoles(Construct):
             iam.PolicyStatement(
                 sid="DescribeOwnCluster",
                 actions=list(_perms.EMR_INSTANCE_ACTIONS),
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="elasticmapreduce", resource="cluster", resource_name="*"
-                    )
-                ],
+                resources=[self._clusters_arn()],
             ),
         ]
         if read:
