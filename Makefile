@@ -23,13 +23,15 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install synth test lint bench clean nag-registry
+.PHONY: help install synth test lint bench clean nag-registry deploy destroy
 
 help:
 	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
 	@echo "make test   - run every test"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make deploy STACK=<id>   - deploy one prebuilt stack (and the platform it needs) to your account"
+	@echo "make destroy STACK=<id>  - destroy one prebuilt stack"
 
 install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done
 
@@ -70,6 +72,15 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+# cdk.json runs the app with this repository's .venv, so a fresh shell needs no activation.
+deploy: $(SYNTH_STAMP)
+	@test -n "$(STACK)" || { echo "usage: make deploy STACK=<stack id> (see: npx cdk list)" >&2; exit 2; }
+	npx cdk deploy $(STACK)
+
+destroy: $(SYNTH_STAMP)
+	@test -n "$(STACK)" || { echo "usage: make destroy STACK=<stack id> (see: npx cdk list)" >&2; exit 2; }
+	npx cdk destroy $(STACK)
 
 bench: install
 	$(PY) benchmarks/widematrix.py

@@ -42,7 +42,7 @@ def wheel(tmp_path_factory) -> Path:
     import shutil
 
     source = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "setup.py", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, source / name)
     for name in ("constructs", "jobs", "lambdas"):
         shutil.copytree(
