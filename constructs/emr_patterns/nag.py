@@ -82,6 +82,8 @@ _PACKS_OF_RULE: dict[str, tuple[str, ...]] = {
     "EMRKerberosEnabled": ("HIPAA.Security", "PCI.DSS.321"),
     "VPCNoUnrestrictedRouteToIGW": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "StepFunctionStateMachineXray": ("HIPAA.Security", "NIST.800.53.R5"),
+    "EC2RestrictedCommonPorts": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
+    "EC2RestrictedSSH": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
 }
 
 

@@ -288,3 +288,72 @@ def test_grant_pass_roles_only_to_the_two_roles_with_passed_to_service():
     slr = next(s for s in statements if s["Action"] == "iam:CreateServiceLinkedRole")
     assert slr["Condition"] == {"StringLike": {"iam:AWSServiceName": "elasticmapreduce.amazonaws.com"}}
     assert "AWSServiceRoleForEMRCleanup" in str(slr["Resource"])
+
+
+def _isolated_vpc(stack: Stack, max_azs: int = 2) -> ec2.Vpc:
+    return ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=max_azs,
+        subnet_configuration=[ec2.SubnetConfiguration(name="p", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+
+
+def test_imported_vpc_without_cidr_gets_our_error_not_cdks():
+    stack = _stack()
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "Vpc", vpc_id="vpc-1", availability_zones=["a", "b"], isolated_subnet_ids=["s-1", "s-2"]
+    )
+    with pytest.raises(EmrPatternsValidationError) as err:
+        DataPlatformNetwork(stack, "Network", vpc=vpc, create_missing_endpoints=True)
+    msg = _message(err)
+    assert "vpc='Test/Vpc': was imported without vpc_cidr_block" in msg and "Fix: pass vpc_cidr_block" in msg
+
+
+def test_one_zone_error_names_the_zone_not_a_token():
+    stack = _stack()
+    with pytest.raises(EmrPatternsValidationError) as err:
+        DataPlatformNetwork(
+            stack, "Network", vpc=_isolated_vpc(stack, max_azs=1), create_missing_endpoints=True
+        )
+    msg = _message(err)
+    assert "${Token" not in msg and "zone #1 of the stack's region" in msg
+
+
+def _endpoint_sg_findings(vpc_stack_builder) -> list:
+    from emr_patterns.gates import nag_findings
+
+    app = App()
+    stack = Stack(app, "P")
+    vpc = vpc_stack_builder(app, stack)
+    DataPlatformNetwork(stack, "Network", vpc=vpc, create_missing_endpoints=True)
+    return [f for f in nag_findings(app) if "EndpointSecurityGroup" in f.construct_path]
+
+
+def test_vpc_from_another_stack_passes_the_packs_with_its_literal_cidr():
+    def build(app, _stack):
+        return _isolated_vpc(Stack(app, "Net"))
+
+    assert _endpoint_sg_findings(build) == []
+
+
+def test_vpc_with_a_deploy_time_cidr_passes_the_packs_and_the_acknowledgement_is_needed(monkeypatch):
+    from aws_cdk import Fn
+
+    def build(_app, stack):
+        return ec2.Vpc.from_vpc_attributes(
+            stack,
+            "Vpc",
+            vpc_id="vpc-1",
+            vpc_cidr_block=Fn.import_value("shared-vpc-cidr"),
+            availability_zones=["a", "b"],
+            isolated_subnet_ids=["s-1", "s-2"],
+            isolated_subnet_route_table_ids=["rtb-1", "rtb-2"],
+        )
+
+    assert _endpoint_sg_findings(build) == []
+    import emr_patterns.nag
+
+    monkeypatch.setattr(emr_patterns.nag, "_ENABLED", False)
+    rules = {f.rule_id for f in _endpoint_sg_findings(build)}
+    assert {"AwsSolutions-EC23", "HIPAA.Security-EC2RestrictedCommonPorts"} <= rules

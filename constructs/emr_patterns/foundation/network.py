@@ -5,12 +5,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from aws_cdk import Annotations, Stack, Tags
+from aws_cdk import Annotations, Stack, Tags, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from emr_patterns._cfn import cfn_of, nag_arn_ref, undepend
 from emr_patterns._kms import allow_cloudwatch_logs
@@ -130,11 +130,26 @@ class DataPlatformNetwork(Construct):
             description="HTTPS from inside the VPC to the interface endpoints",
             allow_all_outbound=False,
         )
+        vpc_cidr = cidr if self.owns_vpc else _literal_cidr(self.vpc)
         self.endpoint_security_group.add_ingress_rule(
-            ec2.Peer.ipv4(cidr if self.owns_vpc else self.vpc.vpc_cidr_block),
-            ec2.Port.tcp(443),
-            "HTTPS from the VPC CIDR",
+            ec2.Peer.ipv4(vpc_cidr), ec2.Port.tcp(443), "HTTPS from the VPC CIDR"
         )
+        if Token.is_unresolved(vpc_cidr):
+            # The CIDR of a VPC imported with a token (e.g. Fn::ImportValue) is known only at deploy
+            # time, so the packs cannot tell it from 0.0.0.0/0 and report the rule.
+            for rule in ("EC2RestrictedCommonPorts", "EC2RestrictedSSH"):
+                acknowledge_rules(
+                    self.endpoint_security_group,
+                    rule_in_packs(rule),
+                    "The only ingress rule is HTTPS (443) from the brought VPC's own CIDR, which is a "
+                    "deploy-time value here; no other port and no address outside the VPC.",
+                )
+            acknowledge(
+                self.endpoint_security_group,
+                "AwsSolutions-EC23",
+                "The only ingress rule is HTTPS (443) from the brought VPC's own CIDR, a deploy-time "
+                "value the rule cannot read; it never admits 0.0.0.0/0.",
+            )
         self.endpoints: dict[str, ec2.IVpcEndpoint] = {}
         for name in missing:
             if name in GATEWAY_ENDPOINTS:
@@ -271,7 +286,24 @@ class DataPlatformNetwork(Construct):
             if len(zones) < 2:
                 problems.append(
                     problem(
-                        "vpc", sorted(zones), "has private subnets in fewer than 2 zones", "add a second zone"
+                        "vpc",
+                        sorted(_zone_label(vpc, z) for z in zones),
+                        "has private subnets in fewer than 2 zones",
+                        "add private subnets in a second zone (max_azs=2 or more on the VPC)",
+                    )
+                )
+            try:
+                vpc.vpc_cidr_block  # noqa: B018 - raises for a VPC imported without its CIDR
+            except RuntimeError as err:
+                if "vpcCidrBlock" not in str(err):
+                    raise
+                problems.append(
+                    problem(
+                        "vpc",
+                        vpc.node.path,
+                        "was imported without vpc_cidr_block; the interface endpoints admit HTTPS from "
+                        "the VPC's CIDR",
+                        "pass vpc_cidr_block=... to ec2.Vpc.from_vpc_attributes (or use Vpc.from_lookup)",
                     )
                 )
         if not create_missing_endpoints:
@@ -371,6 +403,26 @@ class DataPlatformNetwork(Construct):
         )
         allow_cloudwatch_logs(key)
         return key
+
+
+def _literal_cidr(vpc: ec2.IVpc) -> str:
+    """The VPC's CIDR, as a literal when a VPC defined in this app declares it (its CfnVPC's
+    ``cidr_block``), else the VPC's ``vpc_cidr_block`` (a token for a VPC in another stack)."""
+    child = vpc.node.default_child
+    literal = isinstance(child, ec2.CfnVPC) and isinstance(child.cidr_block, str)
+    if literal and not Token.is_unresolved(child.cidr_block):
+        return str(child.cidr_block)
+    return vpc.vpc_cidr_block
+
+
+def _zone_label(scope: IConstruct, zone: str) -> str:
+    """A zone for an error message: its name, or which of the region's zones a token selects."""
+    if not Token.is_unresolved(zone):
+        return zone
+    resolved = Stack.of(scope).resolve(zone)
+    if isinstance(resolved, dict) and "Fn::Select" in resolved:
+        return f"zone #{int(resolved['Fn::Select'][0]) + 1} of the stack's region (chosen at deploy time)"
+    return "a zone chosen at deploy time"
 
 
 def _service_suffix(service_name: object) -> str:
