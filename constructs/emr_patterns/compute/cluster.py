@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import CustomResource, Stack, Tags
+from aws_cdk import CustomResource, Names, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
@@ -16,13 +16,15 @@ from constructs import Construct
 
 from emr_patterns import _perms
 from emr_patterns._cfn import cfn_of, depend_on
+from emr_patterns._iam import managed_policy_grant
 from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, acknowledge_rules, rule_in_packs
-from emr_patterns.spec import BootstrapAction, ClusterSpec, PlatformBindings, ShellAccess
+from emr_patterns.spec import BootstrapAction, ClusterSpec, Configuration, PlatformBindings, ShellAccess
 from emr_patterns.spec.release import Feature, feature_problems
+from emr_patterns.spec.secrets import SECRET_ANNOTATION
 
 __all__ = ["BootstrapScript", "EmrCluster"]
 
@@ -43,6 +45,17 @@ class BootstrapScript:
     name: str
     path: str
     args: tuple[str, ...] = ()
+
+
+def _secret_arns(configurations: Sequence[Configuration]) -> list[str]:
+    """Secret ARNs of every ``EMR.secret@`` property, nested configurations included."""
+    found: list[str] = []
+    for configuration in configurations:
+        for key, value in configuration.properties.items():
+            if key.startswith(SECRET_ANNOTATION):
+                found.append(value)
+        found += _secret_arns(configuration.configurations)
+    return found
 
 
 class EmrCluster(Construct):
@@ -217,6 +230,7 @@ class EmrCluster(Construct):
                 depend_on(self.resource, cfn_of(dependency))
             elif dependency is not None:
                 self.resource.node.add_dependency(dependency)
+        self._grant_configuration_secrets(spec)
         self.cluster_id = self.resource.ref
         self.primary_dns_name = self.resource.attr_master_public_dns
         self._acknowledge_cluster_rules()
@@ -233,12 +247,46 @@ class EmrCluster(Construct):
         )
 
     def grant_submit_steps(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` add, list, describe and cancel steps on this cluster only."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(_perms.EMR_SUBMIT_STEP_ACTIONS), resource_arns=[self.cluster_arn]
+        """Let ``grantee`` add, list, describe and cancel steps on this cluster only.
+
+        For a role, user or group the statement goes to a customer-managed policy under this
+        cluster (``SubmitSteps<principal>``), attached to the principal, so the grant passes the
+        HIPAA, NIST and PCI packs.
+        """
+        principal = grantee.grant_principal
+        name = Names.unique_id(principal) if isinstance(principal, Construct) else "Principal"
+        return managed_policy_grant(
+            self,
+            f"SubmitSteps{name}",
+            grantee,
+            actions=_perms.EMR_SUBMIT_STEP_ACTIONS,
+            resource_arns=[self.cluster_arn],
+            description=f"Submit and watch steps on the EMR cluster {self.node.path}",
         )
 
     # ---- helpers --------------------------------------------------------------------------------
+    def _grant_configuration_secrets(self, spec: ClusterSpec) -> None:
+        """EMR resolves ``EMR.secret@`` properties with the *service* role: let it read those secrets.
+
+        A customer-managed policy on the platform's service role, naming each secret ARN the
+        configurations reference (and nothing else); the cluster waits for it.
+        """
+        arns = sorted(set(_secret_arns(spec.merged_configurations)), key=str)
+        if not arns:
+            return
+        policy = iam.ManagedPolicy(
+            self,
+            "ConfigurationSecretsPolicy",
+            description="EMR service role reads the secrets this cluster's configurations reference",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadConfigurationSecrets", actions=["secretsmanager:GetSecretValue"], resources=arns
+                )
+            ],
+            roles=[self.platform.service_role],
+        )
+        depend_on(self.resource, cfn_of(policy))
+
     def _group(self, id: str, vpc: ec2.IVpc, description: str) -> ec2.SecurityGroup:
         group = ec2.SecurityGroup(
             self, id, vpc=vpc, description=description, allow_all_outbound=id != "ServiceAccessSecurityGroup"

@@ -409,9 +409,10 @@ def _literal_cidr(vpc: ec2.IVpc) -> str:
     """The VPC's CIDR, as a literal when a VPC defined in this app declares it (its CfnVPC's
     ``cidr_block``), else the VPC's ``vpc_cidr_block`` (a token for a VPC in another stack)."""
     child = vpc.node.default_child
-    literal = isinstance(child, ec2.CfnVPC) and isinstance(child.cidr_block, str)
-    if literal and not Token.is_unresolved(child.cidr_block):
-        return str(child.cidr_block)
+    if isinstance(child, ec2.CfnVPC):
+        block = child.cidr_block
+        if isinstance(block, str) and not Token.is_unresolved(block):
+            return block
     return vpc.vpc_cidr_block
 
 
