@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from aws_cdk import Annotations, Stack, Tags, Token
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Tags, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,9 +13,16 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from emr_patterns._cfn import cfn_of, nag_arn_ref, undepend
+from emr_patterns._context import resolve_removal_policy
 from emr_patterns._kms import allow_cloudwatch_logs
 from emr_patterns._retention import retention_days
-from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG, LOG_GROUP_RETENTION_DAYS, VPC_CIDR, VPC_MAX_AZS
+from emr_patterns.defaults import (
+    EMR_MANAGED_POLICY_TAG,
+    KEY_PENDING_WINDOW_DAYS,
+    LOG_GROUP_RETENTION_DAYS,
+    VPC_CIDR,
+    VPC_MAX_AZS,
+)
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.nag import acknowledge, acknowledge_rules, checkov_skip, rule_in_packs
 
@@ -173,12 +180,15 @@ class DataPlatformNetwork(Construct):
                 )
 
         if self.owns_vpc:
-            self.flow_log_key = flow_log_key or self._flow_log_key()
+            # Flow logs are audit data: RETAIN, unless the app allows destroying data.
+            removal = resolve_removal_policy(self, None, "flow logs")
+            self.flow_log_key = flow_log_key or self._flow_log_key(removal)
             self.flow_log_group = logs.LogGroup(
                 self,
                 "FlowLogs",
                 encryption_key=self.flow_log_key,
                 retention=retention,
+                removal_policy=removal,
             )
             flow_log_role = iam.Role(
                 self,
@@ -394,12 +404,16 @@ class DataPlatformNetwork(Construct):
         if role is not None:  # the handler already references the role with GetAtt (cfn-lint W3005)
             undepend(cfn_of(handler), cfn_of(role))
 
-    def _flow_log_key(self) -> kms.Key:
+    def _flow_log_key(self, removal: RemovalPolicy) -> kms.Key:
         key = kms.Key(
             self,
             "FlowLogKey",
             description=f"cdk-emr-patterns VPC flow logs ({self.node.path})",
             enable_key_rotation=True,
+            removal_policy=removal,
+            pending_window=Duration.days(KEY_PENDING_WINDOW_DAYS)
+            if removal == RemovalPolicy.DESTROY
+            else None,
         )
         allow_cloudwatch_logs(key)
         return key
