@@ -165,6 +165,8 @@ class EmrCluster(Construct):
                 self.service_access_security_group, ec2.Port.tcp(EMR_AGENT_PORT), "EMR service access"
             )
         groups = (self.primary_security_group, self.core_security_group, self.service_access_security_group)
+        #: The primary node's group: ``cluster.connections.allow_from(peer, port)`` opens e.g. Livy.
+        self.connections = ec2.Connections(security_groups=[self.primary_security_group])
 
         # ---- bootstrap assets -----------------------------------------------------------------
         extra_actions: list[BootstrapAction] = []
