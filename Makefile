@@ -23,13 +23,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install synth test lint bench clean nag-registry deploy destroy
+.PHONY: help install synth test lint bench clean nag-registry deploy destroy dist
 
 help:
 	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
 	@echo "make test   - run every test"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make dist   - build the wheel into dist/"
 	@echo "make deploy STACK=<id>   - deploy one prebuilt stack (and the platform it needs) to your account"
 	@echo "make destroy STACK=<id>  - destroy one prebuilt stack"
 
@@ -51,7 +52,8 @@ $(STAMP): $(SYNTH_STAMP)
 	touch $@
 
 $(COMPAT_WHEELS)/.done: | $(SYNTH_STAMP)
-	$(PY) -m pip download --quiet --only-binary=:all: -d $(COMPAT_WHEELS) 'aws-cdk-lib==$(COMPAT_CDK_VERSION)'
+	$(PY) -m pip download --quiet --only-binary=:all: -d $(COMPAT_WHEELS) \
+		'aws-cdk-lib==$(COMPAT_CDK_VERSION)' "$$(grep '^cdk-nag==' $(CONSTRAINTS))"
 	touch $@
 
 # checkov pins old libraries (networkx<2.7 and others) that clash with the scientific stack,
@@ -81,6 +83,10 @@ deploy: $(SYNTH_STAMP)
 destroy: $(SYNTH_STAMP)
 	@test -n "$(STACK)" || { echo "usage: make destroy STACK=<stack id> (see: npx cdk list)" >&2; exit 2; }
 	npx cdk destroy $(STACK)
+
+dist: install
+	rm -rf dist
+	$(PY) -m build --wheel --no-isolation --outdir dist .
 
 bench: install
 	$(PY) benchmarks/widematrix.py

