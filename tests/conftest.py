@@ -41,6 +41,23 @@ class SynthesizedApp:
     def template_json(self, stack_id: str) -> dict[str, Any]:
         return json.loads((self.assembly_dir / f"{stack_id}.template.json").read_text())
 
+    def resolve_import(self, value: Any) -> tuple[str, Any]:
+        """(exporting stack id, exported value) of an ``Fn::ImportValue``; other values as they are."""
+        if not (isinstance(value, dict) and "Fn::ImportValue" in value):
+            return "", value
+        name = value["Fn::ImportValue"]
+        for stack_id in self.stacks:
+            for output in self.template_json(stack_id).get("Outputs", {}).values():
+                if output.get("Export", {}).get("Name") == name:
+                    return stack_id, output["Value"]
+        raise KeyError(f"no stack exports {name}")
+
+    def imported_resource(self, value: Any) -> dict[str, Any]:
+        """The resource an ``Fn::ImportValue`` of a ``Ref`` or ``Fn::GetAtt`` points at."""
+        stack_id, inner = self.resolve_import(value)
+        logical_id = inner["Ref"] if "Ref" in inner else inner["Fn::GetAtt"][0]
+        return self.template_json(stack_id)["Resources"][logical_id]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep Spark tests on one xdist worker (one JVM) and CDK tests on one worker (one synth)."""

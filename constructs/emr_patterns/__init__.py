@@ -23,6 +23,12 @@ _EXPORTS: dict[str, str] = {
     "EmrRoles": "emr_patterns.foundation.roles",
     "EmrSecurityConfiguration": "emr_patterns.foundation.security_configuration",
     "EmrPlatform": "emr_patterns.foundation.platform",
+    "EmrPlatformAttributes": "emr_patterns.foundation.platform",
+    "IEmrPlatform": "emr_patterns.foundation.platform",
+    "NetworkOptions": "emr_patterns.foundation.options",
+    "RoleOptions": "emr_patterns.foundation.options",
+    "SecurityOptions": "emr_patterns.foundation.options",
+    "StorageOptions": "emr_patterns.foundation.options",
     "PlatformBaseStack": "emr_patterns.stacks.platform_base",
     "EmrCluster": "emr_patterns.compute.cluster",
     "BootstrapScript": "emr_patterns.compute.cluster",
@@ -37,11 +43,17 @@ __all__ = [
     "EmrCluster",
     "EmrPatternsValidationError",
     "EmrPlatform",
+    "EmrPlatformAttributes",
     "EmrRoles",
     "EmrSecurityConfiguration",
     "GravitonSparkClusterStack",
+    "IEmrPlatform",
+    "NetworkOptions",
     "PlatformBaseStack",
+    "RoleOptions",
+    "SecurityOptions",
     "SpotFleetClusterStack",
+    "StorageOptions",
     "SubnetMode",
     "__version__",
 ]
@@ -50,7 +62,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from emr_patterns.compute.cluster import BootstrapScript, EmrCluster
     from emr_patterns.errors import EmrPatternsValidationError
     from emr_patterns.foundation.network import DataPlatformNetwork, SubnetMode
-    from emr_patterns.foundation.platform import EmrPlatform
+    from emr_patterns.foundation.options import NetworkOptions, RoleOptions, SecurityOptions, StorageOptions
+    from emr_patterns.foundation.platform import EmrPlatform, EmrPlatformAttributes, IEmrPlatform
     from emr_patterns.foundation.roles import EmrRoles
     from emr_patterns.foundation.security_configuration import EmrSecurityConfiguration
     from emr_patterns.foundation.storage import DataLakeStorage

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-S3_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation", "s3:ListBucket")
+S3_OBJECT_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+S3_READ_ACTIONS = (*S3_OBJECT_READ_ACTIONS, "s3:GetBucketLocation", "s3:ListBucket")
 S3_WRITE_ACTIONS = (
     "s3:PutObject",
     "s3:DeleteObject",

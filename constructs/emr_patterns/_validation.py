@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_cdk import Token
-
+from emr_patterns import _tokens
 from emr_patterns.errors import problem
 
 __all__ = [
@@ -26,8 +25,11 @@ _PREFIX_RE = re.compile(r"^[A-Za-z0-9!_.*'()/=-]+$")
 
 
 def is_unresolved(value: Any) -> bool:
-    """True for CDK tokens, which are only known at deploy time and are not validated."""
-    return isinstance(value, str) and Token.is_unresolved(value)
+    """True for CDK tokens, which are only known at deploy time and are not validated.
+
+    Delegates to :func:`emr_patterns._tokens.is_unresolved` (string, number and list tokens).
+    """
+    return _tokens.is_unresolved(value)
 
 
 def validate_bucket_name(prop: str, name: str) -> list[str]:

@@ -10,25 +10,40 @@ from aws_cdk import App, Environment, Validations
 from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
 from emr_patterns.stacks.platform_base import PlatformBaseStack
 
-__all__ = ["PREBUILT_STACKS", "add_nag_plugins", "build_app", "nag_packs"]
+__all__ = [
+    "PATTERN_STACKS",
+    "PLATFORM_STACK_ID",
+    "PREBUILT_STACKS",
+    "add_nag_plugins",
+    "build_app",
+    "nag_packs",
+]
 
-#: Stack id -> class, for every prebuilt stack (``make synth`` and the gate tests use this).
-PREBUILT_STACKS: dict[str, Any] = {
-    "PlatformBaseStack": PlatformBaseStack,
+PLATFORM_STACK_ID = "PlatformBaseStack"
+#: Stack id -> class of every pattern stack; each runs on the app's one platform.
+PATTERN_STACKS: dict[str, Any] = {
     "GravitonSparkClusterStack": GravitonSparkClusterStack,
     "SpotFleetClusterStack": SpotFleetClusterStack,
 }
+#: Stack id -> class, for every prebuilt stack (``make synth`` and the gate tests use this).
+PREBUILT_STACKS: dict[str, Any] = {PLATFORM_STACK_ID: PlatformBaseStack, **PATTERN_STACKS}
 
 
 def nag_packs(scope: App) -> list[Any]:
     """The cdk-nag packs every prebuilt stack must pass (see :data:`emr_patterns.nag.NAG_PACK_PREFIXES`)."""
-    from cdk_nag import (
-        AwsSolutionsChecks,
-        HIPAASecurityChecks,
-        NIST80053R5Checks,
-        PCIDSS321Checks,
-        ServerlessChecks,
-    )
+    try:
+        from cdk_nag import (
+            AwsSolutionsChecks,
+            HIPAASecurityChecks,
+            NIST80053R5Checks,
+            PCIDSS321Checks,
+            ServerlessChecks,
+        )
+    except ImportError as err:
+        raise ImportError(
+            "the nag gates need cdk-nag: pip install 'cdk-emr-patterns[nag]' (or [gates] for "
+            "cfn-lint and checkov too), or build the app with build_app(with_nag=False)"
+        ) from err
 
     return [
         AwsSolutionsChecks(scope, verbose=True, write_suppressions_to_cloud_formation=True),
@@ -45,13 +60,14 @@ def add_nag_plugins(app: App) -> None:
 
 
 def build_app(app: App | None = None, *, with_nag: bool = True) -> App:
-    """Create (or fill) an app with every prebuilt stack."""
+    """Create (or fill) an app with the platform stack and every pattern stack on that platform."""
     app = app or App()
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = os.environ.get("CDK_DEFAULT_REGION")
     env = Environment(account=account, region=region) if account and region else None
-    for stack_id, cls in PREBUILT_STACKS.items():
-        cls(app, stack_id, env=env)
+    base = PlatformBaseStack(app, PLATFORM_STACK_ID, env=env)
+    for stack_id, cls in PATTERN_STACKS.items():
+        cls(app, stack_id, env=env, platform=base.platform)
     if with_nag:
         add_nag_plugins(app)
     return app

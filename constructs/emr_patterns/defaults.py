@@ -22,6 +22,23 @@ DEFAULT_EMR_RELEASE = "emr-7.13.0"
 EMR_MANAGED_POLICY_TAG = ("for-use-with-amazon-emr-managed-policies", "true")
 IMDS_HOP_LIMIT = 1
 CERTIFICATE_VALIDITY_DAYS = 365
+#: Days before a certificate's NotAfter at which its expiry alarm fires.
+CERTIFICATE_ALARM_DAYS = 30
+
+# ---- network ---------------------------------------------------------------------------------
+VPC_MAX_AZS = 2
+VPC_CIDR = "10.40.0.0/16"
+#: Flow logs, platform function logs: days kept (a value CloudWatch Logs accepts).
+LOG_GROUP_RETENTION_DAYS = 365
+
+# ---- storage ---------------------------------------------------------------------------------
+NONCURRENT_VERSION_EXPIRATION_DAYS = 30
+TEMPORARY_DATA_EXPIRATION_DAYS = 7
+#: EMR logs (logs bucket) and S3 server access logs.
+S3_LOG_RETENTION_DAYS = 365
+INCOMPLETE_UPLOAD_ABORT_DAYS = 7
+#: KMS pending-deletion window when destruction is allowed (the KMS minimum).
+KEY_PENDING_WINDOW_DAYS = 7
 TLS_CERTIFICATE_FILES = ("privateKey.pem", "certificateChain.pem", "trustedCertificates.pem")
 
 
@@ -71,18 +88,18 @@ def security_configuration_document(
 #: Setting -> default, as the README's "Default settings" table shows them.
 DEFAULT_SETTINGS: dict[str, str] = {
     "EMR release": f"`{DEFAULT_EMR_RELEASE}` (Spark 3.5)",
-    "Network": "new VPC, 2 AZs, isolated private subnets, no NAT, no public subnets",
-    "VPC endpoints": "gateway: S3, DynamoDB; interface: EMR, STS, KMS, Secrets Manager, Logs, Monitoring, "
-    "SSM (x3)",
-    "VPC flow logs": "all traffic, KMS-encrypted log group, 1 year retention",
+    "Network": f"new VPC, {VPC_MAX_AZS} AZs, isolated private subnets, no NAT, no public subnets",
+    "VPC endpoints": "gateway: S3, DynamoDB; interface: EMR, EC2, STS, KMS, Secrets Manager, Logs, "
+    "Monitoring, SSM (x3)",
+    "VPC flow logs": f"all traffic, KMS-encrypted log group, {LOG_GROUP_RETENTION_DAYS} days retention",
     "Default security group": "all rules removed",
     "Subnet tags": "`for-use-with-amazon-emr-managed-policies=true`",
     "Bucket encryption": "SSE-KMS, one customer-managed key with yearly rotation, S3 Bucket Keys",
     "Access-log bucket encryption": "SSE-S3 (S3 server access logging cannot deliver to SSE-KMS)",
     "Bucket access": "block all public access, SSL-only, TLS 1.2 minimum, ACLs disabled",
-    "Bucket versioning": "on; noncurrent versions expire after 30 days",
-    "Temporary data": "work bucket `tmp/` expires after 7 days",
-    "Log retention": "EMR logs and access logs 365 days",
+    "Bucket versioning": f"on; noncurrent versions expire after {NONCURRENT_VERSION_EXPIRATION_DAYS} days",
+    "Temporary data": f"work bucket `tmp/` expires after {TEMPORARY_DATA_EXPIRATION_DAYS} days",
+    "Log retention": f"EMR logs and access logs {S3_LOG_RETENTION_DAYS} days",
     "Removal policy": "RETAIN; DESTROY only with `emr-patterns:removeDataOnDestroy=true`",
     "EMR service role": "`AmazonEMRServicePolicy_v2`, confused-deputy conditions",
     "EMR instance profile": "platform buckets, log and artifact prefixes and key only; SSM access",

@@ -158,6 +158,41 @@ def load_registry(path: Path) -> list[dict[str, str]]:
     return list(tomllib.loads(path.read_text()).get("acknowledgement", []))
 
 
+_REGISTRY_HEADER = """\
+# Reviewed registry of every cdk-nag acknowledgement in the prebuilt stacks.
+# tests/gates/test_nag.py fails when this file and the code disagree; `make nag-registry`
+# rewrites it from the code, so review the diff: each entry names the construct it sits on, the
+# rule (granular where the pack reports one), and the reason, which must state the compensating
+# control or why the rule does not apply.
+"""
+
+
+def render_registry(entries: list[tuple[str, str, str]]) -> str:
+    """The registry TOML for (construct path, rule id, reason) entries, sorted."""
+
+    def quoted(text: str) -> str:
+        return json.dumps(text, ensure_ascii=False)
+
+    blocks = [
+        f"[[acknowledgement]]\npath = {quoted(p)}\nrule = {quoted(r)}\nreason = {quoted(why)}\n"
+        for p, r, why in sorted(set(entries))
+    ]
+    return _REGISTRY_HEADER + "\n" + "\n".join(blocks)
+
+
+def write_registry(path: Path) -> int:
+    """Rewrite the registry from the acknowledgements the prebuilt app makes; returns the count."""
+    from aws_cdk import App
+
+    from emr_patterns.app_factory import build_app
+
+    cdk_json = Path("cdk.json")
+    context = json.loads(cdk_json.read_text())["context"] if cdk_json.exists() else {}
+    entries = acknowledged_rules(build_app(App(context=context), with_nag=False))
+    path.write_text(render_registry(entries))
+    return len(set(entries))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run cfn-lint and checkov over a cloud assembly and print one line per stack."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -82,12 +82,14 @@ _PACKS_OF_RULE: dict[str, tuple[str, ...]] = {
     "EMRKerberosEnabled": ("HIPAA.Security", "PCI.DSS.321"),
     "VPCNoUnrestrictedRouteToIGW": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "StepFunctionStateMachineXray": ("HIPAA.Security", "NIST.800.53.R5"),
+    "EC2RestrictedCommonPorts": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
+    "EC2RestrictedSSH": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "EventBusDLQ": ("Serverless",),
 }
 
 
 def rule_in_packs(rule: str) -> list[str]:
-    """The ids of one rule in every compliance pack we run that has it, e.g. ``S3BucketReplicationEnabled``."""
+    """The ids of ``rule`` (e.g. ``S3BucketReplicationEnabled``) in every compliance pack that has it."""
     try:
         packs = _PACKS_OF_RULE[rule]
     except KeyError:

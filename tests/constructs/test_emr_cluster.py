@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 from emr_patterns import EmrPatternsValidationError
 from emr_patterns.compute.cluster import BootstrapScript, EmrCluster
+from emr_patterns.foundation.options import SecurityOptions
 from emr_patterns.foundation.platform import EmrPlatform
 from emr_patterns.spec import ClusterSpec, InstanceFleetSpec, ShellAccess
 
@@ -17,7 +19,10 @@ pytestmark = pytest.mark.cdk
 
 def _platform() -> tuple[Stack, EmrPlatform]:
     stack = Stack(App(), "Test")
-    return stack, EmrPlatform(stack, "Platform", certificate_s3_uri="s3://certs-bucket/emr/tls.zip")
+    certs = s3.Bucket.from_bucket_name(stack, "Certs", "certs-bucket")
+    return stack, EmrPlatform(
+        stack, "Platform", security=SecurityOptions(certificate_bucket=certs, certificate_key="emr/tls.zip")
+    )
 
 
 def _spec(**overrides) -> ClusterSpec:
@@ -100,10 +105,32 @@ def test_grant_submit_steps_scoped_to_this_cluster():
     cluster = EmrCluster(stack, "Cluster", platform=platform, spec=_spec())
     role = iam.Role(stack, "Submitter", assumed_by=iam.AccountRootPrincipal())
     assert cluster.grant_submit_steps(role).success
-    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    t = Template.from_stack(stack)
+    t.resource_count_is("AWS::IAM::Policy", 0)  # no inline policy: the packs reject those
+    (policy,) = [
+        p
+        for k, p in t.find_resources("AWS::IAM::ManagedPolicy").items()
+        if k.startswith("ClusterSubmitSteps")
+    ]
+    assert policy["Properties"]["Roles"] == [{"Ref": stack.get_logical_id(role.node.default_child)}]
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert "elasticmapreduce:AddJobFlowSteps" in statement["Action"]
-    assert "cluster/" in str(statement["Resource"]) and "Ref" in str(statement["Resource"])
+    cluster_id = stack.get_logical_id(cluster.resource)
+    assert statement["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":elasticmapreduce:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":cluster/",
+                {"Ref": cluster_id},
+            ],
+        ]
+    }
 
 
 def test_instance_groups_use_one_subnet():
@@ -135,3 +162,54 @@ def test_release_without_imdsv2_only_support_rejected():
     with pytest.raises(EmrPatternsValidationError) as err:
         EmrCluster(stack, "Cluster", platform=platform, spec=spec)
     assert "spec.release_label='emr-5.29.0'" in str(err.value) and "IMDSv2" in str(err.value)
+
+
+def test_granted_submitter_passes_the_gate():
+    from emr_patterns.gates import nag_findings
+
+    stack, platform = _platform()
+    cluster = EmrCluster(stack, "Cluster", platform=platform, spec=_spec())
+    role = iam.Role(stack, "Submitter", assumed_by=iam.AccountRootPrincipal())
+    cluster.grant_submit_steps(role)
+    mine = [
+        f
+        for f in nag_findings(stack.node.root)
+        if f.construct_path.startswith(("Test/Submitter", "Test/Cluster/Submit"))
+    ]
+    assert mine == [], [(f.rule_id, f.construct_path) for f in mine]
+
+
+def test_metastore_password_secret_is_readable_by_the_service_role():
+    """EMR resolves EMR.secret@ properties with the service role; without this the cluster cannot start."""
+    from emr_patterns.spec import external_hive_metastore
+
+    secret = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:hive-metastore-AbCdEf"
+    stack, platform = _platform()
+    spec = _spec(
+        applications=("Hadoop", "Hive"),
+        configurations=external_hive_metastore(host="db.example.internal", password_secret_arn=secret),
+    )
+    cluster = EmrCluster(stack, "Cluster", platform=platform, spec=spec)
+    t = Template.from_stack(stack)
+    (logical_id,) = [k for k in t.find_resources("AWS::IAM::ManagedPolicy") if "ConfigurationSecrets" in k]
+    policy = t.find_resources("AWS::IAM::ManagedPolicy")[logical_id]["Properties"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "ReadConfigurationSecrets",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": secret,
+        }
+    ]
+    service_role = stack.get_logical_id(platform.roles.service_role.node.default_child)
+    assert policy["Roles"] == [{"Ref": service_role}]
+    cluster_json = t.find_resources("AWS::EMR::Cluster")[stack.get_logical_id(cluster.resource)]
+    assert logical_id in cluster_json["DependsOn"]
+
+
+def test_no_secret_no_secrets_policy():
+    stack, platform = _platform()
+    EmrCluster(stack, "Cluster", platform=platform, spec=_spec())
+    assert not [
+        k for k in Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy") if "Secrets" in k
+    ]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 
 from emr_patterns import EmrPatternsValidationError
 from emr_patterns.foundation.network import REQUIRED_ENDPOINTS, DataPlatformNetwork
+from emr_patterns.foundation.options import SecurityOptions
 from emr_patterns.foundation.platform import EmrPlatform
 from emr_patterns.foundation.storage import DataLakeStorage, LakeLayout
 
@@ -103,27 +107,38 @@ def test_full_key_arn_accepted():
     Template.from_stack(stack).resource_count_is("AWS::KMS::Key", 0)
 
 
+def _cert_bucket(stack: Stack, name: str = "my-certs") -> s3.IBucket:
+    return s3.Bucket.from_bucket_name(stack, "CertBucket", name)
+
+
 @pytest.mark.parametrize(
-    "uri",
+    ("with_bucket", "key", "prop"),
     [
-        "https://bucket.s3.amazonaws.com/certs.zip",
-        "/local/certs.zip",
-        "s3://bucket/certs.tar",
-        "s3://Bad_Bucket/c.zip",
-        "s3://bucket/../c.zip",
-        "s3://bucket",
+        (True, None, "certificate_key"),  # a brought bucket with no key
+        (False, "emr/tls.zip", "certificate_bucket"),  # a key with no bucket
+        (True, "emr/tls.tar", "certificate_key"),
+        (True, "emr/../tls.zip", "certificate_key"),
+        (True, "/emr/tls.zip", "certificate_key"),
     ],
 )
-def test_certificate_location_must_be_an_s3_zip(uri):
-    with pytest.raises(EmrPatternsValidationError) as err:
-        EmrPlatform(_stack(), "Platform", certificate_s3_uri=uri)
-    msg = _message(err)
-    assert "certificate_s3_uri=" in msg and "Fix: use" in msg
-
-
-def test_given_certificate_skips_the_generator():
+def test_brought_certificate_needs_a_bucket_and_a_zip_key(with_bucket, key, prop):
     stack = _stack()
-    EmrPlatform(stack, "Platform", certificate_s3_uri="s3://my-certs/emr/tls.zip")
+    bucket = _cert_bucket(stack) if with_bucket else None
+    with pytest.raises(EmrPatternsValidationError) as err:
+        EmrPlatform(
+            stack, "Platform", security=SecurityOptions(certificate_bucket=bucket, certificate_key=key)
+        )
+    msg = _message(err)
+    assert f"{prop}=" in msg and "Fix:" in msg
+
+
+def test_brought_certificate_is_used_and_readable_by_the_nodes():
+    stack = _stack()
+    EmrPlatform(
+        stack,
+        "Platform",
+        security=SecurityOptions(certificate_bucket=_cert_bucket(stack), certificate_key="emr/tls.zip"),
+    )
     t = Template.from_stack(stack)
     t.resource_count_is("Custom::EmrTlsCertificate", 0)
     t.has_resource_properties(
@@ -145,6 +160,25 @@ def test_given_certificate_skips_the_generator():
             )
         },
     )
+    # The nodes can read exactly that object, through a customer-managed policy on the instance role.
+    stack_json = t.to_json()["Resources"]
+    (role_id,) = [k for k, v in stack_json.items() if v["Type"] == "AWS::IAM::Role" and "InstanceRole" in k]
+    t.resource_count_is("AWS::IAM::Policy", 0)
+    readers = [
+        statement
+        for policy in t.find_resources("AWS::IAM::ManagedPolicy").values()
+        if {"Ref": role_id} in policy["Properties"].get("Roles", [])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "s3:GetObject" in statement["Action"]
+        and "my-certs/emr/tls.zip" in json.dumps(statement["Resource"])
+    ]
+    assert readers, "the instance role cannot read the brought certificate"
+    (resource,) = (
+        [r for r in readers[0]["Resource"]]
+        if isinstance(readers[0]["Resource"], list)
+        else [readers[0]["Resource"]]
+    )
+    assert json.dumps(resource).endswith(':s3:::my-certs/emr/tls.zip"]]}'), resource
 
 
 def test_destroy_without_context_flag_reverts_to_retain_with_warning():
@@ -209,7 +243,7 @@ def test_security_configuration_as_json_string_rejected():
         EmrPlatform(
             _stack(),
             "Platform",
-            additional_security_configuration='{"AuthenticationConfiguration": {}}',
+            security=SecurityOptions(additional_configuration='{"AuthenticationConfiguration": {}}'),
         )
     msg = _message(err)
     assert "additional_configuration=" in msg and "JSON string" in msg and "pass a dict" in msg
@@ -217,7 +251,11 @@ def test_security_configuration_as_json_string_rejected():
 
 def test_security_configuration_sections_we_own_cannot_be_replaced():
     with pytest.raises(EmrPatternsValidationError, match="would replace a section"):
-        EmrPlatform(_stack(), "Platform", additional_security_configuration={"EncryptionConfiguration": {}})
+        EmrPlatform(
+            _stack(),
+            "Platform",
+            security=SecurityOptions(additional_configuration={"EncryptionConfiguration": {}}),
+        )
 
 
 def test_all_problems_reported_at_once():
@@ -235,7 +273,7 @@ def test_grant_pass_roles_only_to_the_two_roles_with_passed_to_service():
     from aws_cdk import aws_iam as iam
 
     stack = _stack()
-    platform = EmrPlatform(stack, "Platform", certificate_s3_uri="s3://certs-bucket/emr/tls.zip")
+    platform = EmrPlatform(stack, "Platform")
     launcher = iam.Role(stack, "Launcher", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
     grant = platform.roles.grant_pass_roles(launcher)
     assert grant.success
@@ -250,3 +288,72 @@ def test_grant_pass_roles_only_to_the_two_roles_with_passed_to_service():
     slr = next(s for s in statements if s["Action"] == "iam:CreateServiceLinkedRole")
     assert slr["Condition"] == {"StringLike": {"iam:AWSServiceName": "elasticmapreduce.amazonaws.com"}}
     assert "AWSServiceRoleForEMRCleanup" in str(slr["Resource"])
+
+
+def _isolated_vpc(stack: Stack, max_azs: int = 2) -> ec2.Vpc:
+    return ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=max_azs,
+        subnet_configuration=[ec2.SubnetConfiguration(name="p", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+
+
+def test_imported_vpc_without_cidr_gets_our_error_not_cdks():
+    stack = _stack()
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "Vpc", vpc_id="vpc-1", availability_zones=["a", "b"], isolated_subnet_ids=["s-1", "s-2"]
+    )
+    with pytest.raises(EmrPatternsValidationError) as err:
+        DataPlatformNetwork(stack, "Network", vpc=vpc, create_missing_endpoints=True)
+    msg = _message(err)
+    assert "vpc='Test/Vpc': was imported without vpc_cidr_block" in msg and "Fix: pass vpc_cidr_block" in msg
+
+
+def test_one_zone_error_names_the_zone_not_a_token():
+    stack = _stack()
+    with pytest.raises(EmrPatternsValidationError) as err:
+        DataPlatformNetwork(
+            stack, "Network", vpc=_isolated_vpc(stack, max_azs=1), create_missing_endpoints=True
+        )
+    msg = _message(err)
+    assert "${Token" not in msg and "zone #1 of the stack's region" in msg
+
+
+def _endpoint_sg_findings(vpc_stack_builder) -> list:
+    from emr_patterns.gates import nag_findings
+
+    app = App()
+    stack = Stack(app, "P")
+    vpc = vpc_stack_builder(app, stack)
+    DataPlatformNetwork(stack, "Network", vpc=vpc, create_missing_endpoints=True)
+    return [f for f in nag_findings(app) if "EndpointSecurityGroup" in f.construct_path]
+
+
+def test_vpc_from_another_stack_passes_the_packs_with_its_literal_cidr():
+    def build(app, _stack):
+        return _isolated_vpc(Stack(app, "Net"))
+
+    assert _endpoint_sg_findings(build) == []
+
+
+def test_vpc_with_a_deploy_time_cidr_passes_the_packs_and_the_acknowledgement_is_needed(monkeypatch):
+    from aws_cdk import Fn
+
+    def build(_app, stack):
+        return ec2.Vpc.from_vpc_attributes(
+            stack,
+            "Vpc",
+            vpc_id="vpc-1",
+            vpc_cidr_block=Fn.import_value("shared-vpc-cidr"),
+            availability_zones=["a", "b"],
+            isolated_subnet_ids=["s-1", "s-2"],
+            isolated_subnet_route_table_ids=["rtb-1", "rtb-2"],
+        )
+
+    assert _endpoint_sg_findings(build) == []
+    import emr_patterns.nag
+
+    monkeypatch.setattr(emr_patterns.nag, "_ENABLED", False)
+    rules = {f.rule_id for f in _endpoint_sg_findings(build)}
+    assert {"AwsSolutions-EC23", "HIPAA.Security-EC2RestrictedCommonPorts"} <= rules

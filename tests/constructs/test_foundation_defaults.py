@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aws_cdk.assertions import Match
 
-from emr_patterns.defaults import DEFAULT_EMR_RELEASE, DEFAULT_SETTINGS, IMDS_HOP_LIMIT
+from emr_patterns.defaults import (
+    DEFAULT_SETTINGS,
+    IMDS_HOP_LIMIT,
+    INCOMPLETE_UPLOAD_ABORT_DAYS,
+    LOG_GROUP_RETENTION_DAYS,
+    NONCURRENT_VERSION_EXPIRATION_DAYS,
+    TEMPORARY_DATA_EXPIRATION_DAYS,
+)
 from emr_patterns.foundation.network import GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS
 
 pytestmark = pytest.mark.cdk
@@ -43,9 +52,12 @@ def test_buckets_encrypted_private_versioned_logged_and_retained(resources):
         assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
         sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
         rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
-        assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+        assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == (
+            NONCURRENT_VERSION_EXPIRATION_DAYS
+        )
         assert (
-            rules["expire-noncurrent-versions"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+            rules["expire-noncurrent-versions"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+            == INCOMPLETE_UPLOAD_ABORT_DAYS
         )
         if "AccessLogs" in logical_id:
             assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
@@ -66,7 +78,7 @@ def test_buckets_encrypted_private_versioned_logged_and_retained(resources):
 def test_temporary_data_expires_in_work_bucket(resources):
     rules = resources["PlatformStorageWork04EA9598"]["Properties"]["LifecycleConfiguration"]["Rules"]
     tmp = next(r for r in rules if r["Id"] == "expire-temporary-data")
-    assert tmp["Prefix"] == "tmp/" and tmp["ExpirationInDays"] == 7
+    assert tmp["Prefix"] == "tmp/" and tmp["ExpirationInDays"] == TEMPORARY_DATA_EXPIRATION_DAYS
 
 
 def test_every_bucket_policy_denies_insecure_transport(resources):
@@ -152,7 +164,7 @@ def test_network_private_only_with_endpoints_and_flow_logs(template, resources):
     assert all(e["Properties"]["PrivateDnsEnabled"] is True for e in interface)
     template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL", "ResourceType": "VPC"})
     template.has_resource_properties(
-        "AWS::Logs::LogGroup", {"RetentionInDays": 365, "KmsKeyId": Match.any_value()}
+        "AWS::Logs::LogGroup", {"RetentionInDays": LOG_GROUP_RETENTION_DAYS, "KmsKeyId": Match.any_value()}
     )
     template.resource_count_is("Custom::VpcRestrictDefaultSG", 1)
 
@@ -236,7 +248,7 @@ def test_certificate_custom_resource_gets_no_secret(resources):
     assert fn["Properties"]["VpcConfig"]["SubnetIds"]
 
 
-def test_readme_default_settings_table_is_true():
+def _readme_defaults() -> dict[str, str]:
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -256,5 +268,66 @@ def test_readme_default_settings_table_is_true():
         ):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             rows[cells[0]] = cells[1]
-    assert rows == DEFAULT_SETTINGS
-    assert DEFAULT_EMR_RELEASE == "emr-7.13.0"
+    return rows
+
+
+def test_readme_default_settings_table_is_the_defaults_module():
+    assert _readme_defaults() == DEFAULT_SETTINGS
+
+
+def _numbers(text: str, pattern: str) -> list[int]:
+    return [int(n) for n in re.findall(pattern, text)]
+
+
+def test_readme_default_settings_hold_in_the_synthesized_templates(synthesized, resources):
+    """Every figure and name in the README's table, read back from what the app synthesizes."""
+    rows = _readme_defaults()
+    buckets = _of_type(resources, "AWS::S3::Bucket")
+
+    def rule_days(rule_id: str, field: str) -> set[int]:
+        found = set()
+        for bucket in buckets.values():
+            for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]:
+                if rule["Id"] == rule_id:
+                    value = rule[field]
+                    found.add(value["NoncurrentDays"] if isinstance(value, dict) else value)
+        return found
+
+    cluster = next(
+        r
+        for stack_id in synthesized.stacks
+        for r in synthesized.template_json(stack_id)["Resources"].values()
+        if r["Type"] == "AWS::EMR::Cluster"
+    )
+    assert f"`{cluster['Properties']['ReleaseLabel']}`" in rows["EMR release"]
+    zones = len(_of_type(resources, "AWS::EC2::Subnet"))
+    assert _numbers(rows["Network"], r"(\d+) AZs") == [zones]
+    flow_logs = next(v for k, v in _of_type(resources, "AWS::Logs::LogGroup").items() if "FlowLogs" in k)
+    assert _numbers(rows["VPC flow logs"], r"(\d+) days") == [flow_logs["Properties"]["RetentionInDays"]]
+    assert {_numbers(rows["Bucket versioning"], r"(\d+) days")[0]} == rule_days(
+        "expire-noncurrent-versions", "NoncurrentVersionExpiration"
+    )
+    assert {_numbers(rows["Temporary data"], r"(\d+) days")[0]} == rule_days(
+        "expire-temporary-data", "ExpirationInDays"
+    )
+    log_days = rule_days("expire-logs", "ExpirationInDays") | rule_days(
+        "expire-access-logs", "ExpirationInDays"
+    )
+    assert {_numbers(rows["Log retention"], r"(\d+) days")[0]} == log_days
+    certificate = next(iter(_of_type(resources, "Custom::EmrTlsCertificate").values()))
+    assert _numbers(rows["In-transit encryption"], r"valid (\d+) days") == [
+        int(certificate["Properties"]["ValidityDays"])
+    ]
+    config = next(iter(_of_type(resources, "AWS::EMR::SecurityConfiguration").values()))
+    imds = config["Properties"]["SecurityConfiguration"]["InstanceMetadataServiceConfiguration"]
+    assert _numbers(rows["Instance metadata"], r"hop limit (\d+)") == [imds["HttpPutResponseHopLimit"]]
+    assert "IMDSv2 only" in rows["Instance metadata"] and imds["MinimumInstanceMetadataServiceVersion"] == 2
+    # Endpoints: every interface endpoint the README names is in the template, and no other.
+    names = {
+        str(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1].strip("'\"]}")
+        for e in _of_type(resources, "AWS::EC2::VPCEndpoint").values()
+    }
+    assert len(names) == len(GATEWAY_ENDPOINTS) + len(INTERFACE_ENDPOINTS)
+    listed = rows["VPC endpoints"]
+    for label, short in (("EC2", "ec2"), ("EMR", "elasticmapreduce"), ("KMS", "kms"), ("STS", "sts")):
+        assert (label in listed) == (short in names), (label, names)

@@ -100,3 +100,21 @@ def test_acknowledgement_does_not_leak_to_a_sibling():
     ):
         assert (rule, "Canary/CanaryBucket/Resource") in found, f"{rule} leaked to the sibling"
         assert (rule, "Canary/Storage/AccessLogs/Resource") not in found
+
+
+def test_pinned_environment_passes_the_packs_too(monkeypatch):
+    """Most production apps pin env=Environment(account, region): ARNs then carry the literal
+    account and region, and every acknowledgement must still match its finding."""
+    from aws_cdk import App
+
+    from emr_patterns.app_factory import build_app
+    from emr_patterns.gates import nag_findings
+
+    from ..conftest import cdk_context
+
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "111122223333")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    app = build_app(App(context=cdk_context()), with_nag=False)
+    assert app.node.find_child("PlatformBaseStack").region == "eu-west-1"
+    findings = nag_findings(app)
+    assert findings == [], "\n".join(f"{f.rule_id} at {f.construct_path}" for f in findings)

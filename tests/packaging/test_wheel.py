@@ -42,7 +42,7 @@ def wheel(tmp_path_factory) -> Path:
     import shutil
 
     source = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "setup.py", "README.md", "MANIFEST.in"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "MANIFEST.in"):
         shutil.copy2(REPO / name, source / name)
     for name in ("constructs", "jobs", "lambdas"):
         shutil.copytree(
@@ -120,6 +120,7 @@ USER_APP = textwrap.dedent(
     import constructs
     import emr_patterns
     from emr_patterns import EmrPlatform
+    from emr_patterns.foundation.options import StorageOptions
     from emr_patterns._assets import lambda_dir, job_file
 
     venv = Path(sys.argv[1]).resolve()
@@ -133,7 +134,9 @@ USER_APP = textwrap.dedent(
     class MyDataPlatform(cdk.Stack):
         def __init__(self, scope, id, **kw):
             super().__init__(scope, id, **kw)
-            self.platform = EmrPlatform(self, "Platform", bucket_name_prefix="acme-emr")
+            self.platform = EmrPlatform(
+                self, "Platform", storage=StorageOptions(bucket_name_prefix="acme-emr")
+            )
 
     app = cdk.App(outdir="out")
     MyDataPlatform(app, "MyDataPlatform")

@@ -93,6 +93,64 @@ def test_keys_that_only_name_a_mechanism_are_not_secrets(key: str) -> None:
     Configuration("core-site", {key: "org.example.Thing"})
 
 
+# ---- the escape hatch for keys the secret check flags wrongly ----------------------------------
+
+FALSE_POSITIVE = "hadoop.security.token.service.use_ip"
+
+
+def test_flagged_key_error_names_the_escape_hatch(raises_problem) -> None:
+    assert looks_secret(FALSE_POSITIVE)
+    err = raises_problem(
+        lambda: Configuration("core-site", {FALSE_POSITIVE: "false"}),
+        prop=f"properties[core-site][{FALSE_POSITIVE}]",
+        says="looks like a password",
+    )
+    assert f"not_secret_keys=({FALSE_POSITIVE!r},)" in str(err)
+    assert "secret_property(" in str(err)
+
+
+def test_not_secret_keys_allows_the_literal_and_is_not_rendered() -> None:
+    config = Configuration("core-site", {FALSE_POSITIVE: False}, not_secret_keys=(FALSE_POSITIVE,))
+    assert config.properties == {FALSE_POSITIVE: "false"}
+    assert config.to_api() == {"Classification": "core-site", "Properties": {FALSE_POSITIVE: "false"}}
+    assert config.to_cfn() == {
+        "Classification": "core-site",
+        "ConfigurationProperties": {FALSE_POSITIVE: "false"},
+    }
+    assert Configuration("core-site", {FALSE_POSITIVE: "false"}, not_secret_keys=FALSE_POSITIVE) == config
+
+
+def test_not_secret_keys_covers_only_the_keys_it_names(raises_problem) -> None:
+    raises_problem(
+        lambda: Configuration(
+            "core-site",
+            {FALSE_POSITIVE: "false", "fs.s3a.secret.key": "hunter2"},
+            not_secret_keys=(FALSE_POSITIVE,),
+        ),
+        prop="properties[core-site][fs.s3a.secret.key]",
+        says="looks like a password",
+    )
+    raises_problem(
+        lambda: Configuration("core-site", {FALSE_POSITIVE: "false"}, not_secret_keys=("hadoop.typo",)),
+        prop="not_secret_keys",
+        value="hadoop.typo",
+        says="not a key of properties",
+    )
+
+
+def test_not_secret_keys_survive_merging_and_env_exports() -> None:
+    merged = merge_configurations(
+        Configuration("core-site", {FALSE_POSITIVE: "false"}, not_secret_keys=(FALSE_POSITIVE,)),
+        Configuration("core-site", {"fs.trash.interval": "60"}),
+        env_exports("hadoop-env", {"MY_TOKEN_FILE_FLAG": "1"}, not_secret_keys=("MY_TOKEN_FILE_FLAG",)),
+        env_exports("hadoop-env", {"JAVA_HOME": "/usr/lib/jvm/java-17"}),
+    )
+    assert looks_secret("MY_TOKEN_FILE_FLAG")
+    assert dict(merged[0].properties) == {FALSE_POSITIVE: "false", "fs.trash.interval": "60"}
+    assert merged[0].not_secret_keys == (FALSE_POSITIVE,)
+    assert merged[1].configurations[0].not_secret_keys == ("MY_TOKEN_FILE_FLAG",)
+
+
 def test_secret_annotation_needs_an_arn(raises_problem) -> None:
     ok = Configuration("hive-site", secret_property("javax.jdo.option.ConnectionPassword", SECRET_ARN))
     assert ok.properties == {f"{SECRET_ANNOTATION}javax.jdo.option.ConnectionPassword": SECRET_ARN}

@@ -18,13 +18,18 @@ def _cluster(synthesized, stack_id):
 
 @pytest.mark.parametrize("stack_id", CLUSTER_STACKS)
 def test_cluster_is_encrypted_logged_tagged_keyless_and_terminates(synthesized, stack_id):
-    _, cluster, resources = _cluster(synthesized, stack_id)
+    _, cluster, _ = _cluster(synthesized, stack_id)
     props = cluster["Properties"]
-    sec = props["SecurityConfiguration"]
-    assert resources[sec["Ref"]]["Type"] == "AWS::EMR::SecurityConfiguration"
-    assert "Fn::Join" in props["LogUri"] and "s3://" in str(props["LogUri"])
-    assert props["LogEncryptionKmsKeyId"]["Fn::GetAtt"][1] == "Arn"
-    assert resources[props["LogEncryptionKmsKeyId"]["Fn::GetAtt"][0]]["Type"] == "AWS::KMS::Key"
+    # Platform resources come from the shared PlatformBaseStack, through its exports.
+    assert synthesized.imported_resource(props["SecurityConfiguration"])["Type"] == (
+        "AWS::EMR::SecurityConfiguration"
+    )
+    prefix, bucket, path = props["LogUri"]["Fn::Join"][1]
+    assert (prefix, path) == ("s3://", "/emr/")
+    assert synthesized.imported_resource(bucket)["Type"] == "AWS::S3::Bucket"
+    _, key_arn = synthesized.resolve_import(props["LogEncryptionKmsKeyId"])
+    assert key_arn["Fn::GetAtt"][1] == "Arn"
+    assert synthesized.imported_resource(props["LogEncryptionKmsKeyId"])["Type"] == "AWS::KMS::Key"
     assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in props["Tags"]
     assert "Ec2KeyName" not in props["Instances"]
     assert "AutoTerminationPolicy" in props or props["Instances"].get("TerminationProtected") is True
@@ -75,7 +80,7 @@ def test_graviton_stack_is_arm64_only_with_managed_scaling(synthesized):
 
 
 def test_spot_stack_fleets(synthesized):
-    _, cluster, resources = _cluster(synthesized, "SpotFleetClusterStack")
+    _, cluster, _ = _cluster(synthesized, "SpotFleetClusterStack")
     instances = cluster["Properties"]["Instances"]
     for key in ("MasterInstanceFleet", "CoreInstanceFleet"):
         fleet = instances[key]
@@ -91,6 +96,22 @@ def test_spot_stack_fleets(synthesized):
     spot = task["LaunchSpecifications"]["SpotSpecification"]
     assert spot["AllocationStrategy"] in ("capacity-optimized", "price-capacity-optimized")
     assert spot["TimeoutDurationMinutes"] == 60 and spot["TimeoutAction"] == "SWITCH_TO_ON_DEMAND"
-    subnets = [k for k, v in resources.items() if v["Type"] == "AWS::EC2::Subnet"]
-    assert sorted(s["Ref"] for s in instances["Ec2SubnetIds"]) == sorted(subnets)
-    assert len(subnets) >= 2
+    platform = synthesized.template_json("PlatformBaseStack")["Resources"]
+    subnets = [k for k, v in platform.items() if v["Type"] == "AWS::EC2::Subnet"]
+    used = [synthesized.resolve_import(s) for s in instances["Ec2SubnetIds"]]
+    assert sorted(value["Ref"] for _, value in used) == sorted(subnets)
+    assert {stack for stack, _ in used} == {"PlatformBaseStack"} and len(subnets) >= 2
+
+
+def test_the_app_has_one_vpc_and_every_pattern_stack_uses_it(synthesized):
+    vpcs = [
+        (stack_id, logical_id)
+        for stack_id in synthesized.stacks
+        for logical_id, r in synthesized.template_json(stack_id)["Resources"].items()
+        if r["Type"] == "AWS::EC2::VPC"
+    ]
+    assert [stack for stack, _ in vpcs] == ["PlatformBaseStack"], vpcs
+    for stack_id in CLUSTER_STACKS:
+        _, cluster, _ = _cluster(synthesized, stack_id)
+        for subnet in cluster["Properties"]["Instances"]["Ec2SubnetIds"]:
+            assert synthesized.resolve_import(subnet)[0] == "PlatformBaseStack"

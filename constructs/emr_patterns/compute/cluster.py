@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import CfnOutput, CustomResource, Stack, Tags
+from aws_cdk import CustomResource, Names, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
@@ -15,14 +15,16 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from emr_patterns import _perms
-from emr_patterns._cfn import cfn_of
+from emr_patterns._cfn import cfn_of, depend_on
+from emr_patterns._iam import managed_policy_grant
+from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
-from emr_patterns.foundation.network import EMR_MANAGED_POLICY_TAG
-from emr_patterns.foundation.platform import EmrPlatform
-from emr_patterns.nag import acknowledge, acknowledge_rules
-from emr_patterns.spec import BootstrapAction, ClusterSpec, PlatformBindings, ShellAccess
+from emr_patterns.foundation.platform import IEmrPlatform, check_platform
+from emr_patterns.nag import acknowledge, acknowledge_rules, rule_in_packs
+from emr_patterns.spec import BootstrapAction, ClusterSpec, Configuration, PlatformBindings, ShellAccess
 from emr_patterns.spec.release import Feature, feature_problems
+from emr_patterns.spec.secrets import SECRET_ANNOTATION
 
 __all__ = ["BootstrapScript", "EmrCluster"]
 
@@ -45,6 +47,17 @@ class BootstrapScript:
     args: tuple[str, ...] = ()
 
 
+def _secret_arns(configurations: Sequence[Configuration]) -> list[str]:
+    """Secret ARNs of every ``EMR.secret@`` property, nested configurations included."""
+    found: list[str] = []
+    for configuration in configurations:
+        for key, value in configuration.properties.items():
+            if key.startswith(SECRET_ANNOTATION):
+                found.append(value)
+        found += _secret_arns(configuration.configurations)
+    return found
+
+
 class EmrCluster(Construct):
     """A long-running EMR cluster (``AWS::EMR::Cluster``) on the platform's network, roles and encryption.
 
@@ -62,12 +75,14 @@ class EmrCluster(Construct):
       platform's security configuration, service role and instance profile;
     * bootstrap scripts from local files as content-hashed assets, readable by the instance role
       only object by object;
-    * ``grant_submit_steps`` and outputs for the cluster id and primary DNS name.
+    * ``grant_submit_steps``, ``cluster_id``, ``cluster_arn`` and ``primary_dns_name`` (the
+      construct adds no stack outputs; the prebuilt stacks do).
 
     Args:
         scope: parent construct.
         id: construct id.
-        platform: the EMR platform (network, storage, roles, security configuration).
+        platform: the platform the cluster runs on (an ``EmrPlatform`` in this app, or one
+            imported with ``EmrPlatform.from_platform_attributes``); same account and region.
         spec: what to run: release, applications, fleets or groups, configurations, scaling,
             termination. Must use SSM shell access (no key pair) and either auto-termination or
             termination protection.
@@ -82,15 +97,14 @@ class EmrCluster(Construct):
         scope: Construct,
         id: str,
         *,
-        platform: EmrPlatform,
+        platform: IEmrPlatform,
         spec: ClusterSpec,
         bootstrap_scripts: Sequence[BootstrapScript] = (),
         log_encryption: bool = True,
     ) -> None:
         super().__init__(scope, id)
         problems: list[str] = []
-        if not isinstance(platform, EmrPlatform):
-            problems.append(problem("platform", platform, "is not an EmrPlatform", "pass the EmrPlatform"))
+        problems += check_platform(self, "platform", platform)
         if not isinstance(spec, ClusterSpec):
             problems.append(problem("spec", spec, "is not a ClusterSpec", "build one with emr_patterns.spec"))
         else:
@@ -129,7 +143,6 @@ class EmrCluster(Construct):
                 )
         raise_if_problems(f"EmrCluster '{self.node.path}'", problems)
         self.platform = platform
-        roles = platform.roles
         vpc = platform.vpc
 
         # ---- security groups ------------------------------------------------------------------
@@ -152,6 +165,8 @@ class EmrCluster(Construct):
                 self.service_access_security_group, ec2.Port.tcp(EMR_AGENT_PORT), "EMR service access"
             )
         groups = (self.primary_security_group, self.core_security_group, self.service_access_security_group)
+        #: The primary node's group: ``cluster.connections.allow_from(peer, port)`` opens e.g. Livy.
+        self.connections = ec2.Connections(security_groups=[self.primary_security_group])
 
         # ---- bootstrap assets -----------------------------------------------------------------
         extra_actions: list[BootstrapAction] = []
@@ -172,25 +187,23 @@ class EmrCluster(Construct):
                 "BootstrapAssetsPolicy",
                 description="Read this cluster's bootstrap scripts, object by object",
                 statements=asset_statements,
-                roles=[roles.instance_role],
+                roles=[platform.instance_role],
             )
         self.spec = spec
 
         # ---- the cluster ------------------------------------------------------------------------
-        storage = platform.storage
+        subnets = list(platform.private_subnets)
         bindings = PlatformBindings(
-            service_role=roles.service_role.role_arn,
-            instance_profile=roles.instance_profile.instance_profile_arn,
-            security_configuration=platform.security_configuration.name,
-            log_uri=storage.emr_log_uri,
-            subnet_ids=tuple(s.subnet_id for s in platform.network.private_subnets)
-            if spec.uses_fleets
-            else (platform.network.private_subnets[0].subnet_id,),
-            log_encryption_kms_key_id=storage.key.key_arn if log_encryption else None,
+            service_role=platform.service_role.role_arn,
+            instance_profile=platform.instance_profile.instance_profile_arn,
+            security_configuration=platform.security_configuration_name,
+            log_uri=platform.emr_log_uri,
+            subnet_ids=tuple(s.subnet_id for s in subnets) if spec.uses_fleets else (subnets[0].subnet_id,),
+            log_encryption_kms_key_id=platform.key.key_arn if log_encryption else None,
             emr_managed_primary_security_group=self.primary_security_group.security_group_id,
             emr_managed_core_security_group=self.core_security_group.security_group_id,
             service_access_security_group=self.service_access_security_group.security_group_id,
-            auto_scaling_role=roles.autoscaling_role.role_arn if roles.autoscaling_role else None,
+            auto_scaling_role=platform.autoscaling_role.role_arn if platform.autoscaling_role else None,
         )
         props = spec.to_cfn_cluster_props(bindings)
         self.resource = emr.CfnCluster(
@@ -201,7 +214,7 @@ class EmrCluster(Construct):
             job_flow_role=props["JobFlowRole"],
             service_role=props["ServiceRole"],
             log_uri=props["LogUri"],
-            security_configuration=platform.security_configuration.resource.ref,
+            security_configuration=platform.security_configuration_name,
             instances=emr.CfnCluster.JobFlowInstancesConfigProperty(),
         )
         typed = {"Name", "ReleaseLabel", "JobFlowRole", "ServiceRole", "LogUri", "SecurityConfiguration"}
@@ -213,24 +226,19 @@ class EmrCluster(Construct):
         for group in groups:
             for child in group.node.find_all():
                 if isinstance(child, ec2.CfnSecurityGroupIngress | ec2.CfnSecurityGroupEgress):
-                    self.resource.add_resource_dependency(child)
-        for policy in (roles.service_policy, roles.instance_policy, self._bootstrap_policy):
-            if policy is not None:
-                self.resource.add_resource_dependency(cfn_of(policy))
+                    depend_on(self.resource, child)
+        for dependency in (*platform.deploy_dependencies, self._bootstrap_policy):
+            if dependency is not None and Stack.of(dependency) is Stack.of(self):
+                depend_on(self.resource, cfn_of(dependency))
+            elif dependency is not None:
+                self.resource.node.add_dependency(dependency)
+        self._grant_configuration_secrets(spec)
         self.cluster_id = self.resource.ref
         self.primary_dns_name = self.resource.attr_master_public_dns
         self._acknowledge_cluster_rules()
 
         self.security_group_cleanup = self._security_group_cleanup(groups)
         self.resource.node.add_dependency(self.security_group_cleanup)
-
-        CfnOutput(self, "ClusterId", value=self.cluster_id, description=f"EMR cluster id of {spec.name}")
-        CfnOutput(
-            self,
-            "PrimaryDnsName",
-            value=self.primary_dns_name,
-            description="Private DNS name of the primary node",
-        )
 
     # ---- grants ---------------------------------------------------------------------------------
     @property
@@ -241,12 +249,46 @@ class EmrCluster(Construct):
         )
 
     def grant_submit_steps(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` add, list, describe and cancel steps on this cluster only."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(_perms.EMR_SUBMIT_STEP_ACTIONS), resource_arns=[self.cluster_arn]
+        """Let ``grantee`` add, list, describe and cancel steps on this cluster only.
+
+        For a role, user or group the statement goes to a customer-managed policy under this
+        cluster (``SubmitSteps<principal>``), attached to the principal, so the grant passes the
+        HIPAA, NIST and PCI packs.
+        """
+        principal = grantee.grant_principal
+        name = Names.unique_id(principal) if isinstance(principal, Construct) else "Principal"
+        return managed_policy_grant(
+            self,
+            f"SubmitSteps{name}",
+            grantee,
+            actions=_perms.EMR_SUBMIT_STEP_ACTIONS,
+            resource_arns=[self.cluster_arn],
+            description=f"Submit and watch steps on the EMR cluster {self.node.path}",
         )
 
     # ---- helpers --------------------------------------------------------------------------------
+    def _grant_configuration_secrets(self, spec: ClusterSpec) -> None:
+        """EMR resolves ``EMR.secret@`` properties with the *service* role: let it read those secrets.
+
+        A customer-managed policy on the platform's service role, naming each secret ARN the
+        configurations reference (and nothing else); the cluster waits for it.
+        """
+        arns = sorted(set(_secret_arns(spec.merged_configurations)), key=str)
+        if not arns:
+            return
+        policy = iam.ManagedPolicy(
+            self,
+            "ConfigurationSecretsPolicy",
+            description="EMR service role reads the secrets this cluster's configurations reference",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadConfigurationSecrets", actions=["secretsmanager:GetSecretValue"], resources=arns
+                )
+            ],
+            roles=[self.platform.service_role],
+        )
+        depend_on(self.resource, cfn_of(policy))
+
     def _group(self, id: str, vpc: ec2.IVpc, description: str) -> ec2.SecurityGroup:
         group = ec2.SecurityGroup(
             self, id, vpc=vpc, description=description, allow_all_outbound=id != "ServiceAccessSecurityGroup"
@@ -268,9 +310,9 @@ class EmrCluster(Construct):
             "No SSH key pair by policy: operators use SSM Session Manager (IAM-authenticated and logged) "
             "and jobs are submitted as steps through the EMR API.",
         )
-        acknowledge(
+        acknowledge_rules(
             self.resource,
-            "HIPAA.Security-EMRKerberosEnabled",
+            rule_in_packs("EMRKerberosEnabled"),
             "No interactive Hadoop users: access is through the IAM-authorized EMR API and SSM; "
             "add Kerberos with additional_security_configuration when users log in to the cluster.",
         )
@@ -282,19 +324,21 @@ class EmrCluster(Construct):
         cluster's network interfaces to leave the groups; the handler fails naming the ones left
         after 25 minutes. The EC2 calls go through the network's ``ec2`` interface endpoint.
         """
-        from aws_cdk import Duration  # local: only this method of the module is changed here
+        # Imported here: this method is the only part of the module this change touches.
+        from typing import cast
+
+        from aws_cdk import Duration
+        from constructs import IDependable
 
         platform = self.platform
         stack = Stack.of(self)
-        # The platform exposes vpc_subnets once its redesign lands; until then, the network's.
-        subnets = getattr(platform, "vpc_subnets", None) or platform.network.subnet_selection
         function = PlatformFunction(
             self,
             "SecurityGroupCleanupFunction",
             handler="emr_sg_cleanup",
             description="Revokes EMR-added rules between the cluster security groups on delete",
             vpc=platform.vpc,
-            vpc_subnets=subnets,
+            vpc_subnets=platform.vpc_subnets,
             key=platform.key,
             is_complete_entry="is_complete",
             query_interval=Duration.seconds(30),
@@ -326,5 +370,7 @@ class EmrCluster(Construct):
         # ServiceToken orders it after the functions) and the VPC endpoints they call through.
         for policy in function.provider_policies:
             cleanup.node.add_dependency(policy)
-        cleanup.node.add_dependency(platform.network)
+        # The platform (its VPC endpoints among it) is a construct: in this stack the cleanup is
+        # deleted before it, in another stack the stack order already says so.
+        cleanup.node.add_dependency(cast(IDependable, platform))
         return cleanup

@@ -5,15 +5,24 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from aws_cdk import Annotations, Stack, Tags
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Tags, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from emr_patterns._cfn import cfn_of, nag_arn_ref
+from emr_patterns._cfn import cfn_of, nag_arn_ref, undepend
+from emr_patterns._context import resolve_removal_policy
 from emr_patterns._kms import allow_cloudwatch_logs
+from emr_patterns._retention import retention_days
+from emr_patterns.defaults import (
+    EMR_MANAGED_POLICY_TAG,
+    KEY_PENDING_WINDOW_DAYS,
+    LOG_GROUP_RETENTION_DAYS,
+    VPC_CIDR,
+    VPC_MAX_AZS,
+)
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.nag import acknowledge, acknowledge_rules, checkov_skip, rule_in_packs
 
@@ -25,11 +34,12 @@ __all__ = [
     "SubnetMode",
 ]
 
-EMR_MANAGED_POLICY_TAG = ("for-use-with-amazon-emr-managed-policies", "true")
 
 #: Interface endpoints an EMR cluster in a private subnet without internet access needs.
 INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "emr": ec2.InterfaceVpcEndpointAwsService.EMR,
+    # The platform's deploy-time functions (security-group cleanup) call the EC2 API.
+    "ec2": ec2.InterfaceVpcEndpointAwsService.EC2,
     "sts": ec2.InterfaceVpcEndpointAwsService.STS,
     "kms": ec2.InterfaceVpcEndpointAwsService.KMS,
     "secretsmanager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
@@ -79,12 +89,13 @@ class DataPlatformNetwork(Construct):
         cidr: IPv4 range of a new VPC. Default: ``10.40.0.0/16``.
         nat_gateways: NAT gateways in NAT mode. Default: one per zone.
         existing_endpoints: endpoints a brought VPC already has, by short name (``s3``,
-            ``dynamodb``, ``emr``, ``sts``, ``kms``, ``secretsmanager``, ``logs``, ``monitoring``,
+            ``dynamodb``, ``emr``, ``ec2``, ``sts``, ``kms``, ``secretsmanager``, ``logs``, ``monitoring``,
             ``ssm``, ``ssmmessages``, ``ec2messages``). Default: none.
         create_missing_endpoints: create the required endpoints a brought VPC lacks.
             Default: False (a missing endpoint is an error).
         flow_log_key: KMS key for the flow-log group. Default: a new key with rotation.
-        flow_log_retention: flow-log retention. Default: one year.
+        flow_log_retention_days: days flow logs are kept (a value CloudWatch Logs accepts).
+            Default: 365.
     """
 
     def __init__(
@@ -94,18 +105,19 @@ class DataPlatformNetwork(Construct):
         *,
         vpc: ec2.IVpc | None = None,
         subnet_mode: SubnetMode = SubnetMode.ISOLATED,
-        max_azs: int = 2,
-        cidr: str = "10.40.0.0/16",
+        max_azs: int = VPC_MAX_AZS,
+        cidr: str = VPC_CIDR,
         nat_gateways: int | None = None,
         existing_endpoints: Sequence[str] = (),
         create_missing_endpoints: bool = False,
         flow_log_key: kms.IKey | None = None,
-        flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        flow_log_retention_days: int = LOG_GROUP_RETENTION_DAYS,
     ) -> None:
         super().__init__(scope, id)
         problems = self._validate_props(
             vpc, subnet_mode, max_azs, existing_endpoints, create_missing_endpoints
         )
+        retention = retention_days("flow_log_retention_days", flow_log_retention_days, problems)
         raise_if_problems(f"DataPlatformNetwork '{self.node.path}'", problems)
 
         self.owns_vpc = vpc is None
@@ -125,11 +137,26 @@ class DataPlatformNetwork(Construct):
             description="HTTPS from inside the VPC to the interface endpoints",
             allow_all_outbound=False,
         )
+        vpc_cidr = cidr if self.owns_vpc else _literal_cidr(self.vpc)
         self.endpoint_security_group.add_ingress_rule(
-            ec2.Peer.ipv4(cidr if self.owns_vpc else self.vpc.vpc_cidr_block),
-            ec2.Port.tcp(443),
-            "HTTPS from the VPC CIDR",
+            ec2.Peer.ipv4(vpc_cidr), ec2.Port.tcp(443), "HTTPS from the VPC CIDR"
         )
+        if Token.is_unresolved(vpc_cidr):
+            # The CIDR of a VPC imported with a token (e.g. Fn::ImportValue) is known only at deploy
+            # time, so the packs cannot tell it from 0.0.0.0/0 and report the rule.
+            for rule in ("EC2RestrictedCommonPorts", "EC2RestrictedSSH"):
+                acknowledge_rules(
+                    self.endpoint_security_group,
+                    rule_in_packs(rule),
+                    "The only ingress rule is HTTPS (443) from the brought VPC's own CIDR, which is a "
+                    "deploy-time value here; no other port and no address outside the VPC.",
+                )
+            acknowledge(
+                self.endpoint_security_group,
+                "AwsSolutions-EC23",
+                "The only ingress rule is HTTPS (443) from the brought VPC's own CIDR, a deploy-time "
+                "value the rule cannot read; it never admits 0.0.0.0/0.",
+            )
         self.endpoints: dict[str, ec2.IVpcEndpoint] = {}
         for name in missing:
             if name in GATEWAY_ENDPOINTS:
@@ -153,12 +180,15 @@ class DataPlatformNetwork(Construct):
                 )
 
         if self.owns_vpc:
-            self.flow_log_key = flow_log_key or self._flow_log_key()
+            # Flow logs are audit data: RETAIN, unless the app allows destroying data.
+            removal = resolve_removal_policy(self, None, "flow logs")
+            self.flow_log_key = flow_log_key or self._flow_log_key(removal)
             self.flow_log_group = logs.LogGroup(
                 self,
                 "FlowLogs",
                 encryption_key=self.flow_log_key,
-                retention=flow_log_retention,
+                retention=retention,
+                removal_policy=removal,
             )
             flow_log_role = iam.Role(
                 self,
@@ -266,7 +296,24 @@ class DataPlatformNetwork(Construct):
             if len(zones) < 2:
                 problems.append(
                     problem(
-                        "vpc", sorted(zones), "has private subnets in fewer than 2 zones", "add a second zone"
+                        "vpc",
+                        sorted(_zone_label(vpc, z) for z in zones),
+                        "has private subnets in fewer than 2 zones",
+                        "add private subnets in a second zone (max_azs=2 or more on the VPC)",
+                    )
+                )
+            try:
+                vpc.vpc_cidr_block  # noqa: B018 - raises for a VPC imported without its CIDR
+            except RuntimeError as err:
+                if "vpcCidrBlock" not in str(err):
+                    raise
+                problems.append(
+                    problem(
+                        "vpc",
+                        vpc.node.path,
+                        "was imported without vpc_cidr_block; the interface endpoints admit HTTPS from "
+                        "the VPC's CIDR",
+                        "pass vpc_cidr_block=... to ec2.Vpc.from_vpc_attributes (or use Vpc.from_lookup)",
                     )
                 )
         if not create_missing_endpoints:
@@ -355,17 +402,42 @@ class DataPlatformNetwork(Construct):
             checkov_skip(handler, check, reason)
         role = provider.node.try_find_child("Role")
         if role is not None:  # the handler already references the role with GetAtt (cfn-lint W3005)
-            cfn_of(handler).remove_resource_dependency(cfn_of(role))
+            undepend(cfn_of(handler), cfn_of(role))
 
-    def _flow_log_key(self) -> kms.Key:
+    def _flow_log_key(self, removal: RemovalPolicy) -> kms.Key:
         key = kms.Key(
             self,
             "FlowLogKey",
             description=f"cdk-emr-patterns VPC flow logs ({self.node.path})",
             enable_key_rotation=True,
+            removal_policy=removal,
+            pending_window=Duration.days(KEY_PENDING_WINDOW_DAYS)
+            if removal == RemovalPolicy.DESTROY
+            else None,
         )
         allow_cloudwatch_logs(key)
         return key
+
+
+def _literal_cidr(vpc: ec2.IVpc) -> str:
+    """The VPC's CIDR, as a literal when a VPC defined in this app declares it (its CfnVPC's
+    ``cidr_block``), else the VPC's ``vpc_cidr_block`` (a token for a VPC in another stack)."""
+    child = vpc.node.default_child
+    if isinstance(child, ec2.CfnVPC):
+        block = child.cidr_block
+        if isinstance(block, str) and not Token.is_unresolved(block):
+            return block
+    return vpc.vpc_cidr_block
+
+
+def _zone_label(scope: IConstruct, zone: str) -> str:
+    """A zone for an error message: its name, or which of the region's zones a token selects."""
+    if not Token.is_unresolved(zone):
+        return zone
+    resolved = Stack.of(scope).resolve(zone)
+    if isinstance(resolved, dict) and "Fn::Select" in resolved:
+        return f"zone #{int(resolved['Fn::Select'][0]) + 1} of the stack's region (chosen at deploy time)"
+    return "a zone chosen at deploy time"
 
 
 def _service_suffix(service_name: object) -> str:

@@ -12,9 +12,10 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from emr_patterns import _perms
-from emr_patterns._cfn import nag_arn_ref
+from emr_patterns._cfn import nag_resource
+from emr_patterns._iam import ManagedGrantsRole
 from emr_patterns.errors import problem, raise_if_problems
-from emr_patterns.foundation.storage import DataLakeStorage
+from emr_patterns.foundation.storage import DATA_BUCKETS, DataLakeStorage
 from emr_patterns.nag import acknowledge
 
 __all__ = ["EmrRoles"]
@@ -43,9 +44,10 @@ class EmrRoles(Construct):
       (instead of an SSH key pair).
     * Optional autoscaling role for custom automatic scaling policies.
 
-    Every policy is a customer-managed ``iam.ManagedPolicy`` (HIPAA and NIST packs reject inline
-    policies), and both roles are wrapped with ``without_policy_updates()`` for grants from other
-    constructs, which attach their own managed policies instead.
+    Every policy is a customer-managed ``iam.ManagedPolicy`` (the HIPAA, NIST and PCI packs reject
+    inline policies). Grants made on either role later (``bucket.grant_read(roles.instance_role)``,
+    ``secret.grant_read(roles.service_role)``) go to a customer-managed ``GrantsPolicy`` under
+    that role, not to an inline default policy (see :class:`~emr_patterns._iam.ManagedGrantsRole`).
 
     Args:
         scope: parent construct.
@@ -110,7 +112,7 @@ class EmrRoles(Construct):
         keys = [storage.key, *extra_keys]
 
         # ---- instance role and profile ---------------------------------------------------
-        self.instance_role = iam.Role(
+        self.instance_role = ManagedGrantsRole(
             self,
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
@@ -125,9 +127,11 @@ class EmrRoles(Construct):
             ),
         )
         self.instance_role.add_managed_policy(self.instance_policy)
+        logs_objects = storage.logs_bucket.arn_for_objects(f"{storage.layout.emr_logs_prefix}*")
+        artifact_objects = storage.artifacts_bucket.arn_for_objects(f"{storage.layout.artifacts_prefix}*")
         acknowledge(
             self.instance_policy,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticmapreduce:<AWS::Region>:<AWS::AccountId>:cluster/*]",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, self._clusters_arn())}]",
             "Nodes describe their own cluster, whose id is unknown until EMR creates it; scoped to "
             "clusters in this account and region.",
         )
@@ -142,13 +146,13 @@ class EmrRoles(Construct):
             )
         acknowledge(
             self.instance_policy,
-            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(storage.logs_bucket)}/{storage.layout.emr_logs_prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, logs_objects)}]",
             "EMR writes cluster logs under run-time paths (cluster and node ids) below the EMR log "
             "prefix; nothing else in the logs bucket is writable.",
         )
         acknowledge(
             self.instance_policy,
-            f"AwsSolutions-IAM5[Resource::{nag_arn_ref(storage.artifacts_bucket)}/{storage.layout.artifacts_prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, artifact_objects)}]",
             "Nodes read job code, bootstrap scripts and TLS material below the artifacts prefix; read only.",
         )
         if enable_ssm:
@@ -164,7 +168,7 @@ class EmrRoles(Construct):
         self.instance_profile = iam.InstanceProfile(self, "InstanceProfile", role=self.instance_role)
 
         # ---- service role -----------------------------------------------------------------
-        self.service_role = iam.Role(
+        self.service_role = ManagedGrantsRole(
             self,
             "ServiceRole",
             assumed_by=iam.ServicePrincipal(
@@ -238,24 +242,21 @@ class EmrRoles(Construct):
             )
 
     # ---- helpers ----------------------------------------------------------------------------
-    @staticmethod
+    def _clusters_arn(self) -> str:
+        return Stack.of(self).format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")
+
     def _object_wildcards(
+        self,
         storage: DataLakeStorage,
         read: Sequence[s3.IBucket],
         read_write: Sequence[s3.IBucket],
     ) -> list[tuple[str, str]]:
         """(objects ARN as cdk-nag names it, label) of each bucket the instance policy names with ``/*``."""
         labelled: list[tuple[s3.IBucket, str]] = [
-            (b, f"{purpose} bucket")
-            for purpose, b in storage.buckets.items()
-            if purpose in ("raw", "work", "curated")
+            (b, f"{purpose} bucket") for purpose, b in storage.buckets.items() if purpose in DATA_BUCKETS
         ]
         labelled += [(b, "additional bucket") for b in (*read, *read_write)]
-        # Buckets defined in the app appear in findings as <LogicalId.Arn>, imported ones by literal ARN.
-        return [
-            (f"{nag_arn_ref(b) if b.node.default_child is not None else b.bucket_arn}/*", label)
-            for b, label in labelled
-        ]
+        return [(nag_resource(self, b.arn_for_objects("*")), label) for b, label in labelled]
 
     def _instance_statements(
         self,
@@ -274,7 +275,7 @@ class EmrRoles(Construct):
             ),
             iam.PolicyStatement(
                 sid="ReadWriteData",
-                actions=[*_perms.S3_READ_ACTIONS[:2], *_perms.S3_WRITE_ACTIONS],
+                actions=[*_perms.S3_OBJECT_READ_ACTIONS, *_perms.S3_WRITE_ACTIONS],
                 resources=[b.arn_for_objects("*") for b in rw],
             ),
             iam.PolicyStatement(
@@ -295,18 +296,14 @@ class EmrRoles(Construct):
             iam.PolicyStatement(
                 sid="DescribeOwnCluster",
                 actions=list(_perms.EMR_INSTANCE_ACTIONS),
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="elasticmapreduce", resource="cluster", resource_name="*"
-                    )
-                ],
+                resources=[self._clusters_arn()],
             ),
         ]
         if read:
             statements.append(
                 iam.PolicyStatement(
                     sid="ReadAdditional",
-                    actions=list(_perms.S3_READ_ACTIONS[:2]),
+                    actions=list(_perms.S3_OBJECT_READ_ACTIONS),
                     resources=[b.arn_for_objects("*") for b in read],
                 )
             )

@@ -15,12 +15,22 @@ from emr_patterns._cfn import cfn_of
 from emr_patterns._context import resolve_removal_policy
 from emr_patterns._kms import allow_cloudwatch_logs
 from emr_patterns._validation import validate_bucket_name, validate_kms_key_arn, validate_s3_prefix
+from emr_patterns.defaults import (
+    INCOMPLETE_UPLOAD_ABORT_DAYS,
+    KEY_PENDING_WINDOW_DAYS,
+    NONCURRENT_VERSION_EXPIRATION_DAYS,
+    S3_LOG_RETENTION_DAYS,
+    TEMPORARY_DATA_EXPIRATION_DAYS,
+)
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.nag import acknowledge_rules, checkov_skip, rule_in_packs
 
 __all__ = ["DataLakeStorage", "LakeLayout"]
 
-DATA_BUCKETS = ("raw", "work", "curated", "logs", "artifacts")
+#: Every bucket the platform creates (besides access logs), by purpose.
+PLATFORM_BUCKETS = ("raw", "work", "curated", "logs", "artifacts")
+#: The buckets EMR jobs read and write (:attr:`DataLakeStorage.data_buckets`).
+DATA_BUCKETS = ("raw", "work", "curated")
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,7 @@ class DataLakeStorage(Construct):
         elif encryption_key is not None:
             problems += validate_kms_key_arn("encryption_key", encryption_key.key_arn)
         if bucket_name_prefix is not None:
-            for purpose in (*DATA_BUCKETS, "access-logs"):
+            for purpose in (*PLATFORM_BUCKETS, "access-logs"):
                 problems += validate_bucket_name("bucket_name_prefix", f"{bucket_name_prefix}-{purpose}")
         raise_if_problems(f"DataLakeStorage '{self.node.path}'", sorted(set(problems)))
 
@@ -127,7 +137,7 @@ class DataLakeStorage(Construct):
             description=f"cdk-emr-patterns data lake key ({self.node.path})",
             enable_key_rotation=True,
             removal_policy=policy,
-            pending_window=Duration.days(7) if destroy else None,
+            pending_window=Duration.days(KEY_PENDING_WINDOW_DAYS) if destroy else None,
         )
         if isinstance(self.key, kms.Key):
             allow_cloudwatch_logs(self.key)
@@ -135,13 +145,13 @@ class DataLakeStorage(Construct):
         def name(purpose: str) -> str | None:
             return f"{bucket_name_prefix}-{purpose}" if bucket_name_prefix else None
 
-        expire_noncurrent = noncurrent_version_expiration or Duration.days(30)
-        keep_logs = log_retention or Duration.days(365)
+        expire_noncurrent = noncurrent_version_expiration or Duration.days(NONCURRENT_VERSION_EXPIRATION_DAYS)
+        keep_logs = log_retention or Duration.days(S3_LOG_RETENTION_DAYS)
         common_rules = [
             s3.LifecycleRule(
                 id="expire-noncurrent-versions",
                 noncurrent_version_expiration=expire_noncurrent,
-                abort_incomplete_multipart_upload_after=Duration.days(7),
+                abort_incomplete_multipart_upload_after=Duration.days(INCOMPLETE_UPLOAD_ABORT_DAYS),
                 expired_object_delete_marker=True,
             )
         ]
@@ -179,14 +189,14 @@ class DataLakeStorage(Construct):
         )
 
         self.buckets: dict[str, s3.Bucket] = {}
-        for purpose in DATA_BUCKETS:
+        for purpose in PLATFORM_BUCKETS:
             rules = list(common_rules)
             if purpose == "work":
                 rules.append(
                     s3.LifecycleRule(
                         id="expire-temporary-data",
                         prefix=self.layout.temporary_prefix,
-                        expiration=temporary_data_expiration or Duration.days(7),
+                        expiration=temporary_data_expiration or Duration.days(TEMPORARY_DATA_EXPIRATION_DAYS),
                     )
                 )
             if purpose == "logs":
@@ -225,7 +235,7 @@ class DataLakeStorage(Construct):
     @property
     def data_buckets(self) -> list[s3.IBucket]:
         """Buckets that hold data an EMR job reads or writes: raw, work and curated."""
-        return [self.raw_bucket, self.work_bucket, self.curated_bucket]
+        return [self.buckets[purpose] for purpose in DATA_BUCKETS]
 
     @property
     def emr_log_uri(self) -> str:
@@ -261,6 +271,10 @@ class DataLakeStorage(Construct):
             )
         )
 
-    def grant_read_write_data(self, grantee: iam.IGrantable) -> list[iam.Grant]:
-        """Read and write on raw, work and curated (and use of the key)."""
-        return [bucket.grant_read_write(grantee) for bucket in self.data_buckets]
+    def grant_read_write_data(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read and write on raw, work and curated (and use of the key), as one grant."""
+        grants = [bucket.grant_read_write(grantee) for bucket in self.data_buckets]
+        combined = grants[0]
+        for grant in grants[1:]:
+            combined = combined.combine(grant)
+        return combined

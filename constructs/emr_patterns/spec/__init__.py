@@ -38,26 +38,13 @@ from emr_patterns.spec.cluster import (
     PlatformBindings,
     ScalingUnit,
     ShellAccess,
-    cluster_problems,
-    cluster_warnings,
 )
 from emr_patterns.spec.configurations import (
-    SECRET_ANNOTATION,
     Classification,
     Configuration,
-    JdbcDriver,
     configuration_conflicts,
     env_exports,
-    external_hive_metastore,
-    glue_data_catalog,
-    hbase_on_s3,
-    hive_acid,
-    hiveserver2_ldap,
-    is_secret_reference,
-    looks_secret,
     merge_configurations,
-    secret_property,
-    secret_value_problems,
 )
 from emr_patterns.spec.fleets import (
     MAX_TYPES_PER_FLEET,
@@ -75,6 +62,14 @@ from emr_patterns.spec.fleets import (
     SpotTimeoutAction,
     vcpu_weighted,
 )
+from emr_patterns.spec.presets import (
+    JdbcDriver,
+    external_hive_metastore,
+    glue_data_catalog,
+    hbase_on_s3,
+    hive_acid,
+    hiveserver2_ldap,
+)
 from emr_patterns.spec.release import (
     DEFAULT_RELEASE,
     FEATURE_RELEASES,
@@ -84,6 +79,14 @@ from emr_patterns.spec.release import (
     feature_problems,
     known_release_labels,
     latest_known_release,
+)
+from emr_patterns.spec.rules import cluster_problems, cluster_warnings
+from emr_patterns.spec.secrets import (
+    SECRET_ANNOTATION,
+    is_secret_reference,
+    looks_secret,
+    secret_property,
+    secret_value_problems,
 )
 
 __all__ = [

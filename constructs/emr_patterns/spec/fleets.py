@@ -2,7 +2,9 @@
 
 Every spec is a frozen dataclass that checks itself on construction and raises one
 :class:`~emr_patterns.errors.EmrPatternsValidationError` listing every problem. Checks that need
-the whole cluster (release, architecture, applications) live in :mod:`emr_patterns.spec.cluster`.
+the whole cluster (release, architecture, applications) live in :mod:`emr_patterns.spec.rules`.
+Number props (capacities, weights, sizes, IOPS, timeouts) may be CDK number tokens, which the
+checks skip.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
+from emr_patterns._tokens import is_unresolved
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.spec.catalog import instance_type
 
@@ -39,7 +42,8 @@ MAX_TYPES_PER_FLEET_WITHOUT_STRATEGY = 5
 """EMR's limit of instance types per fleet without an allocation strategy."""
 
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
+AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
+"""An EC2 AMI id (``ami-`` and 8 or 17 hex digits), for every ``custom_ami_id`` check."""
 
 
 class NodeRole(StrEnum):
@@ -85,6 +89,19 @@ _ROLES = {r.value for r in NodeRole}
 _VOLUME_TYPES = {"gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"}
 
 
+_T = TypeVar("_T")
+
+
+def _known(value: _T | None) -> TypeGuard[_T]:
+    """True for a value the spec can judge now: set, and not a CDK token (checks skip tokens)."""
+    return value is not None and not is_unresolved(value)
+
+
+def _may_be_positive(value: Any) -> bool:
+    """True if a capacity is above zero or is a token (so it may be; a number token is negative)."""
+    return is_unresolved(value) or value > 0
+
+
 def _enum_problem(prop: str, value: Any, enum: type[StrEnum]) -> list[str]:
     allowed = [m.value for m in enum]
     if str(value) in allowed:
@@ -119,7 +136,7 @@ class EbsVolume:
             out.append(
                 problem(f"{prop}.volume_type", self.volume_type, "is not an EBS volume type", "use 'gp3'")
             )
-        if not 1 <= self.size_gib <= 16384:
+        if _known(self.size_gib) and not 1 <= self.size_gib <= 16384:
             out.append(
                 problem(f"{prop}.size_gib", self.size_gib, "is outside 1-16,384 GiB", "pick a size in range")
             )
@@ -127,7 +144,7 @@ class EbsVolume:
             out.append(
                 problem(f"{prop}.iops", None, f"{self.volume_type} needs provisioned IOPS", "set iops")
             )
-        if self.volume_type == "gp3" and self.iops is not None and not 3000 <= self.iops <= 16000:
+        if self.volume_type == "gp3" and _known(self.iops) and not 3000 <= self.iops <= 16000:
             out.append(
                 problem(f"{prop}.iops", self.iops, "gp3 IOPS must be 3,000-16,000", "pick IOPS in range")
             )
@@ -141,7 +158,7 @@ class EbsVolume:
                         "drop it",
                     )
                 )
-            elif not 125 <= self.throughput_mibps <= 1000:
+            elif _known(self.throughput_mibps) and not 125 <= self.throughput_mibps <= 1000:
                 out.append(
                     problem(
                         f"{prop}.throughput_mibps",
@@ -150,7 +167,7 @@ class EbsVolume:
                         "pick one in range",
                     )
                 )
-        if not 1 <= self.volumes_per_instance <= 25:
+        if _known(self.volumes_per_instance) and not 1 <= self.volumes_per_instance <= 25:
             out.append(
                 problem(
                     f"{prop}.volumes_per_instance", self.volumes_per_instance, "is outside 1-25", "use 1-25"
@@ -206,7 +223,9 @@ class InstanceTypeSpec:
             out.append(
                 problem(prop, self.instance_type, "is not an EC2 instance type name", "use e.g. 'm7g.xlarge'")
             )
-        if not isinstance(self.weighted_capacity, int) or self.weighted_capacity < 1:
+        if _known(self.weighted_capacity) and (
+            not isinstance(self.weighted_capacity, int) or self.weighted_capacity < 1
+        ):
             out.append(
                 problem(
                     f"{prop}.weighted_capacity",
@@ -225,17 +244,17 @@ class InstanceTypeSpec:
                 )
             )
         pct = self.bid_price_as_percentage_of_on_demand
-        if pct is not None and not 0 < pct <= 1000:
+        if _known(pct) and not 0 < pct <= 1000:
             out.append(
                 problem(
                     f"{prop}.bid_price_as_percentage_of_on_demand", pct, "is outside 0-1000", "use e.g. 100"
                 )
             )
-        if self.priority is not None and self.priority < 0:
+        if _known(self.priority) and self.priority < 0:
             out.append(
                 problem(f"{prop}.priority", self.priority, "must be >= 0", "use 0 for the top priority")
             )
-        if self.custom_ami_id is not None and not _AMI.match(self.custom_ami_id):
+        if self.custom_ami_id is not None and not AMI_ID.match(self.custom_ami_id):
             out.append(
                 problem(f"{prop}.custom_ami_id", self.custom_ami_id, "is not an AMI id", "use 'ami-...'")
             )
@@ -250,7 +269,7 @@ class InstanceTypeSpec:
                         "use a catalog type, or give weighted_capacity yourself without vcpu_weighted",
                     )
                 )
-            elif entry.vcpu != self.weighted_capacity:
+            elif _known(self.weighted_capacity) and entry.vcpu != self.weighted_capacity:
                 out.append(
                     problem(
                         f"{prop}.weighted_capacity",
@@ -343,7 +362,9 @@ class SpotSpec:
     def problems(self, prop: str) -> list[str]:
         """Pure validator."""
         out = _enum_problem(f"{prop}.timeout_action", self.timeout_action, SpotTimeoutAction)
-        if not isinstance(self.timeout_minutes, int) or not 5 <= self.timeout_minutes <= 1440:
+        if _known(self.timeout_minutes) and (
+            not isinstance(self.timeout_minutes, int) or not 5 <= self.timeout_minutes <= 1440
+        ):
             out.append(
                 problem(
                     f"{prop}.timeout_minutes",
@@ -491,7 +512,7 @@ class InstanceFleetSpec:
     def renders_on_demand_spec(self) -> bool:
         """True if the On-Demand specification is rendered (On-Demand target, or a task fleet)."""
         return self.on_demand is not None and (
-            self.target_on_demand_capacity > 0
+            _may_be_positive(self.target_on_demand_capacity)
             or (self.role is NodeRole.TASK and self.target_spot_capacity == 0)
         )
 
@@ -499,7 +520,7 @@ class InstanceFleetSpec:
     def renders_spot_spec(self) -> bool:
         """True if the Spot specification is rendered (Spot target, or a task fleet starting at zero)."""
         return self.spot is not None and (
-            self.target_spot_capacity > 0
+            _may_be_positive(self.target_spot_capacity)
             or (self.role is NodeRole.TASK and self.target_on_demand_capacity == 0)
         )
 
@@ -522,8 +543,8 @@ class InstanceFleetSpec:
 
     @property
     def uses_spot(self) -> bool:
-        """True if the fleet asks for Spot capacity."""
-        return self.target_spot_capacity > 0
+        """True if the fleet asks for Spot capacity (False while the target is a CDK token)."""
+        return _known(self.target_spot_capacity) and self.target_spot_capacity > 0
 
     def problems(self, prop: str) -> list[str]:
         """Pure validator (self-contained checks only)."""
@@ -563,14 +584,15 @@ class InstanceFleetSpec:
                 )
             )
         od, spot = self.target_on_demand_capacity, self.target_spot_capacity
-        if od < 0 or spot < 0:
+        known_od, known_spot = _known(od), _known(spot)
+        if (known_od and od < 0) or (known_spot and spot < 0):
             out.append(problem(f"{prop}.target_*_capacity", (od, spot), "is negative", "use 0 or more units"))
-        if spot > 0 and self.spot is None:
+        if known_spot and spot > 0 and self.spot is None:
             out.append(
                 problem(f"{prop}.spot", None, "a Spot target needs a Spot specification", "pass SpotSpec()")
             )
         if role is NodeRole.PRIMARY:
-            if spot > 0:
+            if known_spot and spot > 0:
                 out.append(
                     problem(
                         f"{prop}.target_spot_capacity",
@@ -579,7 +601,7 @@ class InstanceFleetSpec:
                         "use InstanceFleetSpec.primary(...) (On-Demand)",
                     )
                 )
-            elif od not in (1, 3):
+            elif known_od and od not in (1, 3):
                 out.append(
                     problem(
                         f"{prop}.target_on_demand_capacity",
@@ -588,7 +610,9 @@ class InstanceFleetSpec:
                         "use nodes=1, or nodes=3 for high availability",
                     )
                 )
-            heavy = [t.instance_type for t in types if t.weighted_capacity != 1]
+            heavy = [
+                t.instance_type for t in types if _known(t.weighted_capacity) and t.weighted_capacity != 1
+            ]
             if heavy:
                 out.append(
                     problem(
@@ -598,7 +622,7 @@ class InstanceFleetSpec:
                         "drop the weights (and vcpu_weighted) from the primary fleet",
                     )
                 )
-        elif role is NodeRole.CORE and od + spot == 0:
+        elif role is NodeRole.CORE and known_od and known_spot and od + spot == 0:
             out.append(
                 problem(f"{prop}.target_*_capacity", (od, spot), "a core fleet needs capacity", "give units")
             )
@@ -718,7 +742,7 @@ class InstanceGroupSpec:
                         "use market=ON_DEMAND for the primary group",
                     )
                 )
-            if self.instance_count not in (1, 3):
+            if _known(self.instance_count) and self.instance_count not in (1, 3):
                 out.append(
                     problem(
                         f"{prop}.instance_count",
@@ -727,7 +751,7 @@ class InstanceGroupSpec:
                         "use 1 or 3",
                     )
                 )
-        elif self.instance_count < (1 if role is NodeRole.CORE else 0):
+        elif _known(self.instance_count) and self.instance_count < (1 if role is NodeRole.CORE else 0):
             out.append(
                 problem(f"{prop}.instance_count", self.instance_count, "is too small", "use 1 or more")
             )
@@ -735,7 +759,7 @@ class InstanceGroupSpec:
             out.append(
                 problem(f"{prop}.bid_price", self.bid_price, "only Spot groups take a bid price", "drop it")
             )
-        if self.custom_ami_id is not None and not _AMI.match(self.custom_ami_id):
+        if self.custom_ami_id is not None and not AMI_ID.match(self.custom_ami_id):
             out.append(
                 problem(f"{prop}.custom_ami_id", self.custom_ami_id, "is not an AMI id", "use 'ami-...'")
             )

@@ -16,6 +16,7 @@ from enum import StrEnum
 from functools import cache, total_ordering
 from importlib.resources import files
 
+from emr_patterns.defaults import DEFAULT_EMR_RELEASE
 from emr_patterns.errors import EmrPatternsValidationError, problem
 
 __all__ = [
@@ -28,8 +29,8 @@ __all__ = [
     "latest_known_release",
 ]
 
-DEFAULT_RELEASE = "emr-7.13.0"
-"""The release every spec uses unless told otherwise."""
+DEFAULT_RELEASE = DEFAULT_EMR_RELEASE
+"""The release every spec uses unless told otherwise (alias of ``defaults.DEFAULT_EMR_RELEASE``)."""
 
 _LABEL = re.compile(r"^emr-(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 

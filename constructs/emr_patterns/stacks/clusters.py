@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from emr_patterns.compute.cluster import EmrCluster
-from emr_patterns.foundation.platform import EmrPlatform
+from emr_patterns.errors import raise_if_problems
+from emr_patterns.foundation.platform import EmrPlatform, IEmrPlatform, check_platform
 from emr_patterns.spec import (
     Architecture,
     ClusterSpec,
@@ -100,42 +101,75 @@ class _ClusterStack(Stack):
         *,
         spec: ClusterSpec,
         description: str,
-        platform_props: dict[str, Any] | None = None,
+        platform: IEmrPlatform | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("description", description)
         super().__init__(scope, id, **kwargs)
-        self.platform = EmrPlatform(self, "Platform", **(platform_props or {}))
-        self.cluster = EmrCluster(self, "Cluster", platform=self.platform, spec=spec)
+        if platform is None:
+            platform = EmrPlatform(self, "Platform")
+        else:
+            raise_if_problems(f"{type(self).__name__} '{id}'", check_platform(self, "platform", platform))
+        self.platform = platform
+        self.cluster = EmrCluster(self, "Cluster", platform=platform, spec=spec)
+        CfnOutput(
+            self, "ClusterId", value=self.cluster.cluster_id, description=f"EMR cluster id of {spec.name}"
+        )
+        CfnOutput(
+            self,
+            "PrimaryDnsName",
+            value=self.cluster.primary_dns_name,
+            description="Private DNS name of the primary node",
+        )
 
 
 class GravitonSparkClusterStack(_ClusterStack):
-    """Platform plus a Spark cluster on Graviton fleets only, with managed scaling and idle auto-termination.
+    """A Spark cluster on Graviton fleets only, with managed scaling and idle auto-termination.
 
-    ``spec`` replaces :func:`graviton_spark_spec`; ``platform_props`` go to :class:`EmrPlatform`.
+    ``spec`` replaces :func:`graviton_spark_spec`. ``platform``: the shared platform (e.g.
+    ``PlatformBaseStack(...).platform``); default: a platform of its own in this stack.
     """
 
-    def __init__(self, scope: Construct, id: str, *, spec: ClusterSpec | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: IEmrPlatform | None = None,
+        spec: ClusterSpec | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             scope,
             id,
             spec=spec or graviton_spark_spec(),
+            platform=platform,
             description="cdk-emr-patterns: Spark on Graviton instance fleets (pattern 2)",
             **kwargs,
         )
 
 
 class SpotFleetClusterStack(_ClusterStack):
-    """Platform plus a cluster with On-Demand primary/core fleets and a diversified Spot task fleet.
+    """A cluster with On-Demand primary/core fleets and a diversified Spot task fleet.
 
-    ``spec`` replaces :func:`spot_fleet_spec`; ``platform_props`` go to :class:`EmrPlatform`.
+    ``spec`` replaces :func:`spot_fleet_spec`. ``platform``: the shared platform (e.g.
+    ``PlatformBaseStack(...).platform``); default: a platform of its own in this stack.
     """
 
-    def __init__(self, scope: Construct, id: str, *, spec: ClusterSpec | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: IEmrPlatform | None = None,
+        spec: ClusterSpec | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             scope,
             id,
             spec=spec or spot_fleet_spec(),
+            platform=platform,
             description="cdk-emr-patterns: instance fleets with a diversified Spot task fleet (pattern 7)",
             **kwargs,
         )

@@ -1,4 +1,4 @@
-"""PlatformBaseStack: the secure EMR platform base as a deployable stack."""
+"""PlatformBaseStack: the secure EMR platform base as a deployable stack, shared by every pattern."""
 
 from __future__ import annotations
 
@@ -7,33 +7,60 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from emr_patterns.foundation.platform import EmrPlatform
+from emr_patterns.foundation.options import NetworkOptions, RoleOptions, SecurityOptions, StorageOptions
+from emr_patterns.foundation.platform import OUTPUT_KEYS, EmrPlatform
 
 __all__ = ["PlatformBaseStack"]
 
 
 class PlatformBaseStack(Stack):
-    """Network, storage, EMR roles and security configuration, ready for clusters and pipelines.
+    """Network, storage, EMR roles and security configuration: deploy one per environment and
+    give ``.platform`` to every pattern stack (one VPC for the whole app).
 
-    ``platform_props`` are passed to :class:`EmrPlatform`; other keyword arguments go to
-    ``Stack``. Outputs: VPC id, private subnet ids, bucket names, key ARN, instance profile,
-    service role and security configuration name.
+    Its outputs are the platform's attributes (keys of
+    :data:`emr_patterns.foundation.platform.OUTPUT_KEYS`), so another app can import it with
+    ``EmrPlatform.from_platform_attributes(scope, id, EmrPlatformAttributes.from_stack_outputs(outputs))``.
+
+    Args:
+        scope: parent construct.
+        id: stack id.
+        network: ``NetworkOptions``. Default: a new isolated VPC in 2 zones.
+        storage: ``StorageOptions``. Default: a new rotating key, RETAIN.
+        roles: ``RoleOptions``. Default: platform buckets and key only, SSM on.
+        security: ``SecurityOptions``. Default: a generated certificate, IMDSv2 hop limit 1.
+        **kwargs: ``Stack`` props (``env``, ``description``, ...).
     """
 
     def __init__(
-        self, scope: Construct, id: str, *, platform_props: dict[str, Any] | None = None, **kwargs: Any
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        network: NetworkOptions | None = None,
+        storage: StorageOptions | None = None,
+        roles: RoleOptions | None = None,
+        security: SecurityOptions | None = None,
+        **kwargs: Any,
     ) -> None:
         kwargs.setdefault(
             "description", "cdk-emr-patterns: secure EMR platform base (network, storage, IAM, encryption)"
         )
         super().__init__(scope, id, **kwargs)
-        self.platform = EmrPlatform(self, "Platform", **(platform_props or {}))
-        p = self.platform
-        CfnOutput(self, "VpcId", value=p.vpc.vpc_id)
-        CfnOutput(self, "PrivateSubnetIds", value=",".join(s.subnet_id for s in p.network.private_subnets))
-        for purpose, bucket in p.storage.buckets.items():
-            CfnOutput(self, f"{purpose.capitalize()}BucketName", value=bucket.bucket_name)
-        CfnOutput(self, "KeyArn", value=p.key.key_arn)
-        CfnOutput(self, "InstanceProfileName", value=p.roles.instance_profile.instance_profile_name)
-        CfnOutput(self, "ServiceRoleName", value=p.roles.service_role.role_name)
-        CfnOutput(self, "SecurityConfigurationName", value=p.security_configuration.name)
+        self.platform = EmrPlatform(
+            self, "Platform", network=network, storage=storage, roles=roles, security=security
+        )
+        attributes = self.platform.attributes()
+        layout = attributes.layout
+        values: dict[str, Any] = {
+            **{f: getattr(attributes, f) for f in OUTPUT_KEYS.values() if hasattr(attributes, f)},
+            "emr_logs_prefix": layout.emr_logs_prefix,
+            "artifacts_prefix": layout.artifacts_prefix,
+            "temporary_prefix": layout.temporary_prefix,
+        }
+        for output, attribute in OUTPUT_KEYS.items():
+            value = values.get(attribute)
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                value = ",".join(value)
+            CfnOutput(self, output, value=value, description=f"EmrPlatformAttributes.{attribute}")
