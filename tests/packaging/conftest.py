@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
+    # MANIFEST.in brings the handlers' vendored dependencies (lambdas/*/_vendor) into the wheel.
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "MANIFEST.in"):
         shutil.copy2(REPO / name, source / name)
     for name in ("constructs", "jobs", "lambdas"):
         shutil.copytree(

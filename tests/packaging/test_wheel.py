@@ -36,29 +36,6 @@ def _source_files() -> dict[str, Path]:
     return expected
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """Build from a copy of the sources, so the build leaves nothing (build/, egg-info) in the repo."""
-    import shutil
-
-    source = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "MANIFEST.in"):
-        shutil.copy2(REPO / name, source / name)
-    for name in ("constructs", "jobs", "lambdas"):
-        shutil.copytree(
-            REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-        )
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(source)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    (wheel_path,) = out.glob("cdk_emr_patterns-*.whl")
-    return wheel_path
-
-
 def test_wheel_holds_every_construct_job_and_handler(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = sorted(set(_source_files()) - names)
