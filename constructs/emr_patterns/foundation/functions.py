@@ -18,6 +18,7 @@ from constructs import Construct, IConstruct
 from emr_patterns import _perms
 from emr_patterns._assets import lambda_dir
 from emr_patterns._cfn import nag_arn_ref
+from emr_patterns._context import resolve_removal_policy
 from emr_patterns.nag import acknowledge, acknowledge_rules, cfn_lint_ignore, checkov_skip, rule_in_packs
 
 __all__ = ["LAMBDA_DEPS_TARGET", "PlatformFunction", "vendored_asset_problem"]
@@ -71,7 +72,8 @@ def vendored_asset_problem(handler_dir: str | Path) -> str | None:
 class PlatformFunction(Construct):
     """A handler shipped in ``lambdas/<handler>``, run in the platform's private subnets.
 
-    Children (stable ids): ``Logs`` (KMS-encrypted log group, one year), ``Role`` (Lambda service
+    Children (stable ids): ``Logs`` (KMS-encrypted log group, one year; every log group here is
+    retained on stack deletion unless ``emr-patterns:removeDataOnDestroy`` is set), ``Role`` (Lambda service
     role without inline policies), ``Policy`` (customer-managed: ``statements``, writing its own
     logs, X-Ray, and the VPC network-interface actions plus ``unscoped_actions`` on ``*``),
     ``SecurityGroup`` (HTTPS out only), ``Resource`` (the function, entry ``handler.<entry>``),
@@ -148,8 +150,14 @@ class PlatformFunction(Construct):
         if problem:
             raise FileNotFoundError(problem)
         self.key = key
+        # Logs are kept on stack deletion unless the destroy context flag is set.
+        self._log_removal = resolve_removal_policy(self, None, "function logs")
         self.log_group = logs.LogGroup(
-            self, "Logs", encryption_key=key, retention=logs.RetentionDays.ONE_YEAR
+            self,
+            "Logs",
+            encryption_key=key,
+            retention=logs.RetentionDays.ONE_YEAR,
+            removal_policy=self._log_removal,
         )
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
@@ -249,7 +257,11 @@ class PlatformFunction(Construct):
         user_functions = [f for f in (self.function, self.is_complete_function) if f is not None]
         waits = self.is_complete_function is not None
         framework_logs = logs.LogGroup(
-            self, "FrameworkLogs", encryption_key=self.key, retention=logs.RetentionDays.ONE_YEAR
+            self,
+            "FrameworkLogs",
+            encryption_key=self.key,
+            retention=logs.RetentionDays.ONE_YEAR,
+            removal_policy=self._log_removal,
         )
         framework_role = iam.Role(
             self,
@@ -265,6 +277,7 @@ class PlatformFunction(Construct):
                 log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-{self.node.addr}",
                 encryption_key=self.key,
                 retention=logs.RetentionDays.ONE_YEAR,
+                removal_policy=self._log_removal,
             )
             if waits
             else None
