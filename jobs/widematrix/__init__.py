@@ -2,7 +2,12 @@
 
 Modules:
 
-* ``ingest``    -- spark-submit entry point: wide CSV / ZIP / 10x HDF5 / h5ad / Matrix Market -> dataset.
+* ``ingest``    -- spark-submit entry point: wide CSV / ZIP / 10x HDF5 / h5ad / Matrix Market -> dataset
+  (command line and orchestration only).
+* ``ingest_csv``, ``ingest_zip``, ``ingest_hdf5``, ``ingest_mtx`` -- one module per input format,
+  each writing the matrix files and returning a ``dataset.MatrixResult``.
+* ``metadata``  -- the cells and genes dictionaries: metadata CSV join, id checks, gene names.
+* ``dataset``   -- the request/result the format modules share, dictionary tables, the manifest.
 * ``aggregate`` -- spark-submit entry point: dataset -> per-(group, gene) statistic views + HBase export.
 * ``csvtasks``  -- the ingest's Spark tasks for wide CSVs: byte-range splits read, parsed, written.
 * ``blocks``    -- the aggregate's Spark task: one gene block read, computed and written.

@@ -60,8 +60,8 @@ from pyspark.sql import functions as F  # noqa: N812
 
 from . import fsio, worker
 from .blocks import make_block_task
+from .dataset import write_small_table
 from .errors import InputError, unwrap
-from .ingest import write_small_table
 from .stats import DEFAULT_STATS, STATS
 
 FORMAT_VERSION = 1
