@@ -4,7 +4,8 @@ Usage (spark-submit entry point; every path may be local, ``hdfs://`` or ``s3://
 
     spark-submit jobs/widematrix/ingest.py --input <path or s3 uri> [--metadata <cells.csv>] \\
         --output <dataset dir> [--format auto|zip|csv|10x-h5|h5ad|mtx] [--overwrite] \\
-        [--value-type auto|float32|float64] [--gene-key name|id] [--h5ad-matrix X|raw.X|layers/NAME]
+        [--value-type auto|float32|float64] [--gene-key name|id] [--h5ad-matrix X|raw.X|layers/NAME] \\
+        [--kms-key-arn ARN] [--allowed-buckets b1,b2]
 
 Inputs (``--format auto`` picks by name):
 
@@ -32,13 +33,21 @@ Output (``<dataset dir>``)::
     genes/   gene_index int32, gene string, <feature columns>
     manifest.json                          shape, nnz, value type, source checksum, layout; written last
 
+After an ``--overwrite`` the files are in a version folder ``_v-<id>/`` named by the manifest's
+``data_dir`` (see ``commit``); readers follow it. ``--overwrite`` refuses a target that is not a
+dataset and a dataset that an aggregate run is reading (its ``_readers/`` lease).
+
+``--kms-key-arn`` (or ``$EMR_PATTERNS_KMS_KEY_ARN``) and ``--allowed-buckets`` (or
+``$EMR_PATTERNS_ALLOWED_BUCKETS``) restrict ``s3://`` outputs before anything is written (see
+``outputs``).
+
 Exit status: 0 on success, 2 on bad input (the message names file, row, cell or column), 1 otherwise.
 """
 
 import argparse
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 if __name__ == "__main__" and not __package__:  # spark-submit runs this file as a script
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -48,8 +57,8 @@ if __name__ == "__main__" and not __package__:  # spark-submit runs this file as
 
 from pyspark.sql import SparkSession
 
-from . import fsio, ingest_csv, ingest_hdf5, ingest_mtx, ingest_zip, worker
-from .dataset import IngestRequest, MatrixResult, finish
+from . import commit, fsio, ingest_csv, ingest_hdf5, ingest_mtx, ingest_zip, outputs, worker
+from .dataset import KIND, IngestRequest, MatrixResult, finish
 from .errors import InputError, unwrap
 from .ingest_zip import zip_role
 
@@ -78,11 +87,18 @@ def run_ingest(
     value_type: str = "auto",
     gene_key: str = "name",
     h5ad_matrix: str = "X",
+    kms_key_arn: Optional[str] = None,
+    allowed_buckets: Optional[Sequence[str]] = None,
 ) -> Dict[str, Any]:
-    """Run the ingest; returns the manifest. Raises ``InputError`` on bad input (no output left)."""
+    """Run the ingest; returns the manifest. Raises ``InputError`` on bad input (no output left).
+
+    ``kms_key_arn`` and ``allowed_buckets`` restrict ``s3://`` outputs (``outputs.check_output``);
+    ``overwrite`` replaces an existing dataset by write-then-switch (``commit``).
+    """
     fs = fsio.HadoopFS(spark)
     input_uri = fs.qualify(input_uri)
     output_uri = fs.qualify(output_uri).rstrip("/")
+    outputs.check_output(output_uri, kms_key_arn, allowed_buckets)
     metadata_uri = fs.qualify(metadata_uri) if metadata_uri else None
     if not fs.exists(input_uri):
         raise InputError(f"{input_uri}: input does not exist")
@@ -90,14 +106,23 @@ def run_ingest(
         raise InputError(f"{metadata_uri}: metadata file does not exist")
     fmt = detect_format(fs, input_uri) if fmt == "auto" else fmt
     try:
-        with fsio.staged_output(fs, output_uri, overwrite) as tmp:
-            staging = fsio.join(tmp, "_staging")
+        with commit.staged_output(fs, output_uri, overwrite, KIND) as staged:
+            staging = fsio.join(staged.path, "_staging")
             req = IngestRequest(
-                spark, fs, fmt, input_uri, metadata_uri, tmp, staging, value_type, gene_key, h5ad_matrix
+                spark,
+                fs,
+                fmt,
+                input_uri,
+                metadata_uri,
+                staged.path,
+                staging,
+                value_type,
+                gene_key,
+                h5ad_matrix,
             )
             manifest = finish(req, _write_matrix(req))
             fs.delete(staging)
-            fsio.commit(fs, tmp, output_uri, manifest)
+            commit.commit(fs, staged, manifest)
     except Exception as exc:
         err = unwrap(exc)
         if err is not None and err is not exc:
@@ -134,12 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metadata", help="cell metadata CSV; first column is the cell id")
     p.add_argument("--output", required=True, help="dataset directory to create")
     p.add_argument("--format", default="auto", choices=["auto", "zip", "csv", "10x-h5", "h5ad", "mtx"])
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a dataset (write the new one, switch; refused while it is read)",
+    )
     p.add_argument("--value-type", default="auto", choices=["auto", "float32", "float64"])
     p.add_argument(
         "--gene-key", default="name", choices=["name", "id"], help="10x/mtx: gene name or feature id"
     )
     p.add_argument("--h5ad-matrix", default="X", help="h5ad: X, raw.X or layers/<name>")
+    outputs.add_arguments(p)
     return p
 
 
@@ -149,6 +179,7 @@ def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
     if script_mode:  # executors import our modules from a zip the job ships itself
         worker.ship_package(spark)
     try:
+        allowed = outputs.parse_buckets(args.allowed_buckets)
         manifest = run_ingest(
             spark,
             args.input,
@@ -159,6 +190,8 @@ def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
             value_type=args.value_type,
             gene_key=args.gene_key,
             h5ad_matrix=args.h5ad_matrix,
+            kms_key_arn=args.kms_key_arn,
+            allowed_buckets=allowed,
         )
     except InputError as exc:
         print(f"ingest: error: {exc}", file=sys.stderr)
