@@ -12,6 +12,7 @@ result visible is in ``commit``.
 import datetime
 import os
 import tempfile
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 import pandas as pd
@@ -36,6 +37,7 @@ class TallyParam(AccumulatorParam):
         return (max(a[0], b[0]), max(a[1], b[1]))
 
 
+@dataclass
 class IngestRequest:
     """One ingest run as the format modules see it.
 
@@ -45,39 +47,31 @@ class IngestRequest:
     ``tally`` a Spark accumulator of ``(max value, any non-integer)`` over the stored values.
     """
 
-    def __init__(
-        self,
-        spark: Any,
-        fs: fsio.HadoopFS,
-        fmt: str,
-        input_uri: str,
-        metadata_uri: Optional[str],
-        out: str,
-        staging: str,
-        value_type: str,
-        gene_key: str,
-        h5ad_matrix: str,
-    ) -> None:
-        self.spark = spark
-        self.fs = fs
-        self.fmt = fmt
-        self.input_uri = input_uri
-        self.metadata_uri = metadata_uri
-        self.out = out
-        self.staging = staging
-        self.value_type = value_type
-        self.gene_key = gene_key
-        self.h5ad_matrix = h5ad_matrix
-        self.source: Dict[str, Any] = {"uri": input_uri, "format": fmt}
-        self.notes: List[str] = []
-        self.timer = fsio.Timer()
-        self.tally = spark.sparkContext.accumulator((0.0, 0), TallyParam())
+    spark: Any
+    fs: fsio.HadoopFS
+    fmt: str
+    input_uri: str
+    metadata_uri: Optional[str]
+    out: str
+    staging: str
+    value_type: str
+    gene_key: str
+    h5ad_matrix: str
+    source: Dict[str, Any] = field(init=False)
+    notes: List[str] = field(init=False, default_factory=list)
+    timer: fsio.Timer = field(init=False, default_factory=fsio.Timer)
+    tally: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.source = {"uri": self.input_uri, "format": self.fmt}
+        self.tally = self.spark.sparkContext.accumulator((0.0, 0), TallyParam())
 
     @property
     def matrix_dir(self) -> str:
         return fsio.join(self.out, "matrix")
 
 
+@dataclass
 class MatrixResult:
     """What a format module returns once its matrix files are written.
 
@@ -87,23 +81,13 @@ class MatrixResult:
     is what the gene names came from.
     """
 
-    def __init__(
-        self,
-        cells: pd.DataFrame,
-        genes: pd.DataFrame,
-        value_type: str,
-        order: str,
-        gene_key: str,
-        nnz: Optional[int] = None,
-        check: Optional[Callable[[int], None]] = None,
-    ) -> None:
-        self.cells = cells
-        self.genes = genes
-        self.value_type = value_type
-        self.order = order
-        self.gene_key = gene_key
-        self.nnz = nnz
-        self.check = check
+    cells: pd.DataFrame
+    genes: pd.DataFrame
+    value_type: str
+    order: str
+    gene_key: str
+    nnz: Optional[int] = None
+    check: Optional[Callable[[int], None]] = None
 
 
 ORDER_WHOLE_CELLS = (
