@@ -47,8 +47,15 @@ def _now() -> datetime.datetime:
 
 def data_root(uri: str, manifest: Dict[str, Any]) -> str:
     """Where the files of the version a manifest describes are (the root for a first write)."""
-    sub = str(manifest.get("data_dir") or "").strip("/")
-    return fsio.join(uri, sub) if sub else uri.rstrip("/")
+    sub = str(manifest.get("data_dir") or "")
+    if not sub:
+        return uri.rstrip("/")
+    if not sub.startswith(VERSION_PREFIX) or "/" in sub or ".." in sub:
+        raise InputError(
+            f"{uri}: {MANIFEST} names data_dir {sub!r}, which is not a version folder of this dataset "
+            f"({VERSION_PREFIX}<id>); the manifest was not written by these jobs. Fix: re-run the ingest"
+        )
+    return fsio.join(uri, sub)
 
 
 class Staged:
@@ -86,14 +93,15 @@ def staged_output(fs: fsio.HadoopFS, final: str, overwrite: bool, kind: str) -> 
 def check_replaceable(fs: fsio.HadoopFS, final: str, kind: str) -> None:
     """``--overwrite`` replaces only a finished output of ``kind`` that nobody is reading."""
     path = fsio.join(final, MANIFEST)
+    what = f"no {MANIFEST}"
     found = None
     if fs.is_dir(final) and fs.exists(path):
         try:
             found = json.loads(fs.read_bytes(path).decode("utf-8")).get("kind")
-        except ValueError:
-            found = "an unreadable manifest"
+            what = f"its {MANIFEST} is of kind {found!r}"
+        except (ValueError, AttributeError):
+            what = f"its {MANIFEST} is not a JSON object"
     if found != kind:
-        what = f"no {MANIFEST}" if found is None else f"its {MANIFEST} is of kind {found!r}"
         raise InputError(
             f"--overwrite: {final} is not a {kind} written by these jobs ({what}); refusing to replace "
             f"it. Fix: choose another --output, or delete {final} yourself if nothing in it is needed"

@@ -152,9 +152,7 @@ def test_overwrite_refuses_a_dataset_an_aggregate_run_is_reading(spark, old_data
 def test_a_stale_lease_does_not_block_an_overwrite(spark, old_dataset):
     ds = old_dataset["ds"]
     os.makedirs(os.path.join(ds, commit.READERS))
-    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
-        seconds=commit.LEASE_STALE_S + 60
-    )
+    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=commit.LEASE_STALE_S + 60)
     lease = {"run_id": "died", "job": "aggregate", "started_utc": started.isoformat()}
     with open(os.path.join(ds, commit.READERS, "died.json"), "w", encoding="utf-8") as f:
         json.dump(lease, f)
@@ -186,3 +184,51 @@ def test_a_reader_arriving_during_an_overwrite_keeps_the_old_version(spark, old_
     assert values == _dense(OLD)
     names = {n for n in os.listdir(ds) if not n.startswith(".")}
     assert names == {manifest["data_dir"], commit.READERS, "manifest.json"}
+
+
+def test_overwrite_refuses_a_directory_whose_manifest_is_not_ours(spark, tmp_path, capsys):
+    target = tmp_path / "odd"
+    target.mkdir()
+    (target / "manifest.json").write_text("[1, 2]", encoding="utf-8")
+    src = _write(tmp_path / "m.csv", OLD)
+    assert ingest.main(["--input", src, "--output", str(target), "--overwrite"]) == 2
+    assert "(its manifest.json is not a JSON object); refusing to replace it" in capsys.readouterr().err
+    assert sorted(os.listdir(target)) == ["manifest.json"]
+
+
+def test_the_lease_goes_with_a_failed_reader_too(spark, old_dataset):
+    from emr_patterns.jobs.widematrix.errors import InputError
+
+    with pytest.raises(InputError, match=r"unknown --group-by column 'nope'"):
+        aggregate.run_aggregate(spark, old_dataset["ds"], "nope", str(old_dataset["tmp"] / "views"))
+    assert not os.path.exists(os.path.join(old_dataset["ds"], commit.READERS))
+    assert _overwrite(old_dataset, NEW) == 0
+
+
+def test_a_reader_that_cannot_write_its_lease_is_refused(spark, old_dataset, monkeypatch):
+    """A stand-in for a read-only dataset: the tests run as root, so file modes do not stop them."""
+    from emr_patterns.jobs.widematrix import fsio
+    from emr_patterns.jobs.widematrix.errors import InputError
+
+    real = fsio.HadoopFS.write_bytes
+
+    def denied(self, uri, data):
+        if f"/{commit.READERS}/" in uri:
+            raise RuntimeError("org.apache.hadoop.security.AccessControlException: Permission denied")
+        return real(self, uri, data)
+
+    monkeypatch.setattr(fsio.HadoopFS, "write_bytes", denied)
+    views = str(old_dataset["tmp"] / "views")
+    with pytest.raises(InputError, match=r"cannot write the reader lease .*/_readers/.*Permission denied"):
+        aggregate.run_aggregate(spark, old_dataset["ds"], "type", views)
+    assert not os.path.exists(views)
+
+
+@pytest.mark.parametrize("data_dir", ["../elsewhere", "matrix", "_v-1/../../x"])
+def test_a_manifest_pointing_outside_its_versions_is_refused(data_dir):
+    from emr_patterns.jobs.widematrix.errors import InputError
+
+    with pytest.raises(InputError, match=r"names data_dir .* which is not a version folder"):
+        commit.data_root("s3://lake/ds", {"data_dir": data_dir})
+    assert commit.data_root("s3://lake/ds/", {}) == "s3://lake/ds"
+    assert commit.data_root("s3://lake/ds", {"data_dir": "_v-abc"}) == "s3://lake/ds/_v-abc"
