@@ -60,9 +60,6 @@ from pyspark.sql import SparkSession
 from . import commit, fsio, ingest_csv, ingest_hdf5, ingest_mtx, ingest_zip, outputs, worker
 from .dataset import KIND, IngestRequest, MatrixResult, finish
 from .errors import InputError, unwrap
-from .ingest_zip import zip_role
-
-__all__ = ["build_parser", "detect_format", "main", "run_ingest", "zip_role"]
 
 
 def detect_format(fs: fsio.HadoopFS, uri: str) -> str:
