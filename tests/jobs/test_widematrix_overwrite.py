@@ -103,19 +103,24 @@ def test_a_failed_overwrite_leaves_the_old_dataset_intact_and_readable(spark, ol
     assert vm["dataset"]["nnz"] == len(_dense(OLD))
 
 
-def test_overwrite_refuses_a_directory_that_is_not_a_dataset(spark, tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("name", "body", "found"),
+    [
+        ("notes.txt", "keep me", "(no manifest.json)"),
+        ("manifest.json", "[1, 2]", "(its manifest.json is not a JSON object)"),
+    ],
+    ids=["no-manifest", "not-our-manifest"],
+)
+def test_overwrite_refuses_a_directory_that_is_not_a_dataset(spark, tmp_path, capsys, name, body, found):
     target = tmp_path / "precious"
     target.mkdir()
-    (target / "notes.txt").write_text("keep me", encoding="utf-8")
+    (target / name).write_text(body, encoding="utf-8")
     src = _write(tmp_path / "m.csv", OLD)
     assert ingest.main(["--input", src, "--output", str(target), "--overwrite"]) == 2
     err = capsys.readouterr().err
-    assert (
-        f"--overwrite: file://{target} is not a widematrix-dataset written by these jobs (no manifest.json)"
-        in err
-    )
-    assert "Fix: choose another --output" in err
-    assert sorted(os.listdir(target)) == ["notes.txt"]
+    assert f"--overwrite: file://{target} is not a widematrix-dataset written by these jobs {found}" in err
+    assert "refusing to replace it. Fix: choose another --output" in err
+    assert sorted(os.listdir(target)) == [name]
 
 
 def test_overwrite_refuses_an_output_of_another_kind(spark, old_dataset, tmp_path, capsys):
@@ -184,16 +189,6 @@ def test_a_reader_arriving_during_an_overwrite_keeps_the_old_version(spark, old_
     assert values == _dense(OLD)
     names = {n for n in os.listdir(ds) if not n.startswith(".")}
     assert names == {manifest["data_dir"], commit.READERS, "manifest.json"}
-
-
-def test_overwrite_refuses_a_directory_whose_manifest_is_not_ours(spark, tmp_path, capsys):
-    target = tmp_path / "odd"
-    target.mkdir()
-    (target / "manifest.json").write_text("[1, 2]", encoding="utf-8")
-    src = _write(tmp_path / "m.csv", OLD)
-    assert ingest.main(["--input", src, "--output", str(target), "--overwrite"]) == 2
-    assert "(its manifest.json is not a JSON object); refusing to replace it" in capsys.readouterr().err
-    assert sorted(os.listdir(target)) == ["manifest.json"]
 
 
 def test_the_lease_goes_with_a_failed_reader_too(spark, old_dataset):
