@@ -2,11 +2,11 @@
 
 Run: ``.venv/bin/python benchmarks/widematrix.py [--quick] [--tiers small,large] [--no-write]``
 
-Tiers (issue 4):
+Tiers:
 
-* small: 20,000 cells x 1,000 and x 5,000 genes, 20 groups, generated 10x-like counts written as a
-  wide CSV plus a metadata CSV. Measured: (a) the blog baseline, as the published write-up built
-  it: wide DataFrame, one GROUPED_AGG pandas UDF per gene, 500 columns per batch, mean only; (b) ours: ingest (CSV -> dataset) +
+* small: 20,000 cells x 1,000 and x 5,000 genes, 20 groups, generated 10x-like counts written as a wide CSV
+  plus a metadata CSV. Measured: (a) the blog baseline, as the published write-up built it: wide DataFrame,
+  one GROUPED_AGG pandas UDF per gene, 500 columns per batch, mean only; (b) ours: ingest (CSV -> dataset) +
   aggregate (all default statistics, exact median); (c) scipy in memory.
 * large: 100,000 x 4,000 (50 groups) and 20,000 x 50,000 (20 groups): ours (aggregate from the
   canonical dataset, which is ingested from an .h5ad written for the purpose) against scipy; the
@@ -405,11 +405,12 @@ def write_results(rows: list[dict[str, Any]], version: str, tiers: Any) -> None:
         f"{WARM_RUNS} times warm; the table reports the median warm run (by end-to-end time) and the "
         "range of the warm runs, with the first run beside it. The baseline runs once per "
         "measured shape (about 30 and 100 s).",
-        "- Baseline: the blog write-up's design (wide DataFrame, one GROUPED_AGG pandas UDF per gene, "
-        "500 columns per batch, **mean only**). Ours: ingest + aggregate computing mean, fraction, "
-        "variance, std and exact median (the end-to-end figure; aggregate run with the HBase export off). The HBase-ready export "
-        "is timed separately (an extra aggregate run with the export on; its `hbase` phase) and is not in "
-        "the end-to-end figure. scipy: single process, in memory, indicator products + per-(group, gene) "
+        "- Baseline: the blog write-up's design (wide DataFrame, one GROUPED_AGG pandas UDF per gene, 500"
+        " columns per batch, **mean only**). Ours: ingest + aggregate computing mean, fraction, variance,"
+        " std and exact median (the end-to-end figure; aggregate run with the HBase export off). The "
+        "HBase-ready export is timed separately (an extra aggregate run with the export on; its `hbase` "
+        "phase) and is not in the end-to-end figure. scipy: single process, in memory, indicator products"
+        " + per-(group, gene) "
         "sorted nonzeros for the median.",
         "",
         "| shape (cells x genes) | nnz | groups | baseline (mean only) | ours: ingest | ours: aggregate "
