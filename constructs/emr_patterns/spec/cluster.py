@@ -33,6 +33,7 @@ from emr_patterns.spec.configurations import Configuration, configuration_confli
 from emr_patterns.spec.fleets import InstanceFleetSpec, InstanceGroupSpec, NodeRole
 from emr_patterns.spec.presets import external_metastore_url, uses_glue_catalog
 from emr_patterns.spec.release import DEFAULT_RELEASE, ReleaseLabel
+from emr_patterns.spec.typecheck import field_type_problems
 
 __all__ = [
     "MANAGED_POLICY_TAG",
@@ -96,7 +97,9 @@ class ManagedScalingSpec:
 
     def problems(self, prop: str) -> list[str]:
         """Pure validator (self-contained checks)."""
-        out: list[str] = []
+        out = field_type_problems(self, prop)
+        if out:
+            return out
         known_min, known_max = not is_unresolved(self.min_units), not is_unresolved(self.max_units)
         if known_min and self.min_units < 1:
             out.append(problem(f"{prop}.min_units", self.min_units, "must be at least 1", "use 1 or more"))
@@ -333,7 +336,11 @@ class ClusterSpec:
         # rules.py imports this module, so it is imported here, not at the top.
         from emr_patterns.spec.rules import cluster_problems, cluster_warnings
 
-        problems.extend(cluster_problems(self))
+        typed = field_type_problems(self, "")
+        problems.extend(typed)
+        if not typed:
+            # The cross-cutting rules compare and add these numbers, so they run on typed values only.
+            problems.extend(cluster_problems(self))
         raise_if_problems(f"ClusterSpec({self.name})", problems)
         for message in cluster_warnings(self):
             warnings.warn(message, EmrPatternsWarning, stacklevel=3)

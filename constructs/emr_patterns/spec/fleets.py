@@ -18,6 +18,7 @@ from typing import Any, TypeGuard, TypeVar
 from emr_patterns._tokens import is_unresolved
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.spec.catalog import instance_type
+from emr_patterns.spec.typecheck import field_type_problems
 
 __all__ = [
     "MAX_TYPES_PER_FLEET",
@@ -131,7 +132,9 @@ class EbsVolume:
 
     def problems(self, prop: str) -> list[str]:
         """Pure validator."""
-        out: list[str] = []
+        out = field_type_problems(self, prop)
+        if out:
+            return out
         if self.volume_type not in _VOLUME_TYPES:
             out.append(
                 problem(f"{prop}.volume_type", self.volume_type, "is not an EBS volume type", "use 'gp3'")
@@ -223,6 +226,9 @@ class InstanceTypeSpec:
             out.append(
                 problem(prop, self.instance_type, "is not an EC2 instance type name", "use e.g. 'm7g.xlarge'")
             )
+        typed = field_type_problems(self, prop)
+        if typed:
+            return out + typed
         if _known(self.weighted_capacity) and (
             not isinstance(self.weighted_capacity, int) or self.weighted_capacity < 1
         ):
@@ -362,6 +368,9 @@ class SpotSpec:
     def problems(self, prop: str) -> list[str]:
         """Pure validator."""
         out = _enum_problem(f"{prop}.timeout_action", self.timeout_action, SpotTimeoutAction)
+        typed = field_type_problems(self, prop)
+        if typed:
+            return out + typed
         if _known(self.timeout_minutes) and (
             not isinstance(self.timeout_minutes, int) or not 5 <= self.timeout_minutes <= 1440
         ):
@@ -549,6 +558,7 @@ class InstanceFleetSpec:
     def problems(self, prop: str) -> list[str]:
         """Pure validator (self-contained checks only)."""
         out = _enum_problem(f"{prop}.role", self.role, NodeRole)
+        out.extend(field_type_problems(self, prop))
         if out:
             return out
         role = NodeRole(str(self.role))
@@ -723,6 +733,7 @@ class InstanceGroupSpec:
         """Pure validator (self-contained checks only)."""
         out = _enum_problem(f"{prop}.role", self.role, NodeRole)
         out.extend(_enum_problem(f"{prop}.market", self.market, MarketType))
+        out.extend(field_type_problems(self, prop))
         if out:
             return out
         role = NodeRole(str(self.role))
