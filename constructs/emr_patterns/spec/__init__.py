@@ -79,6 +79,7 @@ from emr_patterns.spec.release import (
     feature_problems,
     known_release_labels,
     latest_known_release,
+    nearest_release_labels,
 )
 from emr_patterns.spec.rules import cluster_problems, cluster_warnings
 from emr_patterns.spec.secrets import (
@@ -144,6 +145,7 @@ __all__ = [
     "latest_known_release",
     "looks_secret",
     "merge_configurations",
+    "nearest_release_labels",
     "release_supports_type",
     "secret_property",
     "secret_value_problems",

@@ -309,6 +309,10 @@ class ClusterSpec:
     """Visible to all IAM users of the account (EMR's default, access is still IAM-controlled)."""
     os_release_label: str | None = None
     """Amazon Linux release for the nodes. Default: EMR's choice for the release."""
+    allow_unknown_release: bool = False
+    """Accept a well-formed ``release_label`` this library does not know (a release newer than its
+    list), with an ``UnknownReleaseWarning``. Default False: an unknown label is an error naming the
+    nearest known labels."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_fleets", tuple(self.task_fleets))
@@ -328,7 +332,9 @@ class ClusterSpec:
         else:
             object.__setattr__(self, "configurations", tuple(flat))
         try:
-            release: ReleaseLabel | None = ReleaseLabel.parse(self.release_label)
+            release: ReleaseLabel | None = ReleaseLabel.parse(
+                self.release_label, allow_unknown=self.allow_unknown_release is True
+            )
         except ValueError as exc:
             release = None
             problems.extend(getattr(exc, "problems", [str(exc)]))
@@ -356,7 +362,9 @@ class ClusterSpec:
     def release(self) -> ReleaseLabel:
         """The parsed release label."""
         release = getattr(self, "_release", None)
-        return release if release is not None else ReleaseLabel.parse(self.release_label)
+        if release is not None:
+            return release
+        return ReleaseLabel.parse(self.release_label, allow_unknown=self.allow_unknown_release is True)
 
     @property
     def uses_fleets(self) -> bool:

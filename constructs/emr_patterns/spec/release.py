@@ -1,13 +1,16 @@
 """EMR release labels: parsing, ordering and the release that introduced each feature.
 
 A release label is ``emr-X.Y.Z``. Anything else (``emr-6.10``, ``6.10.0``) is rejected. A well-formed
-label newer than the newest release this library knows is accepted with a warning, so a new EMR
-release never needs a library release; a well-formed label that EMR never published is also
-accepted with a warning (the known list comes from ``ListReleaseLabels`` and may lag).
+label this library does not know (a typo such as ``emr-7.31.0``, or a release EMR never published)
+is an error naming the nearest known labels. A release newer than the known list (which comes from
+``ListReleaseLabels`` and may lag) is accepted with ``allow_unknown=True``
+(``ClusterSpec(allow_unknown_release=True)``), with an :class:`UnknownReleaseWarning`, so a new EMR
+release never needs a library release.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import warnings
@@ -27,6 +30,7 @@ __all__ = [
     "feature_problems",
     "known_release_labels",
     "latest_known_release",
+    "nearest_release_labels",
 ]
 
 DEFAULT_RELEASE = DEFAULT_EMR_RELEASE
@@ -64,10 +68,17 @@ class ReleaseLabel:
     """The label as given, e.g. ``emr-7.13.0``."""
 
     @classmethod
-    def parse(cls, value: str | ReleaseLabel, *, prop: str = "release_label") -> ReleaseLabel:
-        """Parse ``value``; raise :class:`EmrPatternsValidationError` if it is malformed.
+    def parse(
+        cls, value: str | ReleaseLabel, *, prop: str = "release_label", allow_unknown: bool = False
+    ) -> ReleaseLabel:
+        """Parse ``value``; raise :class:`EmrPatternsValidationError` if it is malformed or unknown.
 
-        Warns with :class:`UnknownReleaseWarning` for a well-formed label this library does not know.
+        Args:
+            value: ``emr-X.Y.Z``, or an already parsed label (returned as is).
+            prop: prop name used in the error message.
+            allow_unknown: accept a well-formed label this library does not know (a release newer
+                than its list) with an :class:`UnknownReleaseWarning` instead of an error. Default
+                False: an unknown label is an error naming the nearest known labels.
         """
         if isinstance(value, ReleaseLabel):
             return value
@@ -91,6 +102,21 @@ class ReleaseLabel:
                 why = f"is newer than the newest release this library knows ({newest.label})"
             else:
                 why = "is not a release label EMR has published, as far as this library knows"
+            if not allow_unknown:
+                nearest = ", ".join(repr(n) for n in nearest_release_labels(parsed))
+                raise EmrPatternsValidationError(
+                    "ReleaseLabel",
+                    [
+                        problem(
+                            prop,
+                            value,
+                            why,
+                            f"use a known label (nearest: {nearest}); for a release newer than this "
+                            "library, set allow_unknown_release=True on the ClusterSpec "
+                            "(ReleaseLabel.parse(..., allow_unknown=True))",
+                        )
+                    ],
+                )
             warnings.warn(
                 f"{prop}={value!r} {why}; feature gates assume it supports everything its "
                 "predecessors do. Check the label against 'aws emr list-release-labels'.",
@@ -130,6 +156,19 @@ def latest_known_release() -> ReleaseLabel:
     found = _LABEL.match(newest)
     assert found is not None
     return ReleaseLabel(int(found[1]), int(found[2]), int(found[3]), newest)
+
+
+def nearest_release_labels(release: ReleaseLabel, count: int = 3) -> tuple[str, ...]:
+    """Known labels nearest to ``release``: the neighbours by version, then look-alikes (typos).
+
+    Example: ``emr-7.31.0`` gives the newest 7.x label and ``emr-7.3.0``/``emr-7.13.0``.
+    """
+    known = known_release_labels()
+    below = next((k for k in known if _version(k) < release.version), None)
+    above = next((k for k in reversed(known) if _version(k) > release.version), None)
+    alike = difflib.get_close_matches(release.label, known, n=count, cutoff=0.8)
+    picked = [k for k in (below, above, *alike) if k is not None]
+    return tuple(dict.fromkeys(picked))[:count]
 
 
 def _version(label: str) -> tuple[int, int, int]:
