@@ -32,7 +32,7 @@ from emr_patterns.spec.catalog import Architecture, architecture_of
 from emr_patterns.spec.configurations import Configuration, configuration_conflicts, merge_configurations
 from emr_patterns.spec.fleets import InstanceFleetSpec, InstanceGroupSpec, NodeRole
 from emr_patterns.spec.presets import external_metastore_url, uses_glue_catalog
-from emr_patterns.spec.release import DEFAULT_RELEASE, ReleaseLabel
+from emr_patterns.spec.release import DEFAULT_RELEASE, ReleaseLabel, application_problems
 from emr_patterns.spec.typecheck import field_type_problems
 
 __all__ = [
@@ -270,7 +270,9 @@ class ClusterSpec:
     release_label: str = DEFAULT_RELEASE
     """EMR release, ``emr-X.Y.Z``. Default ``emr-7.13.0``."""
     applications: tuple[str, ...] = ("Hadoop", "Spark")
-    """Applications to install. Default Hadoop and Spark."""
+    """Applications to install, spelled as EMR spells them (``"Spark"``, ``"JupyterEnterpriseGateway"``).
+    A tuple: ``("Spark",)``, never the bare string ``"Spark"``. Unknown names, wrong case and names
+    the release does not ship are errors. Default Hadoop and Spark."""
     configurations: tuple[Configuration | Iterable[Configuration], ...] = ()
     """Configurations and presets; merged by classification, conflicting values are errors."""
     bootstrap_actions: tuple[BootstrapAction, ...] = ()
@@ -309,6 +311,10 @@ class ClusterSpec:
     """Visible to all IAM users of the account (EMR's default, access is still IAM-controlled)."""
     os_release_label: str | None = None
     """Amazon Linux release for the nodes. Default: EMR's choice for the release."""
+    allow_unknown_applications: tuple[str, ...] = ()
+    """Application names to accept although this library does not know them (applications newer
+    than its list), e.g. ``("NewEngine",)``. Each must be in ``applications``. Names the library
+    knows are still checked against the release. Default: none (every unknown name is an error)."""
     allow_unknown_release: bool = False
     """Accept a well-formed ``release_label`` this library does not know (a release newer than its
     list), with an ``UnknownReleaseWarning``. Default False: an unknown label is an error naming the
@@ -317,7 +323,21 @@ class ClusterSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_fleets", tuple(self.task_fleets))
         object.__setattr__(self, "instance_groups", tuple(self.instance_groups))
-        object.__setattr__(self, "applications", tuple(self.applications))
+        early: list[str] = []
+        for name in ("applications", "allow_unknown_applications"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                # tuple("Spark") would be five applications S, p, a, r, k.
+                early.append(
+                    problem(
+                        name,
+                        value,
+                        "is a str, not a tuple of names (a str would be read letter by letter)",
+                        f"write {name}=({value!r},)",
+                    )
+                )
+                value = (value,)
+            object.__setattr__(self, name, tuple(value))
         object.__setattr__(self, "bootstrap_actions", tuple(self.bootstrap_actions))
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
         flat: list[Configuration] = []
@@ -326,7 +346,7 @@ class ClusterSpec:
                 flat.append(item)
             else:
                 flat.extend(item)
-        problems = configuration_conflicts(flat)
+        problems = early + configuration_conflicts(flat)
         if not problems:
             object.__setattr__(self, "configurations", merge_configurations(flat))
         else:
@@ -344,7 +364,21 @@ class ClusterSpec:
 
         typed = field_type_problems(self, "")
         problems.extend(typed)
-        if not typed:
+        named = application_problems(
+            self.applications, release, allow_unknown=self.allow_unknown_applications
+        )
+        problems.extend(named)
+        problems.extend(
+            problem(
+                "allow_unknown_applications",
+                name,
+                "is not in applications",
+                "list only names of applications that this library does not know",
+            )
+            for name in self.allow_unknown_applications
+            if name not in self.applications
+        )
+        if not typed and not any(not isinstance(a, str) for a in self.applications):
             # The cross-cutting rules compare and add these numbers, so they run on typed values only.
             problems.extend(cluster_problems(self))
         raise_if_problems(f"ClusterSpec({self.name})", problems)

@@ -14,11 +14,14 @@ import difflib
 import json
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, total_ordering
 from importlib.resources import files
+from typing import Any
 
+from emr_patterns._tokens import is_unresolved
 from emr_patterns.defaults import DEFAULT_EMR_RELEASE
 from emr_patterns.errors import EmrPatternsValidationError, problem
 
@@ -27,7 +30,9 @@ __all__ = [
     "Feature",
     "ReleaseLabel",
     "UnknownReleaseWarning",
+    "application_problems",
     "feature_problems",
+    "known_applications",
     "known_release_labels",
     "latest_known_release",
     "nearest_release_labels",
@@ -46,8 +51,22 @@ class UnknownReleaseWarning(UserWarning):
 @cache
 def known_release_labels() -> tuple[str, ...]:
     """Release labels this library knows, newest first (shipped as ``data/release_labels.json``)."""
+    return tuple(_release_data()["labels"])
+
+
+@cache
+def _release_data() -> dict[str, Any]:
     text = files("emr_patterns.spec.data").joinpath("release_labels.json").read_text(encoding="utf-8")
-    return tuple(json.loads(text)["labels"])
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@cache
+def _application_bounds() -> dict[str, tuple[str | None, str | None]]:
+    return {
+        name: (bounds.get("first"), bounds.get("last"))
+        for name, bounds in _release_data()["applications"].items()
+    }
 
 
 @total_ordering
@@ -248,3 +267,103 @@ def feature_problems(release: ReleaseLabel, feature: Feature, *, prop: str, valu
             f"use release_label='{DEFAULT_RELEASE}' (or another supporting release), or drop the setting",
         )
     ]
+
+
+def known_applications(release: ReleaseLabel | None = None) -> tuple[str, ...]:
+    """EMR application names (``Applications[].Name``), sorted; with ``release``, those it ships.
+
+    Names come from ``data/release_labels.json``; first and last releases are recorded where the
+    EMR Release Guide states them (Ganglia last in 6.15.0, MXNet 5.10.0 to 7.2.0, the CloudWatch
+    agent from 7.0.0). Default: every name, whatever the release.
+    """
+    return tuple(
+        sorted(
+            name
+            for name, (first, last) in _application_bounds().items()
+            if release is None
+            or (
+                (first is None or release.at_least(first))
+                and (last is None or not release > _parse_known(last))
+            )
+        )
+    )
+
+
+def _parse_known(label: str) -> ReleaseLabel:
+    major, minor, patch = _version(label)
+    return ReleaseLabel(major, minor, patch, label)
+
+
+def application_problems(
+    names: Iterable[object],
+    release: ReleaseLabel | None,
+    *,
+    prop: str = "applications",
+    allow_unknown: Iterable[str] = (),
+) -> list[str]:
+    """Problems of application ``names`` for ``release`` (pure validator; tokens are skipped).
+
+    A name EMR does not know is an error suggesting the nearest names (``Sparkk`` -> ``Spark``), a
+    name in the wrong case suggests EMR's spelling (``spark`` -> ``Spark``), and a known name the
+    release does not ship (Ganglia on 7.x) names the releases that do. Names in ``allow_unknown``
+    (applications newer than this library) skip the unknown-name check only.
+    """
+    out: list[str] = []
+    everything = _application_bounds()
+    by_lower = {n.lower(): n for n in everything}
+    allowed = {allow_unknown} if isinstance(allow_unknown, str) else set(allow_unknown)
+    for i, name in enumerate(names):
+        where = f"{prop}[{i}]"
+        if not isinstance(name, str):
+            out.append(
+                problem(
+                    where, name, f"is a {type(name).__name__}, not an application name", "write e.g. 'Spark'"
+                )
+            )
+            continue
+        if is_unresolved(name) or (name in allowed and name not in everything):
+            continue
+        if name not in everything:
+            if name.lower() in by_lower:
+                right = by_lower[name.lower()]
+                out.append(problem(where, name, f"is spelled {right!r} by EMR", f"write {right!r}"))
+                continue
+            close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
+            hint = (
+                "did you mean " + " or ".join(repr(by_lower[c]) for c in close)
+                if close
+                else f"use one of {', '.join(known_applications(release))}"
+            )
+            out.append(
+                problem(
+                    where,
+                    name,
+                    "is not an application EMR installs, as far as this library knows",
+                    f"{hint}; for an application newer than this library, add "
+                    f"allow_unknown_applications=({name!r},) to the ClusterSpec",
+                )
+            )
+            continue
+        first, last = everything[name]
+        if release is None:
+            continue
+        if first is not None and not release.at_least(first):
+            out.append(
+                problem(
+                    where,
+                    name,
+                    f"ships from {first} on, not in {release.label}",
+                    f"use release_label='{DEFAULT_RELEASE}' or drop it",
+                )
+            )
+        elif last is not None and release > _parse_known(last):
+            fix = "use AmazonCloudWatchAgent for monitoring" if name == "Ganglia" else "drop it"
+            out.append(
+                problem(
+                    where,
+                    name,
+                    f"was last shipped in {last}, so {release.label} does not install it",
+                    f"{fix}, or use release_label='{last}'",
+                )
+            )
+    return out
