@@ -14,10 +14,13 @@ import pytest
 from emr_patterns.spec import (
     DEFAULT_RELEASE,
     ClusterSpec,
+    Configuration,
     InstanceFleetSpec,
     ReleaseLabel,
     UnknownReleaseWarning,
+    env_exports,
     latest_known_release,
+    merge_configurations,
 )
 from emr_patterns.spec.release import application_problems, known_applications
 
@@ -170,3 +173,83 @@ def test_allow_unknown_applications_accepts_a_newer_application(raises_problem) 
 def test_application_problems_is_pure_and_collects_all() -> None:
     problems = application_problems(["Sparkk", "hive", 3], None)
     assert [p.split("=", 1)[0] for p in problems] == ["applications[0]", "applications[1]", "applications[2]"]
+
+
+# ---- configurations in EMR's JSON shape --------------------------------------------------------
+
+EMR_JSON = [
+    {"Classification": "spark-defaults", "Properties": {"spark.executor.memory": "4g"}},
+    {
+        "Classification": "spark-env",
+        "Configurations": [
+            {"Classification": "export", "Properties": {"PYSPARK_PYTHON": "/usr/bin/python3"}}
+        ],
+    },
+]
+
+
+def test_from_emr_json_converts_recursively() -> None:
+    configs = Configuration.from_emr_json(EMR_JSON)
+    assert configs == (
+        Configuration("spark-defaults", {"spark.executor.memory": "4g"}),
+        env_exports("spark-env", {"PYSPARK_PYTHON": "/usr/bin/python3"}),
+    )
+    assert [c.to_api() for c in configs] == EMR_JSON
+    assert Configuration.from_emr_json(EMR_JSON[0]) == configs[:1]
+    cfn = {"Classification": "core-site", "ConfigurationProperties": {"fs.s3.maxRetries": "20"}}
+    assert Configuration.from_emr_json(cfn)[0].properties == {"fs.s3.maxRetries": "20"}
+
+
+def test_cluster_spec_accepts_emr_json_as_a_list_or_item_by_item() -> None:
+    as_list = spark(configurations=EMR_JSON)
+    as_items = spark(configurations=(EMR_JSON[0], EMR_JSON[1]))
+    typed = spark(configurations=Configuration.from_emr_json(EMR_JSON))
+    assert as_list.configurations == as_items.configurations == typed.configurations
+    mixed = spark(configurations=(EMR_JSON, Configuration("core-site", {"fs.s3.maxRetries": "20"})))
+    assert [c.classification for c in mixed.configurations] == ["spark-defaults", "spark-env", "core-site"]
+
+
+@pytest.mark.parametrize(
+    ("item", "prop", "says"),
+    [
+        ({"classification": "spark-defaults"}, "configurations[0].classification", "'Classification'"),
+        ({"Classification": "spark-defaults", "Props": {}}, "configurations[0].Props", "'Properties'"),
+        ({"Properties": {"a": "b"}}, "configurations[0].Classification", "is required"),
+        ({"Classification": "spark-defaults", "Properties": "a=b"}, "configurations[0].Properties", "dict"),
+        (
+            {"Classification": "spark-env", "Configurations": {"Classification": "export"}},
+            "configurations[0].Configurations",
+            "wrap the nested configuration in a list",
+        ),
+        (
+            {"Classification": "spark-env", "Configurations": [{"Classification": "export", "Prop": {}}]},
+            "configurations[0].Configurations[0].Prop",
+            "'Properties'",
+        ),
+        ({"Classification": "spark-default"}, "configurations[0].classification", "not an EMR configuration"),
+        ("spark-defaults", "configurations[0]", "not a configuration"),
+    ],
+)
+def test_bad_emr_json_is_refused_with_the_fix(item: Any, prop: str, says: str, raises_problem) -> None:
+    raises_problem(lambda: spark(configurations=(item,)), prop=prop, says=says)
+    raises_problem(lambda: Configuration.from_emr_json([item]), prop=prop, says=says)
+
+
+def test_every_emr_json_problem_is_raised_at_once(raises_problem) -> None:
+    err = raises_problem(
+        lambda: spark(
+            configurations=[
+                {"classification": "spark-defaults"},
+                {"Classification": "hive-site", "Props": {}},
+            ]
+        ),
+        prop="configurations[0].classification",
+    )
+    assert any(p.startswith("configurations[1].Props") for p in err.problems), err.problems
+
+
+def test_merge_and_nested_configurations_accept_emr_json() -> None:
+    merged = merge_configurations(EMR_JSON, {"Classification": "spark-defaults", "Properties": {"a": "1"}})
+    assert merged[0].properties == {"spark.executor.memory": "4g", "a": "1"}
+    nested = Configuration("spark-env", {}, ({"Classification": "export", "Properties": {"X": "1"}},))  # type: ignore[arg-type]
+    assert nested == env_exports("spark-env", {"X": "1"})

@@ -29,7 +29,12 @@ from emr_patterns._tokens import is_unresolved
 from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.spec.catalog import Architecture, architecture_of
-from emr_patterns.spec.configurations import Configuration, configuration_conflicts, merge_configurations
+from emr_patterns.spec.configurations import (
+    Configuration,
+    configuration_conflicts,
+    configurations_from,
+    merge_configurations,
+)
 from emr_patterns.spec.fleets import InstanceFleetSpec, InstanceGroupSpec, NodeRole
 from emr_patterns.spec.presets import external_metastore_url, uses_glue_catalog
 from emr_patterns.spec.release import DEFAULT_RELEASE, ReleaseLabel, application_problems
@@ -273,8 +278,12 @@ class ClusterSpec:
     """Applications to install, spelled as EMR spells them (``"Spark"``, ``"JupyterEnterpriseGateway"``).
     A tuple: ``("Spark",)``, never the bare string ``"Spark"``. Unknown names, wrong case and names
     the release does not ship are errors. Default Hadoop and Spark."""
-    configurations: tuple[Configuration | Iterable[Configuration], ...] = ()
-    """Configurations and presets; merged by classification, conflicting values are errors."""
+    configurations: tuple[
+        Configuration | Mapping[str, Any] | Iterable[Configuration | Mapping[str, Any]], ...
+    ] = ()
+    """Configurations and presets; merged by classification, conflicting values are errors. EMR's
+    own JSON shape (``[{"Classification": ..., "Properties": {...}, "Configurations": [...]}]``, as
+    copied from the EMR console or docs) is accepted too, item by item or as one list."""
     bootstrap_actions: tuple[BootstrapAction, ...] = ()
     """Bootstrap actions, run in order (EMR allows 16)."""
     managed_scaling: ManagedScalingSpec | None = None
@@ -340,13 +349,9 @@ class ClusterSpec:
             object.__setattr__(self, name, tuple(value))
         object.__setattr__(self, "bootstrap_actions", tuple(self.bootstrap_actions))
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
-        flat: list[Configuration] = []
-        for item in self.configurations:
-            if isinstance(item, Configuration):
-                flat.append(item)
-            else:
-                flat.extend(item)
-        problems = early + configuration_conflicts(flat)
+        items = (self.configurations,) if isinstance(self.configurations, Mapping) else self.configurations
+        flat, parse_problems = configurations_from(items)
+        problems = early + parse_problems + configuration_conflicts(flat)
         if not problems:
             object.__setattr__(self, "configurations", merge_configurations(flat))
         else:
