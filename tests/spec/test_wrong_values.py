@@ -16,11 +16,16 @@ from emr_patterns.spec import (
     ClusterSpec,
     Configuration,
     InstanceFleetSpec,
+    InstanceGroupSpec,
+    InstanceTypeSpec,
+    NodeRole,
     ReleaseLabel,
     UnknownReleaseWarning,
+    diversified_instance_types,
     env_exports,
     latest_known_release,
     merge_configurations,
+    vcpu_weighted,
 )
 from emr_patterns.spec.release import application_problems, known_applications
 
@@ -253,3 +258,104 @@ def test_merge_and_nested_configurations_accept_emr_json() -> None:
     assert merged[0].properties == {"spark.executor.memory": "4g", "a": "1"}
     nested = Configuration("spark-env", {}, ({"Classification": "export", "Properties": {"X": "1"}},))  # type: ignore[arg-type]
     assert nested == env_exports("spark-env", {"X": "1"})
+
+
+# ---- instance types ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ("r7g.2xlarg", "did you mean 'r7g.2xlarge'"),
+        ("p9.huge", "family 'p9' is unknown"),
+        ("r7q.2xlarge", "'r7g.2xlarge'"),
+        ("t3.large", "EMR does not support burstable t-family instances"),
+        ("t4g.xlarge", "EMR does not support burstable t-family instances"),
+    ],
+)
+def test_core_fleet_type_outside_the_catalog(bad: str, says: str, raises_problem) -> None:
+    raises_problem(
+        lambda: InstanceFleetSpec.core(["r7g.xlarge", "r6g.xlarge", bad]),
+        prop="core_fleet.instance_types[2]",
+        value=bad,
+        says=says,
+    )
+
+
+def test_the_fix_names_the_escape_hatch_except_for_burstable_types(raises_problem) -> None:
+    err = raises_problem(
+        lambda: InstanceFleetSpec.core(["m9g.xlarge"]), prop="core_fleet.instance_types[0]", says="unknown"
+    )
+    assert "allow_unknown_instance_types=('m9g.xlarge',)" in err.problems[0]
+    assert "'m8g.xlarge'" in err.problems[0]
+    err = raises_problem(
+        lambda: InstanceFleetSpec.core(["t4g.xlarge"]), prop="core_fleet.instance_types[0]", says="burstable"
+    )
+    assert "allow_unknown" not in err.problems[0] and "'m7g.xlarge'" in err.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("build", "prop"),
+    [
+        (lambda: InstanceFleetSpec.primary(["m7g.xlarge", "m7g.xlarg"]), "primary_fleet.instance_types[1]"),
+        (lambda: InstanceFleetSpec.task(["r7g.2xlarg"], spot_units=4), "task_fleets.instance_types[0]"),
+        (lambda: InstanceGroupSpec(NodeRole.CORE, "r7g.2xlarg", 2), "instance_groups.instance_type"),
+        (lambda: vcpu_weighted("m7g.xlarge", "r7g.2xlarg"), "instance_types[1]"),
+        (
+            lambda: spark(core_fleet=InstanceFleetSpec.core([InstanceTypeSpec("r7g.2xlarg", 8)])),
+            "core_fleet.instance_types[0]",
+        ),
+    ],
+)
+def test_every_place_types_enter_a_spec_checks_them(build, prop: str, raises_problem) -> None:
+    raises_problem(build, prop=prop, says="did you mean")
+
+
+def test_allow_unknown_instance_types_accepts_a_newer_type(raises_problem) -> None:
+    fleet = InstanceFleetSpec.core(["m9g.xlarge", "m8g.xlarge"], allow_unknown_instance_types=("m9g.xlarge",))
+    assert fleet.allow_unknown_instance_types == ("m9g.xlarge",)
+    spec = spark(
+        primary_fleet=InstanceFleetSpec.primary(["m9g.xlarge"], allow_unknown_instance_types=["m9g.xlarge"]),
+        core_fleet=fleet,
+    )
+    assert "m9g.xlarge" in spec.instance_type_names
+    assert "allow_unknown" not in str(fleet.to_api()) + str(fleet.to_cfn())
+    group = InstanceGroupSpec(NodeRole.CORE, "m9g.xlarge", 2, allow_unknown_instance_types=("m9g.xlarge",))
+    assert group.to_api()["InstanceType"] == "m9g.xlarge"
+    # the escape hatch covers only the types it names, never a burstable type, and must name a used type
+    raises_problem(
+        lambda: InstanceFleetSpec.core(
+            ["m9g.xlarge", "m9g.2xlarg"], allow_unknown_instance_types=("m9g.xlarge",)
+        ),
+        prop="core_fleet.instance_types[1]",
+        value="m9g.2xlarg",
+    )
+    raises_problem(
+        lambda: InstanceFleetSpec.core(["t4g.large"], allow_unknown_instance_types=("t4g.large",)),
+        prop="core_fleet.instance_types[0]",
+        says="burstable",
+    )
+    raises_problem(
+        lambda: InstanceFleetSpec.core(["m7g.xlarge"], allow_unknown_instance_types=("m9g.xlarge",)),
+        prop="core_fleet.allow_unknown_instance_types",
+        value="m9g.xlarge",
+    )
+    raises_problem(
+        lambda: InstanceGroupSpec(NodeRole.CORE, "m9g.xlarge", 2, allow_unknown_instance_types="m9g.xlarge"),
+        prop="instance_groups.allow_unknown_instance_types",
+        says="not a tuple",
+    )
+
+
+def test_types_emr_runs_without_catalog_sizes_are_accepted() -> None:
+    for name in ("i4i.2xlarge", "g5.xlarge", "c6in.4xlarge", "x2gd.xlarge", "d3.2xlarge", "p4d.24xlarge"):
+        assert InstanceFleetSpec.core([name]).instance_types[0].instance_type == name
+
+
+def test_diversified_lists_are_all_catalog_types() -> None:
+    types = diversified_instance_types(min_vcpu=4, max_vcpu=64, count=30)
+    assert InstanceFleetSpec.task(vcpu_weighted(types), spot_units=64).instance_types
+
+
+def test_a_bare_string_of_types_is_refused(raises_problem) -> None:
+    raises_problem(lambda: InstanceFleetSpec.core("m7g.xlarge"), prop="instance_types", says="[")  # type: ignore[arg-type]

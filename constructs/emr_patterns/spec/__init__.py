@@ -26,7 +26,10 @@ from emr_patterns.spec.catalog import (
     diversified_instance_types,
     family_of,
     instance_type,
+    instance_type_problems,
     is_graviton,
+    is_known_instance_type,
+    known_instance_type_names,
     release_supports_type,
 )
 from emr_patterns.spec.cluster import (
@@ -142,9 +145,12 @@ __all__ = [
     "hive_acid",
     "hiveserver2_ldap",
     "instance_type",
+    "instance_type_problems",
     "is_graviton",
+    "is_known_instance_type",
     "is_secret_reference",
     "known_applications",
+    "known_instance_type_names",
     "known_release_labels",
     "latest_known_release",
     "looks_secret",

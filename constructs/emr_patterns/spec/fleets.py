@@ -13,11 +13,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeGuard, TypeVar, cast
 
 from emr_patterns._tokens import is_unresolved
 from emr_patterns.errors import problem, raise_if_problems
-from emr_patterns.spec.catalog import instance_type
+from emr_patterns.spec.catalog import ESCAPE_HATCH, instance_type, instance_type_problems
 from emr_patterns.spec.typecheck import field_type_problems
 
 __all__ = [
@@ -328,13 +328,17 @@ def vcpu_weighted(
     for i, name in enumerate(names):
         entry = instance_type(name)
         if entry is None:
-            problems.append(
-                problem(
-                    f"instance_types[{i}]",
-                    name,
-                    "is not in the instance catalog, so its vCPUs are unknown",
-                    "use catalog types (see diversified_instance_types) or weight the types yourself",
-                )
+            unknown = instance_type_problems(f"instance_types[{i}]", name)
+            problems.extend(
+                unknown
+                or [
+                    problem(
+                        f"instance_types[{i}]",
+                        name,
+                        "is not in the instance catalog, so its vCPUs are unknown",
+                        "use catalog types (see diversified_instance_types) or weight the types yourself",
+                    )
+                ]
             )
             continue
         specs.append(
@@ -421,7 +425,44 @@ class OnDemandSpec:
 
 
 def _as_type_specs(items: Iterable[str | InstanceTypeSpec]) -> tuple[InstanceTypeSpec, ...]:
+    if isinstance(items, str):
+        # tuple("m7g.xlarge") would be ten one-letter types.
+        raise_if_problems(
+            "InstanceFleetSpec",
+            [
+                problem(
+                    "instance_types",
+                    items,
+                    "is a str, not a list of types (a str would be read letter by letter)",
+                    f"write [{items!r}]",
+                )
+            ],
+        )
     return tuple(i if isinstance(i, InstanceTypeSpec) else InstanceTypeSpec(i) for i in items)
+
+
+def _names(items: Iterable[str]) -> tuple[str, ...]:
+    """A tuple of names; a bare str is kept as is so the spec's validator names the mistake."""
+    return cast("tuple[str, ...]", items) if isinstance(items, str) else tuple(items)
+
+
+def _allowed_types_problems(prop: str, allowed: tuple[str, ...] | str, used: Iterable[str]) -> list[str]:
+    """Problems of an ``allow_unknown_instance_types`` value (a tuple of names the spec uses)."""
+    if isinstance(allowed, str):
+        return [
+            problem(
+                prop,
+                allowed,
+                "is a str, not a tuple of names (a str would be read letter by letter)",
+                f"write {ESCAPE_HATCH}=({allowed!r},)",
+            )
+        ]
+    names = set(used)
+    return [
+        problem(prop, name, "is not an instance type of this fleet or group", "list only types it uses")
+        for name in allowed
+        if name not in names
+    ]
 
 
 @dataclass(frozen=True)
@@ -442,9 +483,15 @@ class InstanceFleetSpec:
     """Spot provisioning. Default price-capacity-optimized, SWITCH_TO_ON_DEMAND after 60 minutes."""
     name: str | None = None
     """Fleet name. Default: ``Primary``, ``Core`` or ``Task``."""
+    allow_unknown_instance_types: tuple[str, ...] = ()
+    """Instance types of this fleet to accept although the catalog does not list them (types newer
+    than this library), e.g. ``("m9g.xlarge",)``. Each must be one of the fleet's types; burstable
+    ``t`` types stay refused. Default: none (every type must be one EMR runs)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instance_types", _as_type_specs(self.instance_types))
+        if not isinstance(self.allow_unknown_instance_types, str):
+            object.__setattr__(self, "allow_unknown_instance_types", tuple(self.allow_unknown_instance_types))
         if str(self.role) in _ROLES:
             object.__setattr__(self, "role", NodeRole(str(self.role)))
         raise_if_problems(f"InstanceFleetSpec({self.role})", self.problems(self._prop))
@@ -461,8 +508,12 @@ class InstanceFleetSpec:
         nodes: int = 1,
         on_demand: OnDemandSpec | None = None,
         name: str = "Primary",
+        allow_unknown_instance_types: Iterable[str] = (),
     ) -> InstanceFleetSpec:
-        """Primary fleet of ``nodes`` (1, or 3 for high availability) On-Demand instances."""
+        """Primary fleet of ``nodes`` (1, or 3 for high availability) On-Demand instances.
+
+        ``allow_unknown_instance_types`` names types newer than the catalog (see the field).
+        """
         return cls(
             NodeRole.PRIMARY,
             _as_type_specs(instance_types),
@@ -471,6 +522,7 @@ class InstanceFleetSpec:
             on_demand=on_demand,
             spot=None,
             name=name,
+            allow_unknown_instance_types=_names(allow_unknown_instance_types),
         )
 
     @classmethod
@@ -483,8 +535,12 @@ class InstanceFleetSpec:
         on_demand: OnDemandSpec | None = None,
         spot: SpotSpec | None = None,
         name: str = "Core",
+        allow_unknown_instance_types: Iterable[str] = (),
     ) -> InstanceFleetSpec:
-        """Core fleet. Default: 2 On-Demand units, lowest-price, no Spot."""
+        """Core fleet. Default: 2 On-Demand units, lowest-price, no Spot.
+
+        ``allow_unknown_instance_types`` names types newer than the catalog (see the field).
+        """
         return cls(
             NodeRole.CORE,
             _as_type_specs(instance_types),
@@ -493,6 +549,7 @@ class InstanceFleetSpec:
             on_demand=on_demand or OnDemandSpec(),
             spot=spot or SpotSpec(),
             name=name,
+            allow_unknown_instance_types=_names(allow_unknown_instance_types),
         )
 
     @classmethod
@@ -505,8 +562,12 @@ class InstanceFleetSpec:
         spot: SpotSpec | None = None,
         on_demand: OnDemandSpec | None = None,
         name: str = "Task",
+        allow_unknown_instance_types: Iterable[str] = (),
     ) -> InstanceFleetSpec:
-        """Task fleet, Spot by default (price-capacity-optimized, SWITCH_TO_ON_DEMAND after 60 min)."""
+        """Task fleet, Spot by default (price-capacity-optimized, SWITCH_TO_ON_DEMAND after 60 min).
+
+        ``allow_unknown_instance_types`` names types newer than the catalog (see the field).
+        """
         return cls(
             NodeRole.TASK,
             _as_type_specs(instance_types),
@@ -515,6 +576,7 @@ class InstanceFleetSpec:
             on_demand=on_demand or OnDemandSpec(),
             spot=spot or SpotSpec(),
             name=name,
+            allow_unknown_instance_types=_names(allow_unknown_instance_types),
         )
 
     @property
@@ -569,8 +631,19 @@ class InstanceFleetSpec:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             out.append(problem(f"{prop}.instance_types", dupes, "lists a type twice", "list each type once"))
+        allowed = self.allow_unknown_instance_types
+        out.extend(_allowed_types_problems(f"{prop}.{ESCAPE_HATCH}", allowed, names))
         for i, spec in enumerate(types):
-            out.extend(spec.problems(f"{prop}.instance_types[{i}]"))
+            found = spec.problems(f"{prop}.instance_types[{i}]")
+            out.extend(found)
+            if not found:
+                out.extend(
+                    instance_type_problems(
+                        f"{prop}.instance_types[{i}]",
+                        spec.instance_type,
+                        allow_unknown=() if isinstance(allowed, str) else allowed,
+                    )
+                )
         if self.on_demand is not None:
             out.extend(self.on_demand.problems(f"{prop}.on_demand"))
         if self.spot is not None:
@@ -717,9 +790,15 @@ class InstanceGroupSpec:
     """AMI for this group. Default: the cluster's AMI."""
     name: str | None = None
     """Group name. Default: ``Primary``, ``Core`` or ``Task``."""
+    allow_unknown_instance_types: tuple[str, ...] = ()
+    """Accept ``instance_type`` although the catalog does not list it (a type newer than this
+    library): ``allow_unknown_instance_types=("m9g.xlarge",)``. Burstable ``t`` types stay refused.
+    Default: none (the type must be one EMR runs)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ebs_volumes", tuple(self.ebs_volumes))
+        if not isinstance(self.allow_unknown_instance_types, str):
+            object.__setattr__(self, "allow_unknown_instance_types", tuple(self.allow_unknown_instance_types))
         if str(self.role) in _ROLES:
             object.__setattr__(self, "role", NodeRole(str(self.role)))
         raise_if_problems(f"InstanceGroupSpec({self.role})", self.problems("instance_groups"))
@@ -737,10 +816,20 @@ class InstanceGroupSpec:
         if out:
             return out
         role = NodeRole(str(self.role))
+        allowed = self.allow_unknown_instance_types
+        out.extend(_allowed_types_problems(f"{prop}.{ESCAPE_HATCH}", allowed, (self.instance_type,)))
         if not isinstance(self.instance_type, str) or not _TYPE_NAME.match(self.instance_type):
             out.append(
                 problem(
                     f"{prop}.instance_type", self.instance_type, "is not an instance type", "use 'm7g.xlarge'"
+                )
+            )
+        else:
+            out.extend(
+                instance_type_problems(
+                    f"{prop}.instance_type",
+                    self.instance_type,
+                    allow_unknown=() if isinstance(allowed, str) else allowed,
                 )
             )
         if role is NodeRole.PRIMARY:
