@@ -7,12 +7,10 @@ Before, ``idle_timeout_seconds="3600"`` was reported as "outside EMR's 60-604,80
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from emr_patterns.spec import (
-    ClusterSpec,
     EbsVolume,
     InstanceFleetSpec,
     InstanceGroupSpec,
@@ -23,15 +21,9 @@ from emr_patterns.spec import (
 )
 from emr_patterns.spec.rules import field_type_problems, scalar_type_problem
 
+from .conftest import small_spark
 
-def spark(**overrides: Any) -> ClusterSpec:
-    props: dict[str, Any] = {
-        "name": "spark",
-        "primary_fleet": InstanceFleetSpec.primary(["m7g.xlarge"]),
-        "core_fleet": InstanceFleetSpec.core(["m7g.2xlarge"]),
-    }
-    props.update(overrides)
-    return ClusterSpec(**props)
+spark = small_spark
 
 
 CASES: list[tuple[str, Callable[[], object], str, str]] = [

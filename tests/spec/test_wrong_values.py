@@ -29,15 +29,9 @@ from emr_patterns.spec import (
 )
 from emr_patterns.spec.release import application_problems, known_applications
 
+from .conftest import small_spark
 
-def spark(**overrides: Any) -> ClusterSpec:
-    props: dict[str, Any] = {
-        "name": "spark",
-        "primary_fleet": InstanceFleetSpec.primary(["m7g.xlarge"]),
-        "core_fleet": InstanceFleetSpec.core(["m7g.2xlarge"]),
-    }
-    props.update(overrides)
-    return ClusterSpec(**props)
+spark = small_spark
 
 
 # ---- release labels ---------------------------------------------------------------------------
