@@ -260,6 +260,11 @@ class ClusterSpec:
     Raises :class:`~emr_patterns.errors.EmrPatternsValidationError` listing every problem, and
     warns with :class:`EmrPatternsWarning` for legal but risky setups. Give either fleets
     (``primary_fleet``, ``core_fleet``, ``task_fleets``) or ``instance_groups``, never both.
+
+    Values this library's data does not know are errors, each with an explicit escape hatch:
+    ``allow_unknown_release=True`` for a newer release, ``allow_unknown_applications=(...)`` for a
+    newer application, and ``allow_unknown_instance_types=(...)`` on the fleet or group for a newer
+    instance type.
     """
 
     name: str

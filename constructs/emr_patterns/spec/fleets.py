@@ -196,7 +196,12 @@ def _ebs_configuration(volumes: tuple[EbsVolume, ...]) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class InstanceTypeSpec:
-    """One instance type of a fleet (``InstanceTypeConfig``)."""
+    """One instance type of a fleet (``InstanceTypeConfig``).
+
+    The name's form is checked here; whether EMR runs the type is checked when the spec joins a
+    fleet, so the error names the fleet's prop (``core_fleet.instance_types[2]``) and the fleet's
+    ``allow_unknown_instance_types`` can accept a type newer than the catalog.
+    """
 
     instance_type: str
     """EC2 type, e.g. ``m7g.2xlarge``."""
