@@ -1,16 +1,16 @@
-"""Wide-matrix benchmark: the source design's per-gene pandas UDFs vs our jobs vs scipy.
+"""Wide-matrix benchmark: the blog baseline (per-gene pandas UDFs) vs our jobs vs scipy.
 
 Run: ``.venv/bin/python benchmarks/widematrix.py [--quick] [--tiers small,large] [--no-write]``
 
-Tiers (issue 4):
+Tiers:
 
-* small: 20,000 cells x 1,000 and x 5,000 genes, 20 groups, generated 10x-like counts written as a
-  wide CSV plus a metadata CSV. Measured: (a) the source design: wide DataFrame, one GROUPED_AGG
-  pandas UDF per gene, 500 columns per batch, mean only; (b) ours: ingest (CSV -> dataset) +
+* small: 20,000 cells x 1,000 and x 5,000 genes, 20 groups, generated 10x-like counts written as a wide CSV
+  plus a metadata CSV. Measured: (a) the blog baseline, as the published write-up built it: wide DataFrame,
+  one GROUPED_AGG pandas UDF per gene, 500 columns per batch, mean only; (b) ours: ingest (CSV -> dataset) +
   aggregate (all default statistics, exact median); (c) scipy in memory.
 * large: 100,000 x 4,000 (50 groups) and 20,000 x 50,000 (20 groups): ours (aggregate from the
   canonical dataset, which is ingested from an .h5ad written for the purpose) against scipy; the
-  source design is extrapolated from its measured cost per (cell, gene) and labelled so.
+  baseline is extrapolated from its measured cost per (cell, gene) and labelled so.
 
 Every timed Spark run follows an untimed warm-up in the same session (JIT, Python workers).
 Results print as a table and are written to ``benchmarks/RESULTS.md`` (machine, date, Spark).
@@ -147,7 +147,7 @@ def scipy_reference(
 
 
 # ------------------------------------------------------------------------------------------------
-# (a) the source design
+# (a) the blog baseline (the published write-up's per-gene pandas UDFs)
 
 
 def source_approach(spark: Any, csv_path: str, meta_path: str, n_genes: int, batch: int = 500) -> float:
@@ -351,7 +351,7 @@ def main(argv: list[str]) -> int:
 def result_row(
     m: sp.csr_matrix, g: np.ndarray, n_groups: int, source: float, source_kind: str, res: dict[str, Any]
 ) -> dict[str, Any]:
-    """One table row: our timings beside the source design and the scipy reference (which is run
+    """One table row: our timings beside the blog baseline and the scipy reference (which is run
     here, and our views checked against it); printed as it is made."""
     t_ref, ref = scipy_reference(m, g, n_groups)
     row = dict(
@@ -377,11 +377,11 @@ def result_row(
 def print_row(r: dict[str, Any]) -> None:
     total = r["ingest"] + r["aggregate"]
     print(
-        f"{r['shape']:>18} nnz={r['nnz']:>11,} | source({r['source_kind']}) {r['source']:8.1f}s | "
+        f"{r['shape']:>18} nnz={r['nnz']:>11,} | baseline({r['source_kind']}) {r['source']:8.1f}s | "
         f"ours ingest {r['ingest']:6.1f}s + aggregate {r['aggregate']:6.1f}s "
         f"(warm runs {r['range'][0]:.1f}-{r['range'][1]:.1f}s) "
         f"(separate hbase export {r['hbase']:.1f}s) | "
-        f"scipy {r['scipy']:6.2f}s | source/ours {r['source'] / total:6.1f}x "
+        f"scipy {r['scipy']:6.2f}s | baseline/ours {r['source'] / total:6.1f}x "
         f"(first run {r['first']:.1f}s: {r['source'] / r['first']:.1f}x) | "
         f"aggregate/scipy {r['aggregate'] / r['scipy']:5.1f}x "
         f"(first run {r['first_aggregate'] / r['scipy']:.1f}x) | max rel err {r['err']:.1e}",
@@ -403,18 +403,19 @@ def write_results(rows: list[dict[str, Any]], version: str, tiers: Any) -> None:
         "20 or 50 groups. All runs share one Spark session after an untimed warm-up on a tiny matrix "
         '(every path once). Per shape, ours runs once cold ("first run"), then '
         f"{WARM_RUNS} times warm; the table reports the median warm run (by end-to-end time) and the "
-        "range of the warm runs, with the first run beside it. The source design runs once per "
+        "range of the warm runs, with the first run beside it. The baseline runs once per "
         "measured shape (about 30 and 100 s).",
-        "- Source: the source design (wide DataFrame, one GROUPED_AGG pandas UDF per gene, 500 columns per "
-        "batch, **mean only**). Ours: ingest + aggregate computing mean, fraction, variance, std and exact "
-        "median (the end-to-end figure; aggregate run with the HBase export off). The HBase-ready export "
-        "is timed separately (an extra aggregate run with the export on; its `hbase` phase) and is not in "
-        "the end-to-end figure. scipy: single process, in memory, indicator products + per-(group, gene) "
+        "- Baseline: the blog write-up's design (wide DataFrame, one GROUPED_AGG pandas UDF per gene, 500"
+        " columns per batch, **mean only**). Ours: ingest + aggregate computing mean, fraction, variance,"
+        " std and exact median (the end-to-end figure; aggregate run with the HBase export off). The "
+        "HBase-ready export is timed separately (an extra aggregate run with the export on; its `hbase` "
+        "phase) and is not in the end-to-end figure. scipy: single process, in memory, indicator products"
+        " + per-(group, gene) "
         "sorted nonzeros for the median.",
         "",
-        "| shape (cells x genes) | nnz | groups | source design (mean only) | ours: ingest | ours: aggregate "
+        "| shape (cells x genes) | nnz | groups | baseline (mean only) | ours: ingest | ours: aggregate "
         "(all default stats) | ours end to end (median warm run) | warm runs range | ours first run "
-        "(ingest + aggregate) | HBase export (separate) | scipy | source / ours end to end (first run) "
+        "(ingest + aggregate) | HBase export (separate) | scipy | baseline / ours end to end (first run) "
         "| ours aggregate / scipy (first run) | max rel. diff vs scipy |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]

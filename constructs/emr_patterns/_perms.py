@@ -4,6 +4,13 @@ from __future__ import annotations
 
 S3_OBJECT_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 S3_READ_ACTIONS = (*S3_OBJECT_READ_ACTIONS, "s3:GetBucketLocation", "s3:ListBucket")
+#: Bucket-level reads of the nodes: listing, location, uploads, default encryption.
+S3_BUCKET_READ_ACTIONS = (
+    "s3:ListBucket",
+    "s3:GetBucketLocation",
+    "s3:ListBucketMultipartUploads",
+    "s3:GetEncryptionConfiguration",
+)
 S3_WRITE_ACTIONS = (
     "s3:PutObject",
     "s3:DeleteObject",

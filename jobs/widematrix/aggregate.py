@@ -4,7 +4,8 @@ Usage (spark-submit entry point; paths may be local, ``hdfs://`` or ``s3://``)::
 
     spark-submit jobs/widematrix/aggregate.py --dataset <dataset dir> --group-by <metadata column> \\
         [--stats mean,fraction,variance,std,median[,q25,q75,trimmed_mean,count]] [--trim 0.25] \\
-        --output <views dir> [--overwrite] [--hbase-export | --no-hbase-export]
+        --output <views dir> [--overwrite] [--hbase-export | --no-hbase-export] \\
+        [--kms-key-arn ARN] [--allowed-buckets b1,b2]
 
 ``--hbase-export`` (the default) also writes the HBase-ready export below; ``--no-hbase-export``
 (alias ``--no-hbase``) writes the statistic views only.
@@ -28,6 +29,12 @@ Output (``<views dir>``)::
                               unsigned UTF-8 byte order HBase uses)
     manifest.json             dataset checksum, group-by column, groups and sizes, row counts
 
+While it reads, the job holds a lease on the dataset (``<dataset>/_readers/<run id>.json``, see
+``commit``), so an ingest ``--overwrite`` cannot remove the files under it; it reads the version
+the dataset's manifest names (``data_dir``). Its own ``--overwrite`` is write-then-switch too
+(the views then sit in ``_v-<id>/``, named by the views manifest's ``data_dir``).
+``--kms-key-arn``/``--allowed-buckets`` restrict ``s3://`` outputs as for ingest (``outputs``).
+
 How it runs: one Spark stage, one task per gene block (a few million stored values each, at
 least one block per core). A task reads its genes' entries straight from the matrix files with
 pyarrow, using the row groups' gene min/max to skip the rest (ingest writes each file gene-major),
@@ -44,6 +51,7 @@ import datetime
 import math
 import os
 import sys
+import uuid
 from typing import Any, Dict, List, Optional, Sequence
 
 if __name__ == "__main__" and not __package__:  # spark-submit runs this file as a script
@@ -58,13 +66,14 @@ import pyarrow as pa
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
-from . import fsio, worker
+from . import commit, fsio, outputs, worker
 from .blocks import make_block_task
+from .dataset import write_small_table
 from .errors import InputError, unwrap
-from .ingest import write_small_table
 from .stats import DEFAULT_STATS, STATS
 
 FORMAT_VERSION = 1
+KIND = "widematrix-views"
 SEP = "|"
 HBASE_SINGLE_FILE_ROWS = 500_000
 
@@ -137,22 +146,46 @@ def run_aggregate(
     trim: float = 0.25,
     overwrite: bool = False,
     hbase: bool = True,
+    kms_key_arn: Optional[str] = None,
+    allowed_buckets: Optional[Sequence[str]] = None,
 ) -> Dict[str, Any]:
-    """Run the aggregation; returns the views manifest. Bad input raises ``InputError``."""
+    """Run the aggregation; returns the views manifest. Bad input raises ``InputError``.
+
+    The dataset is read under a lease (``commit.reading``); ``kms_key_arn`` and
+    ``allowed_buckets`` restrict an ``s3://`` output (``outputs.check_output``).
+    """
     fs = fsio.HadoopFS(spark)
-    timer = fsio.Timer()
     dataset = fs.qualify(dataset).rstrip("/")
     output = fs.qualify(output).rstrip("/")
+    outputs.check_output(output, kms_key_arn, allowed_buckets)
     stats = list(stats) if stats else list(DEFAULT_STATS)
     bad = [s for s in stats if s not in STATS]
     if bad:
         raise InputError(f"unknown statistic(s) {bad}; choose from {', '.join(STATS)}")
     if not 0 <= trim < 0.5:
         raise InputError(f"--trim must be in [0, 0.5), not {trim}")
-    manifest = fsio.read_manifest(fs, dataset, "widematrix dataset")
+    run_id = f"{spark.sparkContext.applicationId}-{uuid.uuid4().hex[:8]}"
+    with commit.reading(fs, dataset, "aggregate", run_id, "widematrix dataset") as manifest:
+        return _aggregate(spark, fs, dataset, manifest, group_by, output, stats, trim, overwrite, hbase)
+
+
+def _aggregate(
+    spark: SparkSession,
+    fs: fsio.HadoopFS,
+    dataset: str,
+    manifest: Dict[str, Any],
+    group_by: str,
+    output: str,
+    stats: List[str],
+    trim: float,
+    overwrite: bool,
+    hbase: bool,
+) -> Dict[str, Any]:
+    timer = fsio.Timer()
+    root = commit.data_root(dataset, manifest)  # the version the manifest names
     n_genes = int(manifest["shape"]["genes"])
 
-    cells_uri = fsio.join(dataset, "cells")
+    cells_uri = fsio.join(root, "cells")
     cells_schema = _small_schema(fs, cells_uri)
     cell_columns = cells_schema.names
     if group_by not in cell_columns:
@@ -168,7 +201,7 @@ def run_aggregate(
     idx = labels["cell_index"].to_numpy(dtype=np.int64)
     codes[idx[valid]] = np.array([index[g] for g in labels["g"][valid].tolist()], dtype=np.int32)
     sizes = np.bincount(codes[codes >= 0], minlength=len(names)).astype(np.int64)
-    genes_uri = fsio.join(dataset, "genes")
+    genes_uri = fsio.join(root, "genes")
     block_genes = plan_blocks(
         n_genes, len(names), int(manifest["nnz"]), spark.sparkContext.defaultParallelism
     )
@@ -182,12 +215,12 @@ def run_aggregate(
     timer.lap("dictionaries")
 
     try:
-        with fsio.staged_output(fs, output, overwrite) as tmp:
+        with commit.staged_output(fs, output, overwrite, KIND) as staged:
             counts = _write_views(
                 spark,
                 fs,
-                dataset,
-                tmp,
+                root,
+                staged.path,
                 stats,
                 trim,
                 block_genes,
@@ -199,7 +232,7 @@ def run_aggregate(
                 timer,
             )
             views_manifest = {
-                "kind": "widematrix-views",
+                "kind": KIND,
                 "format_version": FORMAT_VERSION,
                 "dataset": {
                     "uri": dataset,
@@ -239,7 +272,7 @@ def run_aggregate(
                 "spark_version": spark.version,
                 "timings_s": timer.phases,
             }
-            fsio.commit(fs, tmp, output, views_manifest)
+            commit.commit(fs, staged, views_manifest)
     except Exception as exc:
         err = unwrap(exc)
         if err is not None and err is not exc:
@@ -253,7 +286,7 @@ def run_aggregate(
 def _write_views(
     spark: SparkSession,
     fs: fsio.HadoopFS,
-    dataset: str,
+    root: str,
     tmp: str,
     stats: List[str],
     trim: float,
@@ -273,7 +306,7 @@ def _write_views(
         }
     )
     write_small_table(fs, groups, fsio.join(tmp, "groups"))
-    matrix = fsio.join(dataset, "matrix")
+    matrix = fsio.join(root, "matrix")
     files = (
         [fsio.join(matrix, n) for n, is_dir, _ in fs.listdir(matrix) if not is_dir and n.endswith(".parquet")]
         if fs.exists(matrix)
@@ -326,7 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", default=",".join(DEFAULT_STATS), help=f"comma list from: {', '.join(STATS)}")
     p.add_argument("--trim", type=float, default=0.25, help="trimmed_mean: share cut from each end")
     p.add_argument("--output", required=True, help="views directory to create")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing views (written beside them, then switched)",
+    )
     p.add_argument(
         "--hbase-export",
         action=argparse.BooleanOptionalAction,
@@ -334,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the HBase-ready export under hbase/ (default: on; --no-hbase-export skips it)",
     )
     p.add_argument("--no-hbase", dest="hbase_export", action="store_false", help="same as --no-hbase-export")
+    outputs.add_arguments(p)
     return p
 
 
@@ -353,6 +391,8 @@ def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
             trim=args.trim,
             overwrite=args.overwrite,
             hbase=args.hbase_export,
+            kms_key_arn=args.kms_key_arn,
+            allowed_buckets=outputs.parse_buckets(args.allowed_buckets),
         )
     except InputError as exc:
         print(f"aggregate: error: {exc}", file=sys.stderr)

@@ -12,15 +12,8 @@ Two I/O paths, each for what it does best:
   makes the jobs fast: a Spark text read, the JVM<->Python Arrow hop and Spark's row-at-a-time
   Parquet writer cost more than the parsing and statistics themselves.
 
-Commit protocol (both jobs):
-
-1. everything is written under a hidden sibling ``_<name>.tmp-<uuid>`` of the output;
-2. on success the temporary directory is renamed to the output, then ``manifest.json`` is
-   written last, as a single small file (atomic on HDFS, local disks and S3 alike);
-3. on any failure the temporary directory is deleted.
-
-A directory without ``manifest.json`` is therefore never a finished output, even on S3 where a
-directory rename is a copy; readers (``aggregate``) refuse it.
+The commit protocol both jobs follow (new outputs, ``--overwrite`` as write-then-switch, readers'
+leases) is in ``commit``.
 """
 
 import contextlib
@@ -45,6 +38,11 @@ def is_local(uri: str) -> bool:
     return "://" not in uri or uri.startswith("file:")
 
 
+def is_object_store(uri: str) -> bool:
+    """S3 (``s3://``, ``s3a://``, ``s3n://``): no directories, no atomic rename, atomic PUTs."""
+    return uri.startswith(("s3://", "s3a://", "s3n://"))
+
+
 def local_path(uri: str) -> str:
     if uri.startswith("file://"):
         return uri[len("file://") :]
@@ -58,6 +56,7 @@ class HadoopFS:
 
     def __init__(self, spark: Any) -> None:
         self.jvm = spark.sparkContext._jvm
+        self._gateway = spark.sparkContext._gateway
         self.conf = spark.sparkContext._jsc.hadoopConfiguration()
         # Py4J resolves ``jvm.a.b.C`` one name at a time, each a JVM round trip: look up once
         self._path_class = self.jvm.org.apache.hadoop.fs.Path
@@ -109,6 +108,24 @@ class HadoopFS:
     def rename(self, src: str, dst: str) -> None:
         if not self._fs(src).rename(self._path(src), self._path(dst)):
             raise OSError(f"could not rename {src} to {dst}")
+
+    def replace(self, src: str, dst: str) -> None:
+        """Rename a file onto ``dst``, replacing it in one step (``FileContext`` rename with
+        ``OVERWRITE``: atomic on HDFS and local disks; ``FileSystem.rename`` refuses an existing
+        target on HDFS). Not for S3, where a rename is a copy: write the target directly there."""
+        jvm = self.jvm
+        options = self._gateway.new_array(jvm.org.apache.hadoop.fs.Options.Rename, 1)
+        options[0] = jvm.org.apache.hadoop.fs.Options.Rename.OVERWRITE
+        target = self._path(dst)
+        context = jvm.org.apache.hadoop.fs.FileContext.getFileContext(target.toUri(), self.conf)
+        context.rename(self._path(src), target, options)
+
+    def delete_empty_dir(self, uri: str) -> None:
+        """Delete a directory only if it is empty (a non-recursive delete fails otherwise)."""
+        fs = self._fs(uri)
+        p = self._path(uri)
+        if fs.exists(p) and fs.getFileStatus(p).isDirectory():
+            fs.delete(p, False)
 
     def mkdirs(self, uri: str) -> None:
         self._fs(uri).mkdirs(self._path(uri))
@@ -278,7 +295,7 @@ class ArrowIO:
 
         fs, path = cls.resolve(uri)
         parent = path.rsplit("/", 1)[0]
-        if uri.startswith(("s3://", "s3a://", "s3n://")):  # no directories (nor marker objects) on S3
+        if is_object_store(uri):  # no directories (nor marker objects) on S3
             pq.write_table(table, path, filesystem=fs, **options)
             return
         fs.create_dir(parent, recursive=True)
@@ -307,33 +324,6 @@ def read_manifest(fs: HadoopFS, uri: str, what: str) -> Dict[str, Any]:
             f"{uri}: no {MANIFEST}; this is not a finished {what} (a job may have failed while writing it)"
         )
     return json.loads(fs.read_bytes(path).decode("utf-8"))
-
-
-@contextlib.contextmanager
-def staged_output(fs: HadoopFS, final: str, overwrite: bool) -> Iterator[str]:
-    """Yield a temporary sibling directory; on error delete it, else leave it for ``commit``."""
-    final = final.rstrip("/")
-    if fs.exists(final) and not overwrite:
-        raise InputError(f"output {final} already exists; pass --overwrite to replace it")
-    parent, _, name = final.rpartition("/")
-    tmp = f"{parent}/_{name}.tmp-{uuid.uuid4().hex[:12]}"
-    fs.mkdirs(tmp)
-    try:
-        yield tmp
-    except BaseException:
-        fs.delete(tmp)
-        raise
-
-
-def commit(fs: HadoopFS, tmp: str, final: str, manifest: Dict[str, Any]) -> None:
-    """Move a finished temporary directory into place, then write the manifest last."""
-    final = final.rstrip("/")
-    if fs.exists(final):
-        fs.delete(final)
-    fs.rename(tmp, final)
-    body = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    fs.write_bytes(join(final, "_" + MANIFEST + ".tmp"), body)
-    fs.rename(join(final, "_" + MANIFEST + ".tmp"), join(final, MANIFEST))
 
 
 class Timer:

@@ -1,4 +1,4 @@
-"""Every bad input named in the foundation issue fails at synth with the prop, the value and the fix."""
+"""Every bad foundation input fails at synth with the prop, the value and the fix."""
 
 from __future__ import annotations
 

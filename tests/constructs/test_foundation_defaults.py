@@ -184,6 +184,10 @@ def test_no_admin_or_wildcard_actions(resources):
 
 def test_instance_policy_scoped_to_platform(resources):
     statements = resources["PlatformRolesInstancePolicy660232D2"]["Properties"]["PolicyDocument"]["Statement"]
+    listing = next(s for s in statements if s["Sid"] == "ListPlatformBuckets")
+    # The jobs read an output bucket's default encryption before writing to it.
+    assert "s3:GetEncryptionConfiguration" in listing["Action"]
+    assert {"Fn::GetAtt": ["PlatformStorageCurated6890D9CD", "Arn"]} in listing["Resource"]
     for st in statements:
         resources_ = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
         assert "*" not in resources_, st

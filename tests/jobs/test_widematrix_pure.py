@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from emr_patterns.jobs.widematrix import csvparse, stats
 from emr_patterns.jobs.widematrix.aggregate import parse_stats
 from emr_patterns.jobs.widematrix.errors import InputError, unwrap
-from emr_patterns.jobs.widematrix.ingest import zip_role
+from emr_patterns.jobs.widematrix.ingest_zip import zip_role
 
 
 def _batch(lines, newline="\n"):

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from emr_patterns.errors import EmrPatternsValidationError
-from emr_patterns.spec import PlatformBindings
+from emr_patterns.spec import ClusterSpec, InstanceFleetSpec, PlatformBindings
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111122223333:secret:hive-metastore-AbCdEf"
 KMS_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def small_spark(**overrides: Any) -> ClusterSpec:
+    """A valid two-fleet Graviton cluster (one primary, one core type); overrides replace fields."""
+    props: dict[str, Any] = {
+        "name": "spark",
+        "primary_fleet": InstanceFleetSpec.primary(["m7g.xlarge"]),
+        "core_fleet": InstanceFleetSpec.core(["m7g.2xlarge"]),
+    }
+    props.update(overrides)
+    return ClusterSpec(**props)
 
 
 @pytest.fixture

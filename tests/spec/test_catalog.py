@@ -20,6 +20,11 @@ from emr_patterns.spec import (
     is_graviton,
     release_supports_type,
 )
+from emr_patterns.spec.catalog import (
+    instance_type_problems,
+    is_known_instance_type,
+    known_instance_type_names,
+)
 
 GRAVITON_FAMILIES = {"m6g", "m7g", "m8g", "c6g", "c7g", "c8g", "r6g", "r7g", "r8g"}
 X86_FAMILIES = {"m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i", "r7i", "m6a"}
@@ -137,3 +142,30 @@ def test_catalog_types_pass_cfn_lints_instance_type_list() -> None:
         pytest.skip("this cfn-lint has no EMR instance type list")
     allowed = set(json.loads(enum_file.read_text())["us-east-1"]["enum"])
     assert set(catalog()) <= allowed
+
+
+def test_known_names_cover_the_sized_catalog_and_no_burstable_type() -> None:
+    names = known_instance_type_names()
+    assert set(catalog()) <= names
+    assert not [n for n in names if n.startswith(("t1.", "t2.", "t3.", "t3a.", "t4g."))]
+    assert is_known_instance_type("i4i.xlarge") and not is_known_instance_type("r7g.2xlarg")
+
+
+@pytest.mark.skipif(find_spec("cfnlint") is None, reason="cfn-lint is not installed")
+def test_every_known_name_is_one_cfn_lint_accepts_for_emr() -> None:
+    import cfnlint
+
+    enum_file = (
+        Path(cfnlint.__file__).parent
+        / "data/schemas/extensions/aws_emr_cluster/instancetypeconfig_instancetype_enum.json"
+    )
+    regions = json.loads(enum_file.read_text(encoding="utf-8"))
+    accepted = {t for region, body in regions.items() if region != "description" for t in body["enum"]}
+    assert known_instance_type_names() <= accepted
+
+
+def test_instance_type_problems_is_pure_and_skips_tokens() -> None:
+    assert instance_type_problems("p", "m7g.xlarge") == []
+    assert instance_type_problems("p", "${Token[TOKEN.12]}") == []
+    assert instance_type_problems("p", "m9g.xlarge", allow_unknown=("m9g.xlarge",)) == []
+    assert instance_type_problems("p", "t3.large", allow_unknown=("t3.large",))

@@ -14,13 +14,14 @@ from emr_patterns.spec import (
     feature_problems,
     known_release_labels,
     latest_known_release,
+    nearest_release_labels,
 )
 
 
 def parse_quietly(label: str) -> ReleaseLabel:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnknownReleaseWarning)
-        return ReleaseLabel.parse(label)
+        return ReleaseLabel.parse(label, allow_unknown=True)
 
 
 def test_default_release_is_known_and_parses_without_warning() -> None:
@@ -52,18 +53,46 @@ def test_non_string_label_is_an_error(raises_problem) -> None:
     raises_problem(lambda: ReleaseLabel.parse(6.10), prop="release_label", says="emr-X.Y.Z")  # type: ignore[arg-type]
 
 
-def test_newer_unknown_label_is_accepted_with_a_warning() -> None:
+def test_newer_unknown_label_is_accepted_with_a_warning_when_allowed() -> None:
+    # Changed for issue 15.5: an unknown label is now an error unless allow_unknown=True.
     newest = latest_known_release()
     newer = f"emr-{newest.major}.{newest.minor + 1}.0"
     with pytest.warns(UnknownReleaseWarning, match="newer than the newest release"):
-        release = ReleaseLabel.parse(newer)
+        release = ReleaseLabel.parse(newer, allow_unknown=True)
     assert release > newest
     assert release.supports(Feature.NATIVE_LDAP)
 
 
-def test_unpublished_older_label_is_accepted_with_a_warning() -> None:
+def test_unpublished_older_label_is_accepted_with_a_warning_when_allowed() -> None:
+    # Changed for issue 15.5: as above, the opt-out keeps the old warning.
     with pytest.warns(UnknownReleaseWarning, match="not a release label EMR has published"):
-        ReleaseLabel.parse("emr-6.16.0")
+        ReleaseLabel.parse("emr-6.16.0", allow_unknown=True)
+
+
+def test_unknown_label_is_an_error_naming_the_nearest_known_labels(raises_problem) -> None:
+    err = raises_problem(
+        lambda: ReleaseLabel.parse("emr-7.31.0"), prop="release_label", value="emr-7.31.0", says="newer"
+    )
+    line = err.problems[0]
+    assert f"'{latest_known_release().label}'" in line and "'emr-7.3.0'" in line
+    assert "allow_unknown_release=True" in line
+    err = raises_problem(
+        lambda: ReleaseLabel.parse("emr-6.16.0"), prop="release_label", says="not a release label EMR"
+    )
+    assert "'emr-6.15.0'" in err.problems[0] and "'emr-7.0.0'" in err.problems[0]
+
+
+def test_nearest_labels_are_neighbours_then_look_alikes() -> None:
+    assert nearest_release_labels(parse_quietly("emr-6.16.0"))[:2] == ("emr-6.15.0", "emr-7.0.0")
+    newest = latest_known_release()
+    assert nearest_release_labels(parse_quietly("emr-99.0.0"))[0] == newest.label
+
+
+def test_known_label_raises_nothing_and_warns_nothing() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ReleaseLabel.parse("emr-6.15.0").version == (6, 15, 0)
+        assert ReleaseLabel.parse("emr-6.15.0", allow_unknown=True).version == (6, 15, 0)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""GravitonSparkClusterStack and SpotFleetClusterStack: what the cluster issue's acceptance list asks."""
+"""The cluster stacks: encryption, logging, network rules, fleets, one shared VPC."""
 
 from __future__ import annotations
 

@@ -270,7 +270,9 @@ class EmrRoles(Construct):
         statements = [
             iam.PolicyStatement(
                 sid="ListPlatformBuckets",
-                actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                # GetEncryptionConfiguration: the jobs check an output bucket's default encryption
+                # (the platform key) before their tasks write to it with pyarrow.
+                actions=list(_perms.S3_BUCKET_READ_ACTIONS),
                 resources=[b.bucket_arn for b in (*rw, *read, storage.logs_bucket, storage.artifacts_bucket)],
             ),
             iam.PolicyStatement(

@@ -1,13 +1,19 @@
 """Instance catalog: vCPU, memory, architecture and generation of the EC2 types EMR runs on.
 
-The catalog ships as data (``data/instance_types.json``), so adding a type is a data change. Types
-outside the catalog are still allowed in specs; for them the architecture is inferred from the
-family name (a ``g`` in the attribute letters after the generation digit means Graviton/arm64),
-and helpers that need vCPUs (``vcpu_weighted``) reject them.
+The catalog ships as data (``data/instance_types.json``), so adding a type is a data change. It has
+two parts: sizes (vCPU, memory, architecture) for the general, compute and memory families, and the
+names of every other type EMR runs (storage, accelerated, older generations). A name in neither part
+is an error wherever a spec takes an instance type (:func:`instance_type_problems`): a typo suggests
+the nearest catalog names, a burstable ``t`` type is refused, and a type newer than the catalog is
+accepted only when named in ``allow_unknown_instance_types`` on its fleet or group. For names
+without sizes the architecture is inferred from the family name (a ``g`` in the attribute letters
+after the generation digit means Graviton/arm64), and helpers that need vCPUs (``vcpu_weighted``)
+reject them.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -17,6 +23,7 @@ from functools import cache
 from importlib.resources import files
 from types import MappingProxyType
 
+from emr_patterns._tokens import is_unresolved
 from emr_patterns.errors import EmrPatternsValidationError, problem
 from emr_patterns.spec.release import ReleaseLabel
 
@@ -29,7 +36,10 @@ __all__ = [
     "diversified_instance_types",
     "family_of",
     "instance_type",
+    "instance_type_problems",
     "is_graviton",
+    "is_known_instance_type",
+    "known_instance_type_names",
     "release_supports_type",
 ]
 
@@ -108,6 +118,94 @@ def catalog() -> Mapping[str, InstanceType]:
             min_release_5x=fam.get("min_release_5x"),
         )
     return MappingProxyType(entries)
+
+
+@cache
+def known_instance_type_names() -> frozenset[str]:
+    """Every instance type name EMR runs, as far as this library knows (sizes or names only)."""
+    text = files("emr_patterns.spec.data").joinpath("instance_types.json").read_text(encoding="utf-8")
+    return frozenset(json.loads(text)["emr_supported"]) | frozenset(catalog())
+
+
+@cache
+def _sizes_by_family() -> Mapping[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for name in sorted(known_instance_type_names()):
+        out.setdefault(name.split(".", 1)[0], []).append(name)
+    return MappingProxyType({fam: tuple(names) for fam, names in out.items()})
+
+
+def is_known_instance_type(name: str) -> bool:
+    """True if EMR runs ``name``, as far as this library knows."""
+    return name in known_instance_type_names()
+
+
+_BURSTABLE = re.compile(r"^t\d")
+ESCAPE_HATCH = "allow_unknown_instance_types"
+"""Name of the fleet and group field that accepts instance types newer than the catalog."""
+
+
+def instance_type_problems(prop: str, name: object, *, allow_unknown: Iterable[str] = ()) -> list[str]:
+    """One problem if EMR does not run ``name``, else none (pure validator; tokens are skipped).
+
+    * a burstable ``t`` type (``t3.large``, ``t4g.xlarge``): EMR does not support it, whatever
+      ``allow_unknown`` says;
+    * a known family with an unknown size (``r7g.2xlarg``): the nearest sizes of the family;
+    * an unknown family (``p9.huge``, ``r7q.2xlarge``): the nearest catalog names or families.
+
+    Names in ``allow_unknown`` (types newer than the catalog) pass unless they are burstable.
+    """
+    if not isinstance(name, str) or is_unresolved(name) or is_known_instance_type(name):
+        return []
+    family = name.split(".", 1)[0]
+    if _BURSTABLE.match(family):
+        size = name.split(".", 1)[1] if "." in name else "xlarge"
+        graviton = "g" in family[2:]
+        same = [f"{fam}.{size}" for fam in (("m7g", "m6g") if graviton else ("m7i", "m6i"))]
+        like = next(
+            (n for n in same if is_known_instance_type(n)), "m7g.xlarge" if graviton else "m7i.xlarge"
+        )
+        return [
+            problem(
+                prop,
+                name,
+                "EMR does not support burstable t-family instances",
+                f"use a general-purpose type such as {like!r} (m7g/m6g for Graviton, m7i/m6i for x86_64)",
+            )
+        ]
+    allowed = {allow_unknown} if isinstance(allow_unknown, str) else set(allow_unknown)
+    if name in allowed:
+        return []
+    escape = f"for a type newer than the catalog, add {ESCAPE_HATCH}=({name!r},) to this fleet or group"
+    sizes = _sizes_by_family().get(family)
+    if sizes is not None:
+        close = difflib.get_close_matches(name, sizes, n=3, cutoff=0.6) or list(sizes[:6])
+        return [
+            problem(
+                prop,
+                name,
+                f"is not a size EMR runs in the {family} family",
+                f"did you mean {' or '.join(repr(c) for c in close)}? ({escape})",
+            )
+        ]
+    close = difflib.get_close_matches(name, sorted(known_instance_type_names()), n=3, cutoff=0.8)
+    if close:
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}?"
+    else:
+        families = difflib.get_close_matches(family, list(_sizes_by_family()), n=3, cutoff=0.5)
+        hint = (
+            f"nearest families EMR runs: {', '.join(families)}"
+            if families
+            else "use a catalog type (see diversified_instance_types)"
+        )
+    return [
+        problem(
+            prop,
+            name,
+            f"is not an instance type EMR runs (family {family!r} is unknown)",
+            f"{hint}; {escape}",
+        )
+    ]
 
 
 def instance_type(name: str) -> InstanceType | None:

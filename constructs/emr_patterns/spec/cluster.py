@@ -29,10 +29,16 @@ from emr_patterns._tokens import is_unresolved
 from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.spec.catalog import Architecture, architecture_of
-from emr_patterns.spec.configurations import Configuration, configuration_conflicts, merge_configurations
+from emr_patterns.spec.configurations import (
+    Configuration,
+    configuration_conflicts,
+    configurations_from,
+    merge_configurations,
+)
 from emr_patterns.spec.fleets import InstanceFleetSpec, InstanceGroupSpec, NodeRole
 from emr_patterns.spec.presets import external_metastore_url, uses_glue_catalog
-from emr_patterns.spec.release import DEFAULT_RELEASE, ReleaseLabel
+from emr_patterns.spec.release import DEFAULT_RELEASE, ReleaseLabel, application_problems
+from emr_patterns.spec.typecheck import field_type_problems
 
 __all__ = [
     "MANAGED_POLICY_TAG",
@@ -96,7 +102,9 @@ class ManagedScalingSpec:
 
     def problems(self, prop: str) -> list[str]:
         """Pure validator (self-contained checks)."""
-        out: list[str] = []
+        out = field_type_problems(self, prop)
+        if out:
+            return out
         known_min, known_max = not is_unresolved(self.min_units), not is_unresolved(self.max_units)
         if known_min and self.min_units < 1:
             out.append(problem(f"{prop}.min_units", self.min_units, "must be at least 1", "use 1 or more"))
@@ -252,6 +260,11 @@ class ClusterSpec:
     Raises :class:`~emr_patterns.errors.EmrPatternsValidationError` listing every problem, and
     warns with :class:`EmrPatternsWarning` for legal but risky setups. Give either fleets
     (``primary_fleet``, ``core_fleet``, ``task_fleets``) or ``instance_groups``, never both.
+
+    Values this library's data does not know are errors, each with an explicit escape hatch:
+    ``allow_unknown_release=True`` for a newer release, ``allow_unknown_applications=(...)`` for a
+    newer application, and ``allow_unknown_instance_types=(...)`` on the fleet or group for a newer
+    instance type.
     """
 
     name: str
@@ -267,9 +280,15 @@ class ClusterSpec:
     release_label: str = DEFAULT_RELEASE
     """EMR release, ``emr-X.Y.Z``. Default ``emr-7.13.0``."""
     applications: tuple[str, ...] = ("Hadoop", "Spark")
-    """Applications to install. Default Hadoop and Spark."""
-    configurations: tuple[Configuration | Iterable[Configuration], ...] = ()
-    """Configurations and presets; merged by classification, conflicting values are errors."""
+    """Applications to install, spelled as EMR spells them (``"Spark"``, ``"JupyterEnterpriseGateway"``).
+    A tuple: ``("Spark",)``, never the bare string ``"Spark"``. Unknown names, wrong case and names
+    the release does not ship are errors. Default Hadoop and Spark."""
+    configurations: tuple[
+        Configuration | Mapping[str, Any] | Iterable[Configuration | Mapping[str, Any]], ...
+    ] = ()
+    """Configurations and presets; merged by classification, conflicting values are errors. EMR's
+    own JSON shape (``[{"Classification": ..., "Properties": {...}, "Configurations": [...]}]``, as
+    copied from the EMR console or docs) is accepted too, item by item or as one list."""
     bootstrap_actions: tuple[BootstrapAction, ...] = ()
     """Bootstrap actions, run in order (EMR allows 16)."""
     managed_scaling: ManagedScalingSpec | None = None
@@ -306,26 +325,46 @@ class ClusterSpec:
     """Visible to all IAM users of the account (EMR's default, access is still IAM-controlled)."""
     os_release_label: str | None = None
     """Amazon Linux release for the nodes. Default: EMR's choice for the release."""
+    allow_unknown_applications: tuple[str, ...] = ()
+    """Application names to accept although this library does not know them (applications newer
+    than its list), e.g. ``("NewEngine",)``. Each must be in ``applications``. Names the library
+    knows are still checked against the release. Default: none (every unknown name is an error)."""
+    allow_unknown_release: bool = False
+    """Accept a well-formed ``release_label`` this library does not know (a release newer than its
+    list), with an ``UnknownReleaseWarning``. Default False: an unknown label is an error naming the
+    nearest known labels."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_fleets", tuple(self.task_fleets))
         object.__setattr__(self, "instance_groups", tuple(self.instance_groups))
-        object.__setattr__(self, "applications", tuple(self.applications))
+        early: list[str] = []
+        for name in ("applications", "allow_unknown_applications"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                # tuple("Spark") would be five applications S, p, a, r, k.
+                early.append(
+                    problem(
+                        name,
+                        value,
+                        "is a str, not a tuple of names (a str would be read letter by letter)",
+                        f"write {name}=({value!r},)",
+                    )
+                )
+                value = (value,)
+            object.__setattr__(self, name, tuple(value))
         object.__setattr__(self, "bootstrap_actions", tuple(self.bootstrap_actions))
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
-        flat: list[Configuration] = []
-        for item in self.configurations:
-            if isinstance(item, Configuration):
-                flat.append(item)
-            else:
-                flat.extend(item)
-        problems = configuration_conflicts(flat)
+        items = (self.configurations,) if isinstance(self.configurations, Mapping) else self.configurations
+        flat, parse_problems = configurations_from(items)
+        problems = early + parse_problems + configuration_conflicts(flat)
         if not problems:
             object.__setattr__(self, "configurations", merge_configurations(flat))
         else:
             object.__setattr__(self, "configurations", tuple(flat))
         try:
-            release: ReleaseLabel | None = ReleaseLabel.parse(self.release_label)
+            release: ReleaseLabel | None = ReleaseLabel.parse(
+                self.release_label, allow_unknown=self.allow_unknown_release is True
+            )
         except ValueError as exc:
             release = None
             problems.extend(getattr(exc, "problems", [str(exc)]))
@@ -333,7 +372,25 @@ class ClusterSpec:
         # rules.py imports this module, so it is imported here, not at the top.
         from emr_patterns.spec.rules import cluster_problems, cluster_warnings
 
-        problems.extend(cluster_problems(self))
+        typed = field_type_problems(self, "")
+        problems.extend(typed)
+        named = application_problems(
+            self.applications, release, allow_unknown=self.allow_unknown_applications
+        )
+        problems.extend(named)
+        problems.extend(
+            problem(
+                "allow_unknown_applications",
+                name,
+                "is not in applications",
+                "list only names of applications that this library does not know",
+            )
+            for name in self.allow_unknown_applications
+            if name not in self.applications
+        )
+        if not typed and not any(not isinstance(a, str) for a in self.applications):
+            # The cross-cutting rules compare and add these numbers, so they run on typed values only.
+            problems.extend(cluster_problems(self))
         raise_if_problems(f"ClusterSpec({self.name})", problems)
         for message in cluster_warnings(self):
             warnings.warn(message, EmrPatternsWarning, stacklevel=3)
@@ -349,7 +406,9 @@ class ClusterSpec:
     def release(self) -> ReleaseLabel:
         """The parsed release label."""
         release = getattr(self, "_release", None)
-        return release if release is not None else ReleaseLabel.parse(self.release_label)
+        if release is not None:
+            return release
+        return ReleaseLabel.parse(self.release_label, allow_unknown=self.allow_unknown_release is True)
 
     @property
     def uses_fleets(self) -> bool:

@@ -10,6 +10,7 @@ for Hive ACID, external metastores, Glue, LDAP and HBase are in :mod:`emr_patter
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,13 +18,14 @@ from types import MappingProxyType
 from typing import Any
 
 from emr_patterns._tokens import token_str
-from emr_patterns.errors import problem, raise_if_problems
+from emr_patterns.errors import EmrPatternsValidationError, problem, raise_if_problems
 from emr_patterns.spec.secrets import bare_key, looks_secret, secret_value_problems
 
 __all__ = [
     "Classification",
     "Configuration",
     "configuration_conflicts",
+    "configurations_from",
     "env_exports",
     "merge_configurations",
 ]
@@ -129,7 +131,8 @@ class Configuration:
     properties: Mapping[str, Any] = field(default_factory=dict)
     """Properties; bool, int and float values are stored as EMR strings (``True`` -> ``"true"``)."""
     configurations: tuple[Configuration, ...] = ()
-    """Nested classifications, e.g. ``export`` inside ``spark-env``."""
+    """Nested classifications, e.g. ``export`` inside ``spark-env``. An object in EMR's JSON shape
+    is converted too (see :meth:`from_emr_json`); after construction every item is a Configuration."""
     not_secret_keys: tuple[str, ...] = ()
     """Keys of ``properties`` that look like secrets to the detector but are not, so their literal
     values are allowed (e.g. ``hadoop.security.token.service.use_ip``). Each must be a key of
@@ -166,19 +169,39 @@ class Configuration:
             if key not in props
         )
         problems.extend(secret_value_problems(name, props, prop="properties", not_secret_keys=not_secret))
-        nested = tuple(self.configurations)
-        for child in nested:
-            if not isinstance(child, Configuration):
-                problems.append(
-                    problem(
-                        "configurations", child, "is not a Configuration", "wrap it in Configuration(...)"
-                    )
-                )
+        nested_items = (
+            (self.configurations,) if isinstance(self.configurations, Mapping) else tuple(self.configurations)
+        )
+        converted, nested_problems = configurations_from(nested_items, prop="configurations")
+        problems.extend(nested_problems)
+        nested = tuple(converted)
         raise_if_problems(f"Configuration({name})", problems)
         object.__setattr__(self, "classification", name)
         object.__setattr__(self, "properties", MappingProxyType(props))
         object.__setattr__(self, "configurations", nested)
         object.__setattr__(self, "not_secret_keys", not_secret)
+
+    @classmethod
+    def from_emr_json(
+        cls, value: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, prop: str = "configurations"
+    ) -> tuple[Configuration, ...]:
+        """Configurations from EMR's own JSON shape, as the EMR console and docs show it.
+
+        ``value`` is one object or a list of them::
+
+            [{"Classification": "spark-defaults", "Properties": {"spark.executor.memory": "4g"}},
+             {"Classification": "spark-env", "Configurations": [
+                 {"Classification": "export", "Properties": {"PYSPARK_PYTHON": "/usr/bin/python3"}}]}]
+
+        Keys are ``Classification`` (required), ``Properties`` (or CloudFormation's
+        ``ConfigurationProperties``) and ``Configurations`` (nested, converted recursively). Any
+        other key (``"classification"``, ``"Props"``) is an error naming EMR's key. Every problem
+        of the whole tree is raised at once as :class:`~emr_patterns.errors.EmrPatternsValidationError`.
+        """
+        items = (value,) if isinstance(value, Mapping) else tuple(value)
+        converted, problems = configurations_from(items, prop=prop)
+        raise_if_problems("Configuration.from_emr_json", problems)
+        return tuple(converted)
 
     def __hash__(self) -> int:
         return hash(
@@ -207,6 +230,143 @@ class Configuration:
         if self.configurations:
             out["Configurations"] = [c.to_cfn() for c in self.configurations]
         return out
+
+
+_EMR_KEYS = ("Classification", "Properties", "Configurations")
+_CFN_PROPERTIES = "ConfigurationProperties"
+_ALL_KEYS = (*_EMR_KEYS, _CFN_PROPERTIES)
+
+
+def _key_fix(key: object) -> str:
+    if isinstance(key, str):
+        same = next((k for k in _ALL_KEYS if k.lower() == key.lower()), None)
+        if same is not None:
+            return f"write {same!r}: EMR's keys are case-sensitive"
+        close = difflib.get_close_matches(key, _ALL_KEYS, n=1, cutoff=0.4)
+        if close:
+            return f"did you mean {close[0]!r}? EMR's keys are Classification, Properties and Configurations"
+    return "use only the keys Classification, Properties and Configurations"
+
+
+def _from_emr_json(item: Any, path: str, problems: list[str]) -> Configuration | None:
+    if not isinstance(item, Mapping):
+        problems.append(
+            problem(
+                path,
+                item,
+                f"is a {type(item).__name__}, not a configuration",
+                "pass Configuration(...) or {'Classification': ..., 'Properties': {...}}",
+            )
+        )
+        return None
+    ok = True
+    for key in item:
+        if key not in _ALL_KEYS:
+            problems.append(
+                problem(f"{path}.{key}", key, "is not a key of an EMR configuration", _key_fix(key))
+            )
+            ok = False
+    name = item.get("Classification")
+    if not isinstance(name, str) or not name:
+        problems.append(
+            problem(
+                f"{path}.Classification",
+                name,
+                "is required and must be a classification name",
+                "add e.g. 'Classification': 'spark-defaults'",
+            )
+        )
+        ok = False
+    if "Properties" in item and _CFN_PROPERTIES in item:
+        problems.append(
+            problem(
+                f"{path}.{_CFN_PROPERTIES}",
+                "both",
+                "is given together with Properties",
+                "keep one (Properties is EMR's key, ConfigurationProperties CloudFormation's)",
+            )
+        )
+        ok = False
+    props = item.get("Properties", item.get(_CFN_PROPERTIES, {}))
+    if props is None:
+        props = {}
+    if not isinstance(props, Mapping):
+        problems.append(
+            problem(
+                f"{path}.Properties", props, "must be an object of property names to values", "pass a dict"
+            )
+        )
+        ok = False
+    children_raw = item.get("Configurations", [])
+    if children_raw is None:
+        children_raw = []
+    children: list[Configuration] = []
+    if isinstance(children_raw, (Mapping, str)) or not isinstance(children_raw, (list, tuple)):
+        problems.append(
+            problem(
+                f"{path}.Configurations",
+                children_raw,
+                "must be a list of configurations",
+                "wrap the nested configuration in a list: 'Configurations': [{...}]",
+            )
+        )
+        ok = False
+    else:
+        for j, child in enumerate(children_raw):
+            if isinstance(child, Configuration):
+                children.append(child)
+                continue
+            converted = _from_emr_json(child, f"{path}.Configurations[{j}]", problems)
+            if converted is None:
+                ok = False
+            else:
+                children.append(converted)
+    if not ok:
+        return None
+    try:
+        return Configuration(str(name), dict(props), tuple(children))
+    except EmrPatternsValidationError as exc:
+        problems.extend(f"{path}.{p}" for p in exc.problems)
+        return None
+
+
+def configurations_from(
+    items: Iterable[Any], *, prop: str = "configurations"
+) -> tuple[list[Configuration], list[str]]:
+    """Flatten ``items`` into configurations, and the problems found (pure validator).
+
+    Each item is a :class:`Configuration`, an object in EMR's JSON shape, or an iterable of
+    either (a preset's tuple, a list copied from the EMR console). Problems name the path,
+    e.g. ``configurations[1][0].Props``.
+    """
+    flat: list[Configuration] = []
+    problems: list[str] = []
+    for i, item in enumerate(items):
+        where = f"{prop}[{i}]"
+        if isinstance(item, Configuration):
+            flat.append(item)
+        elif isinstance(item, Mapping):
+            converted = _from_emr_json(item, where, problems)
+            if converted is not None:
+                flat.append(converted)
+        elif isinstance(item, str) or not isinstance(item, Iterable):
+            problems.append(
+                problem(
+                    where,
+                    item,
+                    f"is a {type(item).__name__}, not a configuration",
+                    "pass Configuration(...), a preset, or {'Classification': ..., 'Properties': {...}}",
+                )
+            )
+        else:
+            for j, sub in enumerate(item):
+                if isinstance(sub, Configuration):
+                    flat.append(sub)
+                else:
+                    converted = _from_emr_json(sub, f"{where}[{j}]", problems)
+                    if converted is not None:
+                        flat.append(converted)
+    return flat, problems
 
 
 def env_exports(
@@ -272,20 +432,18 @@ def configuration_conflicts(configs: Iterable[Configuration], *, prop: str = "co
 
 
 def merge_configurations(
-    *groups: Configuration | Iterable[Configuration], prop: str = "configurations"
+    *groups: Configuration | Mapping[str, Any] | Iterable[Configuration | Mapping[str, Any]],
+    prop: str = "configurations",
 ) -> tuple[Configuration, ...]:
     """Merge configurations by classification, keeping first-seen order.
+
+    Each group is a :class:`Configuration`, an object in EMR's JSON shape, or an iterable of either.
 
     The same key with the same value merges silently; with different values it is an error
     (raised once, listing every conflict).
     """
-    flat: list[Configuration] = []
-    for group in groups:
-        if isinstance(group, Configuration):
-            flat.append(group)
-        else:
-            flat.extend(group)
-    problems: list[str] = []
+    flat, problems = configurations_from(groups, prop=prop)
+    raise_if_problems("merge_configurations", problems)
     merged = _merge(flat, prop, problems)
     raise_if_problems("merge_configurations", problems)
     return merged

@@ -13,11 +13,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeGuard, TypeVar, cast
 
 from emr_patterns._tokens import is_unresolved
 from emr_patterns.errors import problem, raise_if_problems
-from emr_patterns.spec.catalog import instance_type
+from emr_patterns.spec.catalog import ESCAPE_HATCH, instance_type, instance_type_problems
+from emr_patterns.spec.typecheck import field_type_problems
 
 __all__ = [
     "MAX_TYPES_PER_FLEET",
@@ -131,7 +132,9 @@ class EbsVolume:
 
     def problems(self, prop: str) -> list[str]:
         """Pure validator."""
-        out: list[str] = []
+        out = field_type_problems(self, prop)
+        if out:
+            return out
         if self.volume_type not in _VOLUME_TYPES:
             out.append(
                 problem(f"{prop}.volume_type", self.volume_type, "is not an EBS volume type", "use 'gp3'")
@@ -193,7 +196,12 @@ def _ebs_configuration(volumes: tuple[EbsVolume, ...]) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class InstanceTypeSpec:
-    """One instance type of a fleet (``InstanceTypeConfig``)."""
+    """One instance type of a fleet (``InstanceTypeConfig``).
+
+    The name's form is checked here; whether EMR runs the type is checked when the spec joins a
+    fleet, so the error names the fleet's prop (``core_fleet.instance_types[2]``) and the fleet's
+    ``allow_unknown_instance_types`` can accept a type newer than the catalog.
+    """
 
     instance_type: str
     """EC2 type, e.g. ``m7g.2xlarge``."""
@@ -223,6 +231,9 @@ class InstanceTypeSpec:
             out.append(
                 problem(prop, self.instance_type, "is not an EC2 instance type name", "use e.g. 'm7g.xlarge'")
             )
+        typed = field_type_problems(self, prop)
+        if typed:
+            return out + typed
         if _known(self.weighted_capacity) and (
             not isinstance(self.weighted_capacity, int) or self.weighted_capacity < 1
         ):
@@ -322,13 +333,17 @@ def vcpu_weighted(
     for i, name in enumerate(names):
         entry = instance_type(name)
         if entry is None:
-            problems.append(
-                problem(
-                    f"instance_types[{i}]",
-                    name,
-                    "is not in the instance catalog, so its vCPUs are unknown",
-                    "use catalog types (see diversified_instance_types) or weight the types yourself",
-                )
+            unknown = instance_type_problems(f"instance_types[{i}]", name)
+            problems.extend(
+                unknown
+                or [
+                    problem(
+                        f"instance_types[{i}]",
+                        name,
+                        "is not in the instance catalog, so its vCPUs are unknown",
+                        "use catalog types (see diversified_instance_types) or weight the types yourself",
+                    )
+                ]
             )
             continue
         specs.append(
@@ -362,6 +377,9 @@ class SpotSpec:
     def problems(self, prop: str) -> list[str]:
         """Pure validator."""
         out = _enum_problem(f"{prop}.timeout_action", self.timeout_action, SpotTimeoutAction)
+        typed = field_type_problems(self, prop)
+        if typed:
+            return out + typed
         if _known(self.timeout_minutes) and (
             not isinstance(self.timeout_minutes, int) or not 5 <= self.timeout_minutes <= 1440
         ):
@@ -412,7 +430,44 @@ class OnDemandSpec:
 
 
 def _as_type_specs(items: Iterable[str | InstanceTypeSpec]) -> tuple[InstanceTypeSpec, ...]:
+    if isinstance(items, str):
+        # tuple("m7g.xlarge") would be ten one-letter types.
+        raise_if_problems(
+            "InstanceFleetSpec",
+            [
+                problem(
+                    "instance_types",
+                    items,
+                    "is a str, not a list of types (a str would be read letter by letter)",
+                    f"write [{items!r}]",
+                )
+            ],
+        )
     return tuple(i if isinstance(i, InstanceTypeSpec) else InstanceTypeSpec(i) for i in items)
+
+
+def _names(items: Iterable[str]) -> tuple[str, ...]:
+    """A tuple of names; a bare str is kept as is so the spec's validator names the mistake."""
+    return cast("tuple[str, ...]", items) if isinstance(items, str) else tuple(items)
+
+
+def _allowed_types_problems(prop: str, allowed: tuple[str, ...] | str, used: Iterable[str]) -> list[str]:
+    """Problems of an ``allow_unknown_instance_types`` value (a tuple of names the spec uses)."""
+    if isinstance(allowed, str):
+        return [
+            problem(
+                prop,
+                allowed,
+                "is a str, not a tuple of names (a str would be read letter by letter)",
+                f"write {ESCAPE_HATCH}=({allowed!r},)",
+            )
+        ]
+    names = set(used)
+    return [
+        problem(prop, name, "is not an instance type of this fleet or group", "list only types it uses")
+        for name in allowed
+        if name not in names
+    ]
 
 
 @dataclass(frozen=True)
@@ -433,9 +488,15 @@ class InstanceFleetSpec:
     """Spot provisioning. Default price-capacity-optimized, SWITCH_TO_ON_DEMAND after 60 minutes."""
     name: str | None = None
     """Fleet name. Default: ``Primary``, ``Core`` or ``Task``."""
+    allow_unknown_instance_types: tuple[str, ...] = ()
+    """Instance types of this fleet to accept although the catalog does not list them (types newer
+    than this library), e.g. ``("m9g.xlarge",)``. Each must be one of the fleet's types; burstable
+    ``t`` types stay refused. Default: none (every type must be one EMR runs)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instance_types", _as_type_specs(self.instance_types))
+        if not isinstance(self.allow_unknown_instance_types, str):
+            object.__setattr__(self, "allow_unknown_instance_types", tuple(self.allow_unknown_instance_types))
         if str(self.role) in _ROLES:
             object.__setattr__(self, "role", NodeRole(str(self.role)))
         raise_if_problems(f"InstanceFleetSpec({self.role})", self.problems(self._prop))
@@ -452,8 +513,12 @@ class InstanceFleetSpec:
         nodes: int = 1,
         on_demand: OnDemandSpec | None = None,
         name: str = "Primary",
+        allow_unknown_instance_types: Iterable[str] = (),
     ) -> InstanceFleetSpec:
-        """Primary fleet of ``nodes`` (1, or 3 for high availability) On-Demand instances."""
+        """Primary fleet of ``nodes`` (1, or 3 for high availability) On-Demand instances.
+
+        ``allow_unknown_instance_types`` names types newer than the catalog (see the field).
+        """
         return cls(
             NodeRole.PRIMARY,
             _as_type_specs(instance_types),
@@ -462,6 +527,7 @@ class InstanceFleetSpec:
             on_demand=on_demand,
             spot=None,
             name=name,
+            allow_unknown_instance_types=_names(allow_unknown_instance_types),
         )
 
     @classmethod
@@ -474,8 +540,12 @@ class InstanceFleetSpec:
         on_demand: OnDemandSpec | None = None,
         spot: SpotSpec | None = None,
         name: str = "Core",
+        allow_unknown_instance_types: Iterable[str] = (),
     ) -> InstanceFleetSpec:
-        """Core fleet. Default: 2 On-Demand units, lowest-price, no Spot."""
+        """Core fleet. Default: 2 On-Demand units, lowest-price, no Spot.
+
+        ``allow_unknown_instance_types`` names types newer than the catalog (see the field).
+        """
         return cls(
             NodeRole.CORE,
             _as_type_specs(instance_types),
@@ -484,6 +554,7 @@ class InstanceFleetSpec:
             on_demand=on_demand or OnDemandSpec(),
             spot=spot or SpotSpec(),
             name=name,
+            allow_unknown_instance_types=_names(allow_unknown_instance_types),
         )
 
     @classmethod
@@ -496,8 +567,12 @@ class InstanceFleetSpec:
         spot: SpotSpec | None = None,
         on_demand: OnDemandSpec | None = None,
         name: str = "Task",
+        allow_unknown_instance_types: Iterable[str] = (),
     ) -> InstanceFleetSpec:
-        """Task fleet, Spot by default (price-capacity-optimized, SWITCH_TO_ON_DEMAND after 60 min)."""
+        """Task fleet, Spot by default (price-capacity-optimized, SWITCH_TO_ON_DEMAND after 60 min).
+
+        ``allow_unknown_instance_types`` names types newer than the catalog (see the field).
+        """
         return cls(
             NodeRole.TASK,
             _as_type_specs(instance_types),
@@ -506,6 +581,7 @@ class InstanceFleetSpec:
             on_demand=on_demand or OnDemandSpec(),
             spot=spot or SpotSpec(),
             name=name,
+            allow_unknown_instance_types=_names(allow_unknown_instance_types),
         )
 
     @property
@@ -549,6 +625,7 @@ class InstanceFleetSpec:
     def problems(self, prop: str) -> list[str]:
         """Pure validator (self-contained checks only)."""
         out = _enum_problem(f"{prop}.role", self.role, NodeRole)
+        out.extend(field_type_problems(self, prop))
         if out:
             return out
         role = NodeRole(str(self.role))
@@ -559,8 +636,19 @@ class InstanceFleetSpec:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             out.append(problem(f"{prop}.instance_types", dupes, "lists a type twice", "list each type once"))
+        allowed = self.allow_unknown_instance_types
+        out.extend(_allowed_types_problems(f"{prop}.{ESCAPE_HATCH}", allowed, names))
         for i, spec in enumerate(types):
-            out.extend(spec.problems(f"{prop}.instance_types[{i}]"))
+            found = spec.problems(f"{prop}.instance_types[{i}]")
+            out.extend(found)
+            if not found:
+                out.extend(
+                    instance_type_problems(
+                        f"{prop}.instance_types[{i}]",
+                        spec.instance_type,
+                        allow_unknown=() if isinstance(allowed, str) else allowed,
+                    )
+                )
         if self.on_demand is not None:
             out.extend(self.on_demand.problems(f"{prop}.on_demand"))
         if self.spot is not None:
@@ -707,9 +795,15 @@ class InstanceGroupSpec:
     """AMI for this group. Default: the cluster's AMI."""
     name: str | None = None
     """Group name. Default: ``Primary``, ``Core`` or ``Task``."""
+    allow_unknown_instance_types: tuple[str, ...] = ()
+    """Accept ``instance_type`` although the catalog does not list it (a type newer than this
+    library): ``allow_unknown_instance_types=("m9g.xlarge",)``. Burstable ``t`` types stay refused.
+    Default: none (the type must be one EMR runs)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ebs_volumes", tuple(self.ebs_volumes))
+        if not isinstance(self.allow_unknown_instance_types, str):
+            object.__setattr__(self, "allow_unknown_instance_types", tuple(self.allow_unknown_instance_types))
         if str(self.role) in _ROLES:
             object.__setattr__(self, "role", NodeRole(str(self.role)))
         raise_if_problems(f"InstanceGroupSpec({self.role})", self.problems("instance_groups"))
@@ -723,13 +817,24 @@ class InstanceGroupSpec:
         """Pure validator (self-contained checks only)."""
         out = _enum_problem(f"{prop}.role", self.role, NodeRole)
         out.extend(_enum_problem(f"{prop}.market", self.market, MarketType))
+        out.extend(field_type_problems(self, prop))
         if out:
             return out
         role = NodeRole(str(self.role))
+        allowed = self.allow_unknown_instance_types
+        out.extend(_allowed_types_problems(f"{prop}.{ESCAPE_HATCH}", allowed, (self.instance_type,)))
         if not isinstance(self.instance_type, str) or not _TYPE_NAME.match(self.instance_type):
             out.append(
                 problem(
                     f"{prop}.instance_type", self.instance_type, "is not an instance type", "use 'm7g.xlarge'"
+                )
+            )
+        else:
+            out.extend(
+                instance_type_problems(
+                    f"{prop}.instance_type",
+                    self.instance_type,
+                    allow_unknown=() if isinstance(allowed, str) else allowed,
                 )
             )
         if role is NodeRole.PRIMARY:

@@ -1,21 +1,27 @@
 """EMR release labels: parsing, ordering and the release that introduced each feature.
 
 A release label is ``emr-X.Y.Z``. Anything else (``emr-6.10``, ``6.10.0``) is rejected. A well-formed
-label newer than the newest release this library knows is accepted with a warning, so a new EMR
-release never needs a library release; a well-formed label that EMR never published is also
-accepted with a warning (the known list comes from ``ListReleaseLabels`` and may lag).
+label this library does not know (a typo such as ``emr-7.31.0``, or a release EMR never published)
+is an error naming the nearest known labels. A release newer than the known list (which comes from
+``ListReleaseLabels`` and may lag) is accepted with ``allow_unknown=True``
+(``ClusterSpec(allow_unknown_release=True)``), with an :class:`UnknownReleaseWarning`, so a new EMR
+release never needs a library release.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, total_ordering
 from importlib.resources import files
+from typing import Any
 
+from emr_patterns._tokens import is_unresolved
 from emr_patterns.defaults import DEFAULT_EMR_RELEASE
 from emr_patterns.errors import EmrPatternsValidationError, problem
 
@@ -24,9 +30,12 @@ __all__ = [
     "Feature",
     "ReleaseLabel",
     "UnknownReleaseWarning",
+    "application_problems",
     "feature_problems",
+    "known_applications",
     "known_release_labels",
     "latest_known_release",
+    "nearest_release_labels",
 ]
 
 DEFAULT_RELEASE = DEFAULT_EMR_RELEASE
@@ -42,8 +51,22 @@ class UnknownReleaseWarning(UserWarning):
 @cache
 def known_release_labels() -> tuple[str, ...]:
     """Release labels this library knows, newest first (shipped as ``data/release_labels.json``)."""
+    return tuple(_release_data()["labels"])
+
+
+@cache
+def _release_data() -> dict[str, Any]:
     text = files("emr_patterns.spec.data").joinpath("release_labels.json").read_text(encoding="utf-8")
-    return tuple(json.loads(text)["labels"])
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@cache
+def _application_bounds() -> dict[str, tuple[str | None, str | None]]:
+    return {
+        name: (bounds.get("first"), bounds.get("last"))
+        for name, bounds in _release_data()["applications"].items()
+    }
 
 
 @total_ordering
@@ -64,10 +87,17 @@ class ReleaseLabel:
     """The label as given, e.g. ``emr-7.13.0``."""
 
     @classmethod
-    def parse(cls, value: str | ReleaseLabel, *, prop: str = "release_label") -> ReleaseLabel:
-        """Parse ``value``; raise :class:`EmrPatternsValidationError` if it is malformed.
+    def parse(
+        cls, value: str | ReleaseLabel, *, prop: str = "release_label", allow_unknown: bool = False
+    ) -> ReleaseLabel:
+        """Parse ``value``; raise :class:`EmrPatternsValidationError` if it is malformed or unknown.
 
-        Warns with :class:`UnknownReleaseWarning` for a well-formed label this library does not know.
+        Args:
+            value: ``emr-X.Y.Z``, or an already parsed label (returned as is).
+            prop: prop name used in the error message.
+            allow_unknown: accept a well-formed label this library does not know (a release newer
+                than its list) with an :class:`UnknownReleaseWarning` instead of an error. Default
+                False: an unknown label is an error naming the nearest known labels.
         """
         if isinstance(value, ReleaseLabel):
             return value
@@ -91,6 +121,21 @@ class ReleaseLabel:
                 why = f"is newer than the newest release this library knows ({newest.label})"
             else:
                 why = "is not a release label EMR has published, as far as this library knows"
+            if not allow_unknown:
+                nearest = ", ".join(repr(n) for n in nearest_release_labels(parsed))
+                raise EmrPatternsValidationError(
+                    "ReleaseLabel",
+                    [
+                        problem(
+                            prop,
+                            value,
+                            why,
+                            f"use a known label (nearest: {nearest}); for a release newer than this "
+                            "library, set allow_unknown_release=True on the ClusterSpec "
+                            "(ReleaseLabel.parse(..., allow_unknown=True))",
+                        )
+                    ],
+                )
             warnings.warn(
                 f"{prop}={value!r} {why}; feature gates assume it supports everything its "
                 "predecessors do. Check the label against 'aws emr list-release-labels'.",
@@ -130,6 +175,19 @@ def latest_known_release() -> ReleaseLabel:
     found = _LABEL.match(newest)
     assert found is not None
     return ReleaseLabel(int(found[1]), int(found[2]), int(found[3]), newest)
+
+
+def nearest_release_labels(release: ReleaseLabel, count: int = 3) -> tuple[str, ...]:
+    """Known labels nearest to ``release``: the neighbours by version, then look-alikes (typos).
+
+    Example: ``emr-7.31.0`` gives the newest 7.x label and ``emr-7.3.0``/``emr-7.13.0``.
+    """
+    known = known_release_labels()
+    below = next((k for k in known if _version(k) < release.version), None)
+    above = next((k for k in reversed(known) if _version(k) > release.version), None)
+    alike = difflib.get_close_matches(release.label, known, n=count, cutoff=0.8)
+    picked = [k for k in (below, above, *alike) if k is not None]
+    return tuple(dict.fromkeys(picked))[:count]
 
 
 def _version(label: str) -> tuple[int, int, int]:
@@ -209,3 +267,103 @@ def feature_problems(release: ReleaseLabel, feature: Feature, *, prop: str, valu
             f"use release_label='{DEFAULT_RELEASE}' (or another supporting release), or drop the setting",
         )
     ]
+
+
+def known_applications(release: ReleaseLabel | None = None) -> tuple[str, ...]:
+    """EMR application names (``Applications[].Name``), sorted; with ``release``, those it ships.
+
+    Names come from ``data/release_labels.json``; first and last releases are recorded where the
+    EMR Release Guide states them (Ganglia last in 6.15.0, MXNet 5.10.0 to 7.2.0, the CloudWatch
+    agent from 7.0.0). Default: every name, whatever the release.
+    """
+    return tuple(
+        sorted(
+            name
+            for name, (first, last) in _application_bounds().items()
+            if release is None
+            or (
+                (first is None or release.at_least(first))
+                and (last is None or not release > _parse_known(last))
+            )
+        )
+    )
+
+
+def _parse_known(label: str) -> ReleaseLabel:
+    major, minor, patch = _version(label)
+    return ReleaseLabel(major, minor, patch, label)
+
+
+def application_problems(
+    names: Iterable[object],
+    release: ReleaseLabel | None,
+    *,
+    prop: str = "applications",
+    allow_unknown: Iterable[str] = (),
+) -> list[str]:
+    """Problems of application ``names`` for ``release`` (pure validator; tokens are skipped).
+
+    A name EMR does not know is an error suggesting the nearest names (``Sparkk`` -> ``Spark``), a
+    name in the wrong case suggests EMR's spelling (``spark`` -> ``Spark``), and a known name the
+    release does not ship (Ganglia on 7.x) names the releases that do. Names in ``allow_unknown``
+    (applications newer than this library) skip the unknown-name check only.
+    """
+    out: list[str] = []
+    everything = _application_bounds()
+    by_lower = {n.lower(): n for n in everything}
+    allowed = {allow_unknown} if isinstance(allow_unknown, str) else set(allow_unknown)
+    for i, name in enumerate(names):
+        where = f"{prop}[{i}]"
+        if not isinstance(name, str):
+            out.append(
+                problem(
+                    where, name, f"is a {type(name).__name__}, not an application name", "write e.g. 'Spark'"
+                )
+            )
+            continue
+        if is_unresolved(name) or (name in allowed and name not in everything):
+            continue
+        if name not in everything:
+            if name.lower() in by_lower:
+                right = by_lower[name.lower()]
+                out.append(problem(where, name, f"is spelled {right!r} by EMR", f"write {right!r}"))
+                continue
+            close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
+            hint = (
+                "did you mean " + " or ".join(repr(by_lower[c]) for c in close)
+                if close
+                else f"use one of {', '.join(known_applications(release))}"
+            )
+            out.append(
+                problem(
+                    where,
+                    name,
+                    "is not an application EMR installs, as far as this library knows",
+                    f"{hint}; for an application newer than this library, add "
+                    f"allow_unknown_applications=({name!r},) to the ClusterSpec",
+                )
+            )
+            continue
+        first, last = everything[name]
+        if release is None:
+            continue
+        if first is not None and not release.at_least(first):
+            out.append(
+                problem(
+                    where,
+                    name,
+                    f"ships from {first} on, not in {release.label}",
+                    f"use release_label='{DEFAULT_RELEASE}' or drop it",
+                )
+            )
+        elif last is not None and release > _parse_known(last):
+            fix = "use AmazonCloudWatchAgent for monitoring" if name == "Ganglia" else "drop it"
+            out.append(
+                problem(
+                    where,
+                    name,
+                    f"was last shipped in {last}, so {release.label} does not install it",
+                    f"{fix}, or use release_label='{last}'",
+                )
+            )
+    return out

@@ -24,6 +24,7 @@ from emr_patterns.spec.presets import (
     uses_hiveserver2_ldap,
 )
 from emr_patterns.spec.release import DEFAULT_RELEASE, Feature, feature_problems
+from emr_patterns.spec.typecheck import field_type_problems, scalar_type_problem
 
 if TYPE_CHECKING:
     from emr_patterns.spec.cluster import ClusterSpec, PlatformBindings
@@ -34,6 +35,8 @@ __all__ = [
     "bindings_problems",
     "cluster_problems",
     "cluster_warnings",
+    "field_type_problems",
+    "scalar_type_problem",
 ]
 
 IDLE_TIMEOUT_MIN = 60
