@@ -22,12 +22,14 @@ from emr_patterns import (
     NetworkOptions,
     PlatformBaseStack,
     RoleOptions,
+    SecurityOptions,
     StorageOptions,
 )
 from emr_patterns.compute.cluster import EmrCluster
 from emr_patterns.foundation.network import DataPlatformNetwork
 from emr_patterns.foundation.platform import OUTPUT_KEYS
 from emr_patterns.foundation.roles import EmrRoles
+from emr_patterns.foundation.security_configuration import EmrSecurityConfiguration
 from emr_patterns.foundation.storage import DataLakeStorage
 from emr_patterns.stacks.clusters import graviton_spark_spec
 
@@ -155,6 +157,11 @@ def test_options_must_be_the_typed_dataclasses():
         (NetworkOptions, DataPlatformNetwork, set()),
         (StorageOptions, DataLakeStorage, set()),
         (RoleOptions, EmrRoles, {"storage"}),
+        (
+            SecurityOptions,
+            EmrSecurityConfiguration,
+            {"key", "instance_role", "vpc", "vpc_subnets", "artifacts_bucket", "certificate_prefix"},
+        ),
     ],
 )
 def test_options_carry_exactly_the_constructs_props(options, construct, given_by_platform):

@@ -254,27 +254,3 @@ def test_the_tls_asset_holds_the_vendored_cryptography(synthesized) -> None:
     assert list(vendor.glob("_cffi_backend.cpython-314-x86_64-linux-gnu.so"))
     assert (vendor / "VENDORED.txt").read_text() == (tls[0] / "requirements.txt").read_text()
     assert not list(tls[0].rglob("__pycache__"))
-
-
-def test_transitional_uri_becomes_bucket_and_key_with_the_grant() -> None:
-    """A literal certificate_s3_uri (callers not yet on the new props) gets the same read grant."""
-    stack, props = _base()
-    config = EmrSecurityConfiguration(
-        stack, "SecurityConfiguration", certificate_s3_uri="s3://my-certs/emr/tls.zip", **props
-    )
-    assert config.certificate_s3_uri == "s3://my-certs/emr/tls.zip"
-    assert config.certificate_read_policy is not None
-    Template.from_stack(stack).resource_count_is("Custom::EmrTlsCertificate", 0)
-
-
-def test_transitional_uri_of_a_token_bucket_asks_for_bucket_and_key() -> None:
-    stack, props = _base()
-    bucket = s3.Bucket(stack, "Certs")
-    with pytest.raises(EmrPatternsValidationError) as err:
-        EmrSecurityConfiguration(
-            stack,
-            "SecurityConfiguration",
-            certificate_s3_uri=f"s3://{bucket.bucket_name}/tls.zip",
-            **props,
-        )
-    assert "pass certificate_bucket (the s3.IBucket) and certificate_key instead" in _problems(err)

@@ -19,11 +19,15 @@ from emr_patterns import _perms
 from emr_patterns._assets import lambda_dir
 from emr_patterns._cfn import nag_arn_ref
 from emr_patterns._context import resolve_removal_policy
+from emr_patterns._retention import retention_days
+from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.nag import acknowledge, acknowledge_rules, cfn_lint_ignore, checkov_skip, rule_in_packs
 
 __all__ = ["LAMBDA_DEPS_TARGET", "PlatformFunction", "vendored_asset_problem"]
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+#: Retention of the functions' log groups (emr_patterns.defaults).
+_LOG_RETENTION = retention_days("log retention", LOG_GROUP_RETENTION_DAYS, [])
 #: The vendored wheels are built for this architecture (``make lambda-deps``); keep them in step.
 ARCHITECTURE = lambda_.Architecture.X86_64
 #: The Makefile target that vendors a handler's ``requirements.txt`` into its ``_vendor/``.
@@ -156,7 +160,7 @@ class PlatformFunction(Construct):
             self,
             "Logs",
             encryption_key=key,
-            retention=logs.RetentionDays.ONE_YEAR,
+            retention=_LOG_RETENTION,
             removal_policy=self._log_removal,
         )
         self.role = iam.Role(
@@ -260,7 +264,7 @@ class PlatformFunction(Construct):
             self,
             "FrameworkLogs",
             encryption_key=self.key,
-            retention=logs.RetentionDays.ONE_YEAR,
+            retention=_LOG_RETENTION,
             removal_policy=self._log_removal,
         )
         framework_role = iam.Role(
@@ -276,7 +280,7 @@ class PlatformFunction(Construct):
                 # Step Functions vended log delivery needs no resource-policy entry for this prefix.
                 log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-{self.node.addr}",
                 encryption_key=self.key,
-                retention=logs.RetentionDays.ONE_YEAR,
+                retention=_LOG_RETENTION,
                 removal_policy=self._log_removal,
             )
             if waits

@@ -18,6 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from emr_patterns.defaults import (
+    CERTIFICATE_ALARM_DAYS,
     CERTIFICATE_VALIDITY_DAYS,
     IMDS_HOP_LIMIT,
     LOG_GROUP_RETENTION_DAYS,
@@ -114,7 +115,12 @@ class SecurityOptions:
             instance role is granted read on that one object. Default: a generated self-signed
             certificate.
         certificate_key: object key of that zip (``.zip``). Default: none.
+        certificate_encryption_key: the KMS key a brought zip is encrypted with, if not the
+            platform key (decrypt is granted with the read). Default: the platform key or SSE-S3.
         certificate_validity_days: validity of a generated certificate. Default: 365.
+        certificate_generation: raise it to renew the generated certificate in place (a new object
+            version at the same key; the security configuration is not replaced). Default: 1.
+        expiry_alarm_days: the expiry alarm fires when fewer days remain. Default: 30.
         imds_hop_limit: IMDSv2 ``HttpPutResponseHopLimit`` (1-64). Default: 1.
         additional_configuration: extra top-level sections such as ``AuthenticationConfiguration``.
             Default: none.
@@ -122,6 +128,9 @@ class SecurityOptions:
 
     certificate_bucket: s3.IBucket | None = None
     certificate_key: str | None = None
+    certificate_encryption_key: kms.IKey | None = None
     certificate_validity_days: int = CERTIFICATE_VALIDITY_DAYS
+    certificate_generation: int = 1
+    expiry_alarm_days: int = CERTIFICATE_ALARM_DAYS
     imds_hop_limit: int = IMDS_HOP_LIMIT
     additional_configuration: Mapping[str, Any] | None = None

@@ -224,20 +224,19 @@ class EmrPlatform(_PlatformViews, Construct):
         self.network = DataPlatformNetwork(self, "Network", **_kwargs(network or NetworkOptions()))
         self.storage = DataLakeStorage(self, "Storage", **_kwargs(storage or StorageOptions()))
         self.roles = EmrRoles(self, "Roles", storage=self.storage, **_kwargs(roles or RoleOptions()))
-        sec = security or SecurityOptions()
         self.security_configuration = EmrSecurityConfiguration(
             self,
             "SecurityConfiguration",
-            storage=self.storage,
-            roles=self.roles,
-            network=self.network,
-            certificate_s3_uri=f"s3://{sec.certificate_bucket.bucket_name}/{sec.certificate_key}"
-            if sec.certificate_bucket
-            else None,
-            certificate_validity_days=sec.certificate_validity_days,
-            imds_hop_limit=sec.imds_hop_limit,
-            additional_configuration=sec.additional_configuration,
+            key=self.storage.key,
+            instance_role=self.roles.instance_role,
+            vpc=self.network.vpc,
+            vpc_subnets=self.network.subnet_selection,
+            artifacts_bucket=self.storage.artifacts_bucket,
+            certificate_prefix=f"{self.storage.layout.artifacts_prefix}tls/",
+            **_kwargs(security or SecurityOptions()),
         )
+        # The certificate function calls S3 and KMS through the network's endpoints.
+        self.security_configuration.node.add_dependency(self.network)
         self.layout = self.storage.layout
         self.logs_bucket = self.storage.logs_bucket
         self.artifacts_bucket = self.storage.artifacts_bucket

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_cdk import Aws, CfnCondition, CustomResource, Duration, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -20,16 +20,16 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from emr_patterns._cfn import nag_arn_ref
-from emr_patterns._validation import is_unresolved, validate_s3_prefix, validate_s3_uri
-from emr_patterns.defaults import CERTIFICATE_VALIDITY_DAYS, IMDS_HOP_LIMIT, security_configuration_document
+from emr_patterns._validation import is_unresolved, validate_s3_prefix
+from emr_patterns.defaults import (
+    CERTIFICATE_ALARM_DAYS,
+    CERTIFICATE_VALIDITY_DAYS,
+    IMDS_HOP_LIMIT,
+    security_configuration_document,
+)
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
 from emr_patterns.nag import acknowledge_rules, rule_in_packs
-
-if TYPE_CHECKING:  # transitional props only
-    from emr_patterns.foundation.network import DataPlatformNetwork
-    from emr_patterns.foundation.roles import EmrRoles
-    from emr_patterns.foundation.storage import DataLakeStorage
 
 __all__ = ["EmrSecurityConfiguration"]
 
@@ -97,12 +97,6 @@ class EmrSecurityConfiguration(Construct):
         imds_hop_limit: IMDSv2 ``HttpPutResponseHopLimit`` (1-64). Default: 1.
         additional_configuration: extra top-level sections as a dict, e.g.
             ``AuthenticationConfiguration``. Default: none.
-        storage: transitional, for callers not yet passing the explicit props: fills ``key``,
-            ``artifacts_bucket`` and ``certificate_prefix`` (``<artifacts_prefix>tls/``).
-        roles: transitional: fills ``instance_role``.
-        network: transitional: fills ``vpc`` and ``vpc_subnets``.
-        certificate_s3_uri: transitional: ``s3://bucket/key.zip``, turned into
-            ``certificate_bucket`` + ``certificate_key`` (prefer those).
     """
 
     def __init__(
@@ -121,53 +115,13 @@ class EmrSecurityConfiguration(Construct):
         certificate_encryption_key: kms.IKey | None = None,
         certificate_validity_days: int = CERTIFICATE_VALIDITY_DAYS,
         certificate_generation: int = 1,
-        expiry_alarm_days: int = 30,
+        expiry_alarm_days: int = CERTIFICATE_ALARM_DAYS,
         imds_hop_limit: int = IMDS_HOP_LIMIT,
         additional_configuration: Mapping[str, Any] | None = None,
-        storage: DataLakeStorage | None = None,
-        roles: EmrRoles | None = None,
-        network: DataPlatformNetwork | None = None,
-        certificate_s3_uri: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        if storage is not None:
-            key = key or storage.key
-            artifacts_bucket = artifacts_bucket or storage.artifacts_bucket
-            if certificate_prefix is None:
-                certificate_prefix = f"{storage.layout.artifacts_prefix}tls/"
-        if roles is not None:
-            instance_role = instance_role or roles.instance_role
-        if network is not None:
-            vpc = vpc or network.vpc
-            vpc_subnets = vpc_subnets or network.subnet_selection
         certificate_prefix = "emr/tls/" if certificate_prefix is None else certificate_prefix
-
         problems: list[str] = []
-        if certificate_s3_uri is not None:
-            # Transitional: a URI becomes certificate_bucket + certificate_key (with the read grant).
-            uri_problems = validate_s3_uri("certificate_s3_uri", certificate_s3_uri, suffix=".zip")
-            if certificate_bucket is not None or certificate_key is not None:
-                uri_problems.append(
-                    problem(
-                        "certificate_s3_uri",
-                        certificate_s3_uri,
-                        "is given together with certificate_bucket/certificate_key",
-                        "use certificate_bucket and certificate_key only",
-                    )
-                )
-            if is_unresolved(certificate_s3_uri):
-                uri_problems.append(
-                    problem(
-                        "certificate_s3_uri",
-                        certificate_s3_uri,
-                        "is only known at deploy time, so the object to grant cannot be named",
-                        "pass certificate_bucket (the s3.IBucket) and certificate_key instead",
-                    )
-                )
-            problems += uri_problems
-            if not uri_problems:
-                bucket_name, _, certificate_key = certificate_s3_uri[len("s3://") :].partition("/")
-                certificate_bucket = s3.Bucket.from_bucket_name(self, "CertificateBucket", bucket_name)
         brought = certificate_bucket is not None or certificate_key is not None
         for name, value in (
             ("key", key),
