@@ -235,8 +235,12 @@ class EmrPlatform(_PlatformViews, Construct):
             certificate_prefix=f"{self.storage.layout.artifacts_prefix}tls/",
             **_kwargs(security or SecurityOptions()),
         )
-        # The certificate function calls S3 and KMS through the network's endpoints.
-        self.security_configuration.node.add_dependency(self.network)
+        # The certificate function calls S3 and KMS through the network's endpoints (a dependency
+        # on the whole network would repeat the VPC reference its groups already make: W3005).
+        certificate = self.security_configuration.certificate
+        if certificate is not None:
+            for endpoint in self.network.endpoints.values():
+                certificate.node.add_dependency(endpoint)
         self.layout = self.storage.layout
         self.logs_bucket = self.storage.logs_bucket
         self.artifacts_bucket = self.storage.artifacts_bucket

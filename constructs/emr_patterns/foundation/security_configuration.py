@@ -232,6 +232,8 @@ class EmrSecurityConfiguration(Construct):
         self.key = key
         self.instance_role = instance_role
         self.certificate_function: lambda_.Function | None = None
+        #: The custom resource that generates the certificate (None for a brought one).
+        self.certificate: CustomResource | None = None
         self.certificate_read_policy: iam.ManagedPolicy | None = None
         readers: list[iam.IRole] = []
         if certificate_bucket is not None and certificate_key is not None:
@@ -302,6 +304,7 @@ class EmrSecurityConfiguration(Construct):
                 certificate_generation,
                 readers,
             )
+            assert self.certificate is not None  # set by _generated_certificate
             object_key = self.certificate.get_att_string("ObjectKey")
         self.certificate_bucket = bucket
         self.certificate_key = object_key
