@@ -215,3 +215,9 @@ def test_grants_on_platform_roles_land_in_managed_policies_and_pass_the_gate():
         if "IAMNoInlinePolicy" in f.rule_id or "IAMPolicyNoStatements" in f.rule_id
     ]
     assert inline == []
+
+
+def test_attributes_round_trip_through_stack_outputs():
+    attributes = EmrPlatformAttributes.from_stack_outputs(OUTPUTS)
+    assert EmrPlatformAttributes.from_stack_outputs(attributes.to_outputs()) == attributes
+    assert set(attributes.to_outputs()) == set(OUTPUTS) - {"SomethingElse"}

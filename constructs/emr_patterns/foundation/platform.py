@@ -444,6 +444,17 @@ class EmrPlatformAttributes:
             )
         return cls(**values)
 
+    def to_outputs(self) -> dict[str, str]:
+        """The stack outputs :meth:`from_stack_outputs` reads back (lists comma-joined; unset
+        optional attributes left out)."""
+        outputs: dict[str, str] = {}
+        for key, name in OUTPUT_KEYS.items():
+            value = getattr(self.layout if name.endswith("_prefix") else self, name)
+            if value is None:
+                continue
+            outputs[key] = ",".join(value) if isinstance(value, tuple) else value
+        return outputs
+
     def problems(self) -> list[str]:
         """What is missing or malformed, each naming the attribute and the fix."""
         out: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
@@ -94,23 +95,28 @@ def spot_fleet_spec(name: str = "spot-fleet", *, task_vcpus: int = 128) -> Clust
 
 
 class _ClusterStack(Stack):
+    """A cluster stack: the subclass names its default spec and description."""
+
+    _default_spec: Callable[[], ClusterSpec]
+    _description: str
+
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        spec: ClusterSpec,
-        description: str,
         platform: IEmrPlatform | None = None,
+        spec: ClusterSpec | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("description", description)
+        kwargs.setdefault("description", self._description)
         super().__init__(scope, id, **kwargs)
         if platform is None:
             platform = EmrPlatform(self, "Platform")
         else:
             raise_if_problems(f"{type(self).__name__} '{id}'", check_platform(self, "platform", platform))
         self.platform = platform
+        spec = spec or type(self)._default_spec()
         self.cluster = EmrCluster(self, "Cluster", platform=platform, spec=spec)
         CfnOutput(
             self, "ClusterId", value=self.cluster.cluster_id, description=f"EMR cluster id of {spec.name}"
@@ -126,50 +132,30 @@ class _ClusterStack(Stack):
 class GravitonSparkClusterStack(_ClusterStack):
     """A Spark cluster on Graviton fleets only, with managed scaling and idle auto-termination.
 
-    ``spec`` replaces :func:`graviton_spark_spec`. ``platform``: the shared platform (e.g.
-    ``PlatformBaseStack(...).platform``); default: a platform of its own in this stack.
+    Args:
+        scope: parent construct.
+        id: stack id.
+        platform: the shared platform (e.g. ``PlatformBaseStack(...).platform``), same account
+            and region. Default: a platform of its own in this stack.
+        spec: replaces :func:`graviton_spark_spec`. Default: ``graviton_spark_spec()``.
+        **kwargs: ``Stack`` props (``env``, ``description``, ...).
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        platform: IEmrPlatform | None = None,
-        spec: ClusterSpec | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            scope,
-            id,
-            spec=spec or graviton_spark_spec(),
-            platform=platform,
-            description="cdk-emr-patterns: Spark on Graviton instance fleets (pattern 2)",
-            **kwargs,
-        )
+    _default_spec = staticmethod(graviton_spark_spec)
+    _description = "cdk-emr-patterns: Spark on Graviton instance fleets (pattern 2)"
 
 
 class SpotFleetClusterStack(_ClusterStack):
     """A cluster with On-Demand primary/core fleets and a diversified Spot task fleet.
 
-    ``spec`` replaces :func:`spot_fleet_spec`. ``platform``: the shared platform (e.g.
-    ``PlatformBaseStack(...).platform``); default: a platform of its own in this stack.
+    Args:
+        scope: parent construct.
+        id: stack id.
+        platform: the shared platform (e.g. ``PlatformBaseStack(...).platform``), same account
+            and region. Default: a platform of its own in this stack.
+        spec: replaces :func:`spot_fleet_spec`. Default: ``spot_fleet_spec()``.
+        **kwargs: ``Stack`` props (``env``, ``description``, ...).
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        platform: IEmrPlatform | None = None,
-        spec: ClusterSpec | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            scope,
-            id,
-            spec=spec or spot_fleet_spec(),
-            platform=platform,
-            description="cdk-emr-patterns: instance fleets with a diversified Spot task fleet (pattern 7)",
-            **kwargs,
-        )
+    _default_spec = staticmethod(spot_fleet_spec)
+    _description = "cdk-emr-patterns: instance fleets with a diversified Spot task fleet (pattern 7)"

@@ -49,18 +49,5 @@ class PlatformBaseStack(Stack):
         self.platform = EmrPlatform(
             self, "Platform", network=network, storage=storage, roles=roles, security=security
         )
-        attributes = self.platform.attributes()
-        layout = attributes.layout
-        values: dict[str, Any] = {
-            **{f: getattr(attributes, f) for f in OUTPUT_KEYS.values() if hasattr(attributes, f)},
-            "emr_logs_prefix": layout.emr_logs_prefix,
-            "artifacts_prefix": layout.artifacts_prefix,
-            "temporary_prefix": layout.temporary_prefix,
-        }
-        for output, attribute in OUTPUT_KEYS.items():
-            value = values.get(attribute)
-            if value is None:
-                continue
-            if isinstance(value, tuple):
-                value = ",".join(value)
-            CfnOutput(self, output, value=value, description=f"EmrPlatformAttributes.{attribute}")
+        for output, value in self.platform.attributes().to_outputs().items():
+            CfnOutput(self, output, value=value, description=f"EmrPlatformAttributes: {OUTPUT_KEYS[output]}")
