@@ -19,11 +19,20 @@ CHECKOV_ENV := .tools/checkov
 CHECKOV := $(CHECKOV_ENV)/bin/checkov
 CHECKOV_VERSION := 3.3.30
 SCANPY_VERSION := 1.11.5
+# The wide-matrix jobs' dependencies as EMR 7's Python 3.9 needs them: cp39 manylinux wheels for
+# both node architectures, installed on the cluster by the bootstrap action with --no-index.
+EMR_REQUIREMENTS := jobs/requirements-emr.txt
+EMR_WHEELHOUSE := .cache/emr-wheelhouse
+EMR_PYTHON_VERSION := 3.9
+# A Python 3.9 venv built --no-index from this machine's architecture's wheelhouse: the spark-submit test runs the
+# jobs in it, as a cluster node would (pyenv's 3.9 is part of this machine image).
+EMR_TEST_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.9*/bin/python3.9) $(shell command -v python3.9))
+EMR_TEST_VENV := .cache/emr-py39-venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install synth test lint bench clean nag-registry deploy destroy dist
+.PHONY: help install synth test lint bench clean nag-registry deploy destroy dist emr-wheelhouse emr-test-venv
 
 help:
 	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
@@ -34,7 +43,7 @@ help:
 	@echo "make deploy STACK=<id>   - deploy one prebuilt stack (and the platform it needs) to your account"
 	@echo "make destroy STACK=<id>  - destroy one prebuilt stack"
 
-install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done
+install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done $(EMR_WHEELHOUSE)/.done $(EMR_TEST_VENV)/.done
 
 # What synthesis and the gates need, and no more (no Spark, no scientific stack).
 $(SYNTH_STAMP): pyproject.toml setup.py $(CONSTRAINTS) package.json package-lock.json
@@ -54,6 +63,30 @@ $(STAMP): $(SYNTH_STAMP)
 $(COMPAT_WHEELS)/.done: | $(SYNTH_STAMP)
 	$(PY) -m pip download --quiet --only-binary=:all: -d $(COMPAT_WHEELS) \
 		'aws-cdk-lib==$(COMPAT_CDK_VERSION)' "$$(grep '^cdk-nag==' $(CONSTRAINTS))"
+	touch $@
+
+emr-wheelhouse: $(EMR_WHEELHOUSE)/.done
+emr-test-venv: $(EMR_TEST_VENV)/.done
+
+# One folder per node architecture (the bootstrap action picks by `uname -m`); only binary wheels.
+$(EMR_WHEELHOUSE)/.done: $(EMR_REQUIREMENTS) | $(SYNTH_STAMP)
+	rm -rf $(EMR_WHEELHOUSE)
+	for arch in x86_64 aarch64; do \
+		$(PY) -m pip download --quiet --only-binary=:all: --no-deps \
+			--python-version $(EMR_PYTHON_VERSION) --implementation cp --abi cp39 \
+			--platform manylinux2014_$$arch --platform manylinux_2_17_$$arch \
+			--platform manylinux_2_24_$$arch --platform manylinux_2_28_$$arch \
+			-d $(EMR_WHEELHOUSE)/$$arch -r $(EMR_REQUIREMENTS); \
+	done
+	du -sh $(EMR_WHEELHOUSE)/x86_64 $(EMR_WHEELHOUSE)/aarch64
+	touch $@
+
+$(EMR_TEST_VENV)/.done: $(EMR_WHEELHOUSE)/.done
+	@test -x "$(EMR_TEST_PYTHON)" || { echo "python3.9 not found (set EMR_TEST_PYTHON)" >&2; exit 1; }
+	rm -rf $(EMR_TEST_VENV)
+	$(EMR_TEST_PYTHON) -m venv $(EMR_TEST_VENV)
+	$(EMR_TEST_VENV)/bin/python -m pip install --quiet --no-index \
+		--find-links $(EMR_WHEELHOUSE)/$$(uname -m) -r $(EMR_REQUIREMENTS)
 	touch $@
 
 # checkov pins old libraries (networkx<2.7 and others) that clash with the scientific stack,
