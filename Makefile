@@ -77,6 +77,7 @@ $(EMR_WHEELHOUSE)/.done: $(EMR_REQUIREMENTS) | $(SYNTH_STAMP)
 			--platform manylinux2014_$$arch --platform manylinux_2_17_$$arch \
 			--platform manylinux_2_24_$$arch --platform manylinux_2_28_$$arch \
 			-d $(EMR_WHEELHOUSE)/$$arch -r $(EMR_REQUIREMENTS); \
+		cp $(EMR_REQUIREMENTS) $(EMR_WHEELHOUSE)/$$arch/requirements.txt; \
 	done
 	du -sh $(EMR_WHEELHOUSE)/x86_64 $(EMR_WHEELHOUSE)/aarch64
 	touch $@
