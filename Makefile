@@ -22,11 +22,23 @@ SCANPY_VERSION := 1.11.5
 # Native packages a Lambda handler needs, installed as manylinux wheels for the function's runtime
 # (python3.14, x86_64) into lambdas/<handler>/_vendor/ (gitignored, shipped in the wheel).
 LAMBDA_DEPS := lambdas/tls_certificate/_vendor/VENDORED.txt
+# The CDK CLI (package-lock.json); its stamp is npm's own lock copy.
+NODE_MODULES := node_modules/.package-lock.json
+# The wide-matrix jobs' dependencies as EMR 7's Python 3.9 needs them: cp39 manylinux wheels for
+# both node architectures, installed on the cluster by the bootstrap action with --no-index.
+EMR_REQUIREMENTS := jobs/requirements-emr.txt
+EMR_WHEELHOUSE := .cache/emr-wheelhouse
+EMR_PYTHON_VERSION := 3.9
+# A Python 3.9 venv built --no-index from this machine's architecture's wheelhouse: the
+# spark-submit test runs the jobs in it, as a cluster node would (pyenv's 3.9 is part of this
+# machine image; EMR_TEST_PYTHON=... names another interpreter).
+EMR_TEST_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.9*/bin/python3.9) $(shell command -v python3.9))
+EMR_TEST_VENV := .cache/emr-py39-venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install lambda-deps synth test lint bench clean nag-registry deploy destroy dist
+.PHONY: help install lambda-deps synth test lint bench clean nag-registry deploy destroy dist emr-wheelhouse emr-test-venv
 
 help:
 	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
@@ -38,7 +50,8 @@ help:
 	@echo "make destroy STACK=<id>  - destroy one prebuilt stack"
 	@echo "make lambda-deps - vendor the Lambda handlers' native dependencies (part of install and synth)"
 
-install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done $(LAMBDA_DEPS) $(NODE_MODULES)
+install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done $(LAMBDA_DEPS) $(NODE_MODULES) \
+	$(EMR_WHEELHOUSE)/.done $(EMR_TEST_VENV)/.done
 
 lambda-deps: $(LAMBDA_DEPS)
 
@@ -60,7 +73,6 @@ $(SYNTH_STAMP): pyproject.toml setup.py $(CONSTRAINTS) package.json package-lock
 	touch $@
 
 # The CDK CLI, pinned by package-lock.json (rebuilt when node_modules goes missing).
-NODE_MODULES := node_modules/.package-lock.json
 $(NODE_MODULES): package.json package-lock.json | $(SYNTH_STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -75,6 +87,31 @@ $(STAMP): $(SYNTH_STAMP)
 $(COMPAT_WHEELS)/.done: | $(SYNTH_STAMP)
 	$(PY) -m pip download --quiet --only-binary=:all: -d $(COMPAT_WHEELS) \
 		'aws-cdk-lib==$(COMPAT_CDK_VERSION)' "$$(grep '^cdk-nag==' $(CONSTRAINTS))"
+	touch $@
+
+emr-wheelhouse: $(EMR_WHEELHOUSE)/.done
+emr-test-venv: $(EMR_TEST_VENV)/.done
+
+# One folder per node architecture (the bootstrap action picks by `uname -m`); only binary wheels.
+$(EMR_WHEELHOUSE)/.done: $(EMR_REQUIREMENTS) | $(SYNTH_STAMP)
+	rm -rf $(EMR_WHEELHOUSE)
+	for arch in x86_64 aarch64; do \
+		$(PY) -m pip download --quiet --only-binary=:all: --no-deps \
+			--python-version $(EMR_PYTHON_VERSION) --implementation cp --abi cp39 \
+			--platform manylinux2014_$$arch --platform manylinux_2_17_$$arch \
+			--platform manylinux_2_24_$$arch --platform manylinux_2_28_$$arch \
+			-d $(EMR_WHEELHOUSE)/$$arch -r $(EMR_REQUIREMENTS); \
+		cp $(EMR_REQUIREMENTS) $(EMR_WHEELHOUSE)/$$arch/requirements.txt; \
+	done
+	du -sh $(EMR_WHEELHOUSE)/x86_64 $(EMR_WHEELHOUSE)/aarch64
+	touch $@
+
+$(EMR_TEST_VENV)/.done: $(EMR_WHEELHOUSE)/.done
+	@test -x "$(EMR_TEST_PYTHON)" || { echo "python3.9 not found (set EMR_TEST_PYTHON)" >&2; exit 1; }
+	rm -rf $(EMR_TEST_VENV)
+	$(EMR_TEST_PYTHON) -m venv $(EMR_TEST_VENV)
+	$(EMR_TEST_VENV)/bin/python -m pip install --quiet --no-index \
+		--find-links $(EMR_WHEELHOUSE)/$$(uname -m) -r $(EMR_REQUIREMENTS)
 	touch $@
 
 # checkov pins old libraries (networkx<2.7 and others) that clash with the scientific stack,

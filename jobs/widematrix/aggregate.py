@@ -66,7 +66,7 @@ import pyarrow as pa
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
-from . import commit, fsio, outputs, worker
+from . import cli, commit, fsio, jobgroup, outputs, worker
 from .blocks import make_block_task
 from .dataset import write_small_table
 from .errors import InputError, unwrap
@@ -154,6 +154,7 @@ def run_aggregate(
     The dataset is read under a lease (``commit.reading``); ``kms_key_arn`` and
     ``allowed_buckets`` restrict an ``s3://`` output (``outputs.check_output``).
     """
+    cli.check_locations(dataset=dataset, output=output)
     fs = fsio.HadoopFS(spark)
     dataset = fs.qualify(dataset).rstrip("/")
     output = fs.qualify(output).rstrip("/")
@@ -215,7 +216,10 @@ def _aggregate(
     timer.lap("dictionaries")
 
     try:
-        with commit.staged_output(fs, output, overwrite, KIND) as staged:
+        with (
+            jobgroup.JobGroup(spark, f"widematrix aggregate {output}") as group,
+            commit.staged_output(fs, output, overwrite, KIND, settle=group.cancel_and_wait) as staged,
+        ):
             counts = _write_views(
                 spark,
                 fs,
@@ -352,8 +356,15 @@ def _write_views(
     return counts
 
 
+EXAMPLE = """\
+  spark-submit --deploy-mode cluster --py-files s3://BUCKET/jobs/widematrix.zip \\
+      s3://BUCKET/jobs/aggregate.py --dataset s3://LAKE/datasets/brain-2024 --group-by cluster \\
+      --stats mean,fraction,median --output s3://LAKE/views/brain-2024-cluster \\
+      --kms-key-arn arn:aws:kms:REGION:ACCOUNT:key/ID --allowed-buckets LAKE"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aggregate.py", description="Per-(group, gene) statistics of a dataset.")
+    p = cli.parser("aggregate.py", "Per-(group, gene) statistics of a dataset.", EXAMPLE)
     p.add_argument("--dataset", required=True, help="dataset directory written by ingest.py")
     p.add_argument("--group-by", required=True, help="cell metadata column to group by")
     p.add_argument("--stats", default=",".join(DEFAULT_STATS), help=f"comma list from: {', '.join(STATS)}")
@@ -368,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--hbase-export",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="write the HBase-ready export under hbase/ (default: on; --no-hbase-export skips it)",
+        help="write the HBase-ready export under hbase/ (--no-hbase-export skips it)",
     )
     p.add_argument("--no-hbase", dest="hbase_export", action="store_false", help="same as --no-hbase-export")
     outputs.add_arguments(p)
@@ -376,27 +387,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
+    """The command line (``spark-submit aggregate.py --help``); returns the exit status."""
     args = build_parser().parse_args(argv)
-    spark = SparkSession.builder.appName("widematrix-aggregate").getOrCreate()
-    if script_mode:  # executors import our modules from a zip the job ships itself
-        worker.ship_package(spark)
-    try:
-        stats = parse_stats(args.stats)
+
+    def checks() -> None:
+        cli.check_locations(dataset=args.dataset, output=args.output)
+        parse_stats(args.stats)
+        outputs.parse_buckets(args.allowed_buckets)
+
+    def body(spark: SparkSession) -> int:
+        if script_mode:  # executors import our modules from a zip the job ships itself
+            worker.ship_package(spark)
         manifest = run_aggregate(
             spark,
             args.dataset,
             args.group_by,
             args.output,
-            stats=stats,
+            stats=parse_stats(args.stats),
             trim=args.trim,
             overwrite=args.overwrite,
             hbase=args.hbase_export,
             kms_key_arn=args.kms_key_arn,
             allowed_buckets=outputs.parse_buckets(args.allowed_buckets),
         )
-    except InputError as exc:
-        print(f"aggregate: error: {exc}", file=sys.stderr)
-        return 2
-    rows = ", ".join(f"{s}={v['rows']}" for s, v in manifest["views"].items())
-    print(f"aggregate: wrote {args.output}: {len(manifest['groups'])} groups; rows {rows}")
-    return 0
+        rows = ", ".join(f"{s}={v['rows']}" for s, v in manifest["views"].items())
+        print(f"aggregate: wrote {args.output}: {len(manifest['groups'])} groups; rows {rows}")
+        return 0
+
+    return cli.run("aggregate", args, checks, body)

@@ -29,7 +29,7 @@ import datetime
 import json
 import logging
 import uuid
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from . import fsio
 from .errors import InputError
@@ -69,9 +69,16 @@ class Staged:
 
 
 @contextlib.contextmanager
-def staged_output(fs: fsio.HadoopFS, final: str, overwrite: bool, kind: str) -> Iterator[Staged]:
+def staged_output(
+    fs: fsio.HadoopFS,
+    final: str,
+    overwrite: bool,
+    kind: str,
+    settle: Optional[Callable[[], None]] = None,
+) -> Iterator[Staged]:
     """Yield where to write; on error delete it (an existing output is never touched), else
-    leave it for ``commit``."""
+    leave it for ``commit``. ``settle`` runs first on error: it stops the job's tasks that may
+    still write (``jobgroup.JobGroup.cancel_and_wait``), so the delete is the last word."""
     final = final.rstrip("/")
     if fs.exists(final):
         if not overwrite:
@@ -86,6 +93,8 @@ def staged_output(fs: fsio.HadoopFS, final: str, overwrite: bool, kind: str) -> 
     try:
         yield staged
     except BaseException:
+        if settle is not None:
+            settle()
         fs.delete(staged.path)
         raise
 

@@ -57,7 +57,7 @@ if __name__ == "__main__" and not __package__:  # spark-submit runs this file as
 
 from pyspark.sql import SparkSession
 
-from . import commit, fsio, ingest_csv, ingest_hdf5, ingest_mtx, ingest_zip, outputs, worker
+from . import cli, commit, fsio, ingest_csv, ingest_hdf5, ingest_mtx, ingest_zip, jobgroup, outputs, worker
 from .dataset import KIND, IngestRequest, MatrixResult, finish
 from .errors import InputError, unwrap
 
@@ -92,6 +92,7 @@ def run_ingest(
     ``kms_key_arn`` and ``allowed_buckets`` restrict ``s3://`` outputs (``outputs.check_output``);
     ``overwrite`` replaces an existing dataset by write-then-switch (``commit``).
     """
+    cli.check_locations(input=input_uri, metadata=metadata_uri, output=output_uri)
     fs = fsio.HadoopFS(spark)
     input_uri = fs.qualify(input_uri)
     output_uri = fs.qualify(output_uri).rstrip("/")
@@ -103,7 +104,10 @@ def run_ingest(
         raise InputError(f"{metadata_uri}: metadata file does not exist")
     fmt = detect_format(fs, input_uri) if fmt == "auto" else fmt
     try:
-        with commit.staged_output(fs, output_uri, overwrite, KIND) as staged:
+        with (
+            jobgroup.JobGroup(spark, f"widematrix ingest {output_uri}") as group,
+            commit.staged_output(fs, output_uri, overwrite, KIND, settle=group.cancel_and_wait) as staged,
+        ):
             staging = fsio.join(staged.path, "_staging")
             req = IngestRequest(
                 spark,
@@ -146,22 +150,37 @@ def _write_matrix(req: IngestRequest) -> MatrixResult:
     raise InputError(f"unknown --format {fmt!r}")
 
 
+EXAMPLE = """\
+  spark-submit --deploy-mode cluster --py-files s3://BUCKET/jobs/widematrix.zip \\
+      s3://BUCKET/jobs/ingest.py --input s3://LAKE/raw/export.zip \\
+      --output s3://LAKE/datasets/brain-2024 --kms-key-arn arn:aws:kms:REGION:ACCOUNT:key/ID \\
+      --allowed-buckets LAKE"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ingest.py", description="Ingest a single-cell matrix into the canonical sparse dataset."
-    )
+    p = cli.parser("ingest.py", "Ingest a single-cell matrix into the canonical sparse dataset.", EXAMPLE)
     p.add_argument(
         "--input", required=True, help="wide CSV[.gz], ZIP, 10x .h5, .h5ad, or a Matrix Market dir"
     )
     p.add_argument("--metadata", help="cell metadata CSV; first column is the cell id")
     p.add_argument("--output", required=True, help="dataset directory to create")
-    p.add_argument("--format", default="auto", choices=["auto", "zip", "csv", "10x-h5", "h5ad", "mtx"])
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "zip", "csv", "10x-h5", "h5ad", "mtx"],
+        help="input format (auto: by the name; a directory is Matrix Market)",
+    )
     p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace a dataset (write the new one, switch; refused while it is read)",
     )
-    p.add_argument("--value-type", default="auto", choices=["auto", "float32", "float64"])
+    p.add_argument(
+        "--value-type",
+        default="auto",
+        choices=["auto", "float32", "float64"],
+        help="stored value type (auto: float32 when every value fits exactly)",
+    )
     p.add_argument(
         "--gene-key", default="name", choices=["name", "id"], help="10x/mtx: gene name or feature id"
     )
@@ -171,12 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
+    """The command line (``spark-submit ingest.py --help``); returns the exit status."""
     args = build_parser().parse_args(argv)
-    spark = SparkSession.builder.appName("widematrix-ingest").getOrCreate()
-    if script_mode:  # executors import our modules from a zip the job ships itself
-        worker.ship_package(spark)
-    try:
-        allowed = outputs.parse_buckets(args.allowed_buckets)
+
+    def checks() -> None:
+        cli.check_locations(input=args.input, metadata=args.metadata, output=args.output)
+        outputs.parse_buckets(args.allowed_buckets)
+
+    def body(spark: SparkSession) -> int:
+        if script_mode:  # executors import our modules from a zip the job ships itself
+            worker.ship_package(spark)
         manifest = run_ingest(
             spark,
             args.input,
@@ -188,14 +211,13 @@ def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
             gene_key=args.gene_key,
             h5ad_matrix=args.h5ad_matrix,
             kms_key_arn=args.kms_key_arn,
-            allowed_buckets=allowed,
+            allowed_buckets=outputs.parse_buckets(args.allowed_buckets),
         )
-    except InputError as exc:
-        print(f"ingest: error: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"ingest: wrote {args.output}: {manifest['shape']['cells']} cells x "
-        f"{manifest['shape']['genes']} genes, "
-        f"{manifest['nnz']} stored values ({manifest['value_type']})"
-    )
-    return 0
+        print(
+            f"ingest: wrote {args.output}: {manifest['shape']['cells']} cells x "
+            f"{manifest['shape']['genes']} genes, "
+            f"{manifest['nnz']} stored values ({manifest['value_type']})"
+        )
+        return 0
+
+    return cli.run("ingest", args, checks, body)

@@ -48,11 +48,15 @@ def prepare() -> None:
 def ship_package(spark: "object") -> None:
     """spark-submit of ``ingest.py``/``aggregate.py`` as a script: zip this package and add it to
     the job's Python path (``SparkContext.addPyFile``), so executors import the task functions'
-    modules by name, like any library, without ``--py-files``."""
+    modules by name, like any library, without ``--py-files``. When the package itself was
+    imported from a zip (``spark-submit --py-files widematrix.zip``), that zip is already on every
+    executor's path and nothing is added."""
     import tempfile
     import zipfile
 
     package_dir = os.path.dirname(os.path.abspath(__file__))
+    if not os.path.isdir(package_dir):  # imported from a zip: ``--py-files`` already ships it
+        return
     name = os.path.basename(package_dir)
     target = os.path.join(tempfile.mkdtemp(prefix="widematrix-pkg-"), f"{name}.zip")
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:

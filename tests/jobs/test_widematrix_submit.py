@@ -64,3 +64,21 @@ def test_spark_submit_of_both_scripts(tmp_path):
     assert run.returncode == 2
     assert "line 3 (cell 'c2') has 1 values, expected 2" in run.stderr
     assert not (tmp_path / "bad_ds").exists()
+
+
+def test_spark_logs_at_warn_unless_asked(tmp_path):
+    """A spark-submit run logs nothing below WARN by default; ``--log-level INFO`` brings INFO back.
+    The error is one line of its own on stderr, with the exit status."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("cell,g1\nc1,x\n", encoding="utf-8")
+    run = _submit(ingest.__file__, "--input", str(bad), "--output", str(tmp_path / "ds"))
+    assert run.returncode == 2, run.stderr[-3000:]
+    lines = run.stderr.strip().splitlines()
+    ours = [line for line in lines if line.startswith("ingest: error: ")]
+    assert len(ours) == 1 and "non-numeric value 'x'" in ours[0], lines[-6:]
+    assert [line for line in lines if " INFO " in line] == []
+    run = _submit(
+        ingest.__file__, "--input", str(bad), "--output", str(tmp_path / "ds"), "--log-level", "info"
+    )
+    assert run.returncode == 2
+    assert any(" INFO " in line for line in run.stderr.splitlines())
