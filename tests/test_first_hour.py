@@ -85,3 +85,16 @@ def test_readme_install_says_how_to_install_today():
     assert "is not on PyPI yet" in readme and "make dist" in readme
     assert "pip install dist/cdk_emr_patterns-" in readme
     assert sys.version_info >= (3, 11)
+
+
+def test_user_docs_carry_no_internal_jargon():
+    """Readers have not seen our issue tracker or the write-ups' internals."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    banned = re.compile(r"source design|\bissue \d+|serving issue|foundation issue|cluster issue", re.I)
+    found = [
+        f"{page.relative_to(REPO)}:{n}: {line.strip()[:100]}"
+        for page in pages
+        for n, line in enumerate(page.read_text().splitlines(), 1)
+        if banned.search(line)
+    ]
+    assert not found, "\n".join(found)
