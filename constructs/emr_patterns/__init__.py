@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "PlatformBaseStack": "emr_patterns.stacks.platform_base",
     "EmrCluster": "emr_patterns.compute.cluster",
     "BootstrapScript": "emr_patterns.compute.cluster",
+    "WideMatrixJobs": "emr_patterns.compute.jobs",
     "GravitonSparkClusterStack": "emr_patterns.stacks.clusters",
     "SpotFleetClusterStack": "emr_patterns.stacks.clusters",
 }
@@ -55,11 +56,13 @@ __all__ = [
     "SpotFleetClusterStack",
     "StorageOptions",
     "SubnetMode",
+    "WideMatrixJobs",
     "__version__",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from emr_patterns.compute.cluster import BootstrapScript, EmrCluster
+    from emr_patterns.compute.jobs import WideMatrixJobs
     from emr_patterns.errors import EmrPatternsValidationError
     from emr_patterns.foundation.network import DataPlatformNetwork, SubnetMode
     from emr_patterns.foundation.options import NetworkOptions, RoleOptions, SecurityOptions, StorageOptions
