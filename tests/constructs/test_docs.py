@@ -40,3 +40,22 @@ def test_foundation_props_table_lists_every_option_and_nothing_else():
         )
     }
     assert table == expected
+
+
+def _single_props_table(path: Path, heading: str) -> set[str]:
+    text = path.read_text()
+    section = text[text.index(heading) :].split("\n## ", 1)[0]
+    props = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            props.update(re.findall(r"`(\w+)`", line.split("|")[1]))
+    return props
+
+
+def test_cluster_props_table_lists_every_prop_of_emr_cluster():
+    import inspect
+
+    from emr_patterns.compute.cluster import EmrCluster
+
+    params = set(inspect.signature(EmrCluster.__init__).parameters) - {"self", "scope", "id"}
+    assert _single_props_table(DOCS / "cluster.md", "## Props") == params
