@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.stats
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from emr_patterns.jobs.widematrix import csvparse, stats
@@ -250,3 +250,43 @@ def test_numpy_lerp_is_reproduced_bit_for_bit():
         x = np.array([a[i], b[i]])
         q = t[i]
         assert stats._lerp(a[i : i + 1], b[i : i + 1], t[i : i + 1])[0] == np.quantile(x, q)
+
+
+_VALID = st.sampled_from(["0", "1", "7", "2.5", "1e3", "1E-2", ".5", "3.", "00", "0.000", "12345678", "0.1"])
+_ANY = st.sampled_from(
+    ["+2", "-1", "-0", "abc", "", " 3", "3 ", "nan", "inf", '"4"', '""', "1,5", "0x1", "1_000", "٣", "1e400"]
+)
+
+
+@st.composite
+def _fuzz_row(draw, genes):
+    """A row that is mostly well formed, with at times one odd field, one too many or one too few."""
+    cell = draw(st.sampled_from(["c", '"c,1"', '"q""x"', "é", "0"]))
+    fields = draw(st.lists(_VALID, min_size=genes, max_size=genes))
+    change = draw(st.sampled_from(["none", "none", "odd", "extra", "missing"]))
+    if change == "odd":
+        fields[draw(st.integers(0, genes - 1))] = draw(_ANY)
+    elif change == "extra":
+        fields.append(draw(_VALID))
+    elif change == "missing":
+        fields.pop()
+    return ",".join([cell, *fields])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    data=st.data(), genes=st.integers(1, 6), n_rows=st.integers(1, 6), newline=st.sampled_from(["\n", "\r\n"])
+)
+def test_fast_path_accepts_only_what_the_careful_parser_parses_the_same(data, genes, n_rows, newline):
+    """Differential fuzz over well- and ill-formed batches: the vectorised parser either declines
+    (None) or returns exactly what the csv-module parser returns; it never accepts a batch that
+    the careful parser rejects."""
+    lines = [data.draw(_fuzz_row(genes)) for _ in range(n_rows)]
+    buf, starts, stops = _batch(lines, newline)
+    fast = csvparse.parse_fast(buf, starts, stops, genes)
+    event("declined" if fast is None else "fast path")
+    if fast is None:
+        return
+    slow = csvparse.parse_slow(lines, genes, [f"g{j}" for j in range(genes)], list(range(n_rows)), "f.csv")
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b)
