@@ -44,6 +44,11 @@ def ingest(req: IngestRequest) -> MatrixResult:
         genes = gene_table(names, genes_extra, input_uri)
         cells = indexed_cells(clean_cells(src.cells))
         check_cells(cells, input_uri)
+        if src.skipped_columns:
+            req.notes.append(
+                f"{input_uri}: column(s) {', '.join(src.skipped_columns)} left out: their AnnData "
+                "encoding is not one the reader knows (supply them with --metadata instead)"
+            )
         cells = attach_metadata(cells, req.metadata_uri, req.notes)
         dtype = _h5_dtype(src, req.value_type)
         req.tally.add(write_python_source(src, req.matrix_dir, dtype))

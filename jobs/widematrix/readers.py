@@ -53,6 +53,9 @@ class SparseSource:
         self.genes = genes
         self.nnz = int(nnz)
         self.dtype = np.dtype(dtype)
+        #: "<frame>.<column> (<encoding>)" of every column left out because its AnnData encoding
+        #: is not one this reader knows; the ingest records them in the manifest's warnings.
+        self.skipped_columns: List[str] = []
 
     def chunks(self, chunk_nnz: int) -> Iterator[Chunk]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -159,8 +162,13 @@ def _attr(node: Any, key: str) -> Any:
     return value
 
 
-def _read_frame(f: Any, node: Any, legacy_uns: Any) -> Tuple[np.ndarray, pd.DataFrame]:
-    """AnnData obs/var: returns (index, columns). Handles 0.7+ groups and pre-0.7 record arrays."""
+def _read_frame(
+    f: Any, node: Any, legacy_uns: Any, skipped: Optional[List[str]] = None
+) -> Tuple[np.ndarray, pd.DataFrame]:
+    """AnnData obs/var: returns (index, columns). Handles 0.7+ groups and pre-0.7 record arrays.
+
+    A column whose encoding is unknown is left out rather than guessed, and named in ``skipped``.
+    """
     h5py = _h5py()
     cols: Dict[str, Any] = {}
     if isinstance(node, h5py.Dataset):  # anndata < 0.7: one structured array
@@ -201,8 +209,10 @@ def _read_frame(f: Any, node: Any, legacy_uns: Any) -> Tuple[np.ndarray, pd.Data
                     if enc == "nullable-string-array"
                     else pd.Series(values).where(~mask)
                 )
-            else:
-                continue  # unknown column encoding: skip rather than guess
+            else:  # unknown column encoding: skip rather than guess, and say so
+                if skipped is not None:
+                    skipped.append(f"{node.name.strip('/')}.{name} ({enc or 'no encoding-type'})")
+                continue
         else:
             values = _read_array(item)
             ref = item.attrs.get("categories")
@@ -236,7 +246,8 @@ def read_h5ad(local: str, source: str, matrix: str = "X") -> SparseSource:
     if node is None or var_node is None:
         f.close()
         raise InputError(f"{source}: has no {matrix} matrix")
-    obs_index, obs = _read_frame(f, f["obs"], uns)
+    skipped: List[str] = []
+    obs_index, obs = _read_frame(f, f["obs"], uns, skipped)
     var_index, _ = _read_frame(f, var_node, uns)
     cells = pd.DataFrame({"cell_id": obs_index})
     for name in obs.columns:
@@ -248,7 +259,9 @@ def read_h5ad(local: str, source: str, matrix: str = "X") -> SparseSource:
             raise InputError(
                 f"{source}: {matrix} has shape {node.shape}, expected {(len(cells), len(genes))}"
             )
-        return _DenseSource(f, node, cells, genes)
+        dense = _DenseSource(f, node, cells, genes)
+        dense.skipped_columns = skipped
+        return dense
     enc = _attr(node, "encoding-type") or {"csr": "csr_matrix", "csc": "csc_matrix"}.get(
         _attr(node, "h5sparse_format")
     )
@@ -260,8 +273,11 @@ def read_h5ad(local: str, source: str, matrix: str = "X") -> SparseSource:
         f.close()
         raise InputError(f"{source}: {matrix} has shape {tuple(shape)}, expected {(len(cells), len(genes))}")
     if enc == "csr_matrix":
-        return _CompressedSource(f, node, "cell", len(cells), cells, genes)
-    return _CompressedSource(f, node, "gene", len(genes), cells, genes)
+        source_ = _CompressedSource(f, node, "cell", len(cells), cells, genes)
+    else:
+        source_ = _CompressedSource(f, node, "gene", len(genes), cells, genes)
+    source_.skipped_columns = skipped
+    return source_
 
 
 def parse_mtx_header(lines: List[str], source: str) -> Dict[str, Any]:

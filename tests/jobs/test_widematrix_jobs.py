@@ -18,7 +18,7 @@ import pytest
 import scipy.sparse as sp
 import scipy.stats
 
-from emr_patterns.jobs.widematrix import aggregate, ingest
+from emr_patterns.jobs.widematrix import aggregate, ingest, readers
 from emr_patterns.jobs.widematrix.stats import STATS
 
 pytestmark = pytest.mark.spark
@@ -264,6 +264,35 @@ def _write_h5ad(path, m, obs_index, obs_cols, var_index):
                 )
                 c.create_dataset("codes", data=np.array(codes, dtype=np.int8))
                 c.create_dataset("categories", data=np.array(cats, dtype=object), dtype=sdt)
+
+
+def test_h5ad_column_of_unknown_encoding_is_named_in_the_manifest(spark, tmp_path):
+    import h5py
+
+    dense = np.eye(4, 3, dtype=np.float32) + 1
+    path = str(tmp_path / "odd.h5ad")
+    _write_h5ad(
+        path,
+        sp.csr_matrix(dense),
+        [f"c{k}" for k in range(4)],
+        {"kind": ([0, 1, 0, 1], ["a", "b"])},
+        ["g0", "g1", "g2"],
+    )
+    with h5py.File(path, "a") as f:  # a column in an encoding the reader does not know
+        obs = f["obs"]
+        odd = obs.create_group("nested")
+        odd.attrs["encoding-type"] = "awkward-array"
+        odd.create_dataset("values", data=np.arange(4))
+        sdt = h5py.string_dtype("utf-8")
+        obs.attrs["column-order"] = np.array(["kind", "nested"], dtype=object).astype(sdt)
+    src = readers.read_h5ad(path, path)
+    try:
+        assert src.skipped_columns == ["obs.nested (awkward-array)"]
+        assert "nested" not in src.cells.columns and "kind" in src.cells.columns
+    finally:
+        src.close()
+    manifest = ingest.run_ingest(spark, path, str(tmp_path / "ds"))
+    assert any("obs.nested (awkward-array)" in w and "left out" in w for w in manifest["warnings"])
 
 
 def test_h5ad_10x_h5_and_matrix_market_inputs(spark, tmp_path):
