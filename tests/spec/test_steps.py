@@ -518,3 +518,22 @@ def test_script_steps_bad_inputs(raises_problem):
     raises_problem(
         lambda: CommandRunnerStep(name="c", args=(Arg.path("$.cmd"),)), prop="step.args[0]", says="program"
     )
+
+
+def test_docs_example_runs_and_renders():
+    """The example in docs/cluster-spec.md's Steps section builds and renders as shown."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cluster-spec.md").read_text()
+    section = text.split("## Steps (`spec/steps.py`)", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(compile(code, "cluster-spec.md", "exec"), scope)
+    step = scope["step"]
+    assert_add_job_flow_steps_valid(
+        step.to_step_config({"$.input_uri": "s3://raw/day/", "$$.Execution.Name": "r1"})
+    )
+    assert "Args.$" in step.to_sfn_parameters()["Step"]["HadoopJarStep"]
+    for key in sorted(SPARK_CONF_ALLOWED_KEYS):
+        leaf = key.rsplit(".", 1)[1]
+        assert f"`{key}`" in section or f"`.{leaf}`" in section, key
