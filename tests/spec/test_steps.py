@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from functools import cache
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emr_patterns.spec import (
     SPARK_CONF_ALLOWED_KEYS,
@@ -537,3 +540,65 @@ def test_docs_example_runs_and_renders():
     for key in sorted(SPARK_CONF_ALLOWED_KEYS):
         leaf = key.rsplit(".", 1)[1]
         assert f"`{key}`" in section or f"`.{leaf}`" in section, key
+
+
+def test_spark_conf_numbers_and_bools_become_spark_strings():
+    step = SparkSubmitStep(
+        name="s", main="s3://c/a.py", spark_conf={"spark.executor.instances": 4, "spark.speculation": True}
+    )
+    assert dict(step.spark_conf) == {"spark.executor.instances": "4", "spark.speculation": "true"}
+    assert_add_job_flow_steps_valid(step.to_step_config())
+
+
+def test_path_inside_a_uri_is_refused(raises_problem):
+    raises_problem(
+        lambda: CommandRunnerStep(name="c", args=("aws", "s3", "cp", "s3://b/$.key", ".")),
+        prop="step.args[3]",
+        value="s3://b/$.key",
+        says="JSONPath",
+    )
+
+
+def _unquote_states_array(rendered: str) -> list[str | tuple[str, str]]:
+    """Split ``States.Array(...)`` by the documented rules: literals in ``'...'`` with ``\\'``,
+    ``\\{``, ``\\}`` and ``\\\\`` escapes; anything else (a path or a nested call) is kept raw."""
+    assert rendered.startswith("States.Array(") and rendered.endswith(")")
+    body = rendered[len("States.Array(") : -1]
+    out: list[str | tuple[str, str]] = []
+    i = 0
+    while i < len(body):
+        if body[i] == "'":
+            i += 1
+            text = ""
+            while body[i] != "'":
+                if body[i] == "\\":
+                    assert body[i + 1] in "'{}\\", body[i : i + 2]
+                    text += body[i + 1]
+                    i += 2
+                else:
+                    assert body[i] not in "{}", body
+                    text += body[i]
+                    i += 1
+            out.append(text)
+            i += 1
+        else:
+            end = body.find(", ", i)
+            end = len(body) if end == -1 else end
+            out.append(("raw", body[i:end]))
+            i = end
+        if body.startswith(", ", i):
+            i += 2
+    return out
+
+
+literal_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=0, max_size=40
+).filter(lambda t: not re.search(r"\$|States\.|\$\{Token\[", t))
+
+
+@settings(max_examples=200, deadline=None)
+@given(literals=st.lists(literal_text, min_size=1, max_size=6))
+def test_states_array_literals_round_trip(literals):
+    step = CommandRunnerStep(name="c", args=("echo", *literals, Arg.path("$.x")))
+    parsed = _unquote_states_array(step.to_sfn_step()["HadoopJarStep"]["Args.$"])
+    assert parsed == ["echo", *literals, ("raw", "$.x")]

@@ -98,7 +98,9 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 # Paths the library writes itself: root ($) or context ($$), then .name or [index] segments.
 _JSON_PATH = re.compile(r"^\$\$?(\.[A-Za-z_][A-Za-z0-9_-]*|\[\d+\])+$")
 # What an untyped JSONPath or intrinsic looks like inside a literal string.
-_LOOKS_LIKE_PATH = re.compile(r"(^|[=:,\s])\$\$?(\.|\[|$)|(?<![A-Za-z0-9_])States\.[A-Za-z]")
+_LOOKS_LIKE_PATH = re.compile(
+    r"^\$\$?(\[|$)|(?<![A-Za-z0-9_$])\$\$?\.[A-Za-z_]|(?<![A-Za-z0-9_])States\.[A-Za-z]"
+)
 _HIVE_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _CDK_STRING_TOKEN = re.compile(r"\$\{Token\[[^\]]*\]\}")
 
@@ -423,6 +425,15 @@ class _Step:
         return {**head, "Step": self.to_sfn_step()}
 
 
+def _conf_value(value: object) -> object:
+    """Spark's string form of a bool or number (``True`` -> ``"true"``); anything else unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 def _tuple(value: object) -> tuple[Any, ...]:
     if isinstance(value, str | Arg):
         return (value,)
@@ -461,11 +472,12 @@ class SparkSubmitStep(_Step):
     py_files: tuple[str, ...] = ()
     """``s3://`` ``.py``, ``.zip`` or ``.egg`` files for ``--py-files``. Default: none."""
     args: tuple[StepArg, ...] = ()
-    """Application arguments: literal strings, or :class:`Arg` for execution-input values."""
+    """Application arguments: literal strings, or :class:`Arg` for execution-input values. Never a
+    secret: pass a secret ARN and fetch it in the job."""
     spark_conf: Mapping[str, str] = field(default_factory=dict)
-    """``--conf`` settings; keys limited to :data:`SPARK_CONF_ALLOWED_KEYS` and
-    :data:`SPARK_CONF_ALLOWED_PREFIXES` plus ``extra_allowed_spark_conf``. Default: none (the cluster's
-    ``spark-defaults``)."""
+    """``--conf`` settings (bool and number values become Spark strings). Keys are limited to
+    :data:`SPARK_CONF_ALLOWED_KEYS` and :data:`SPARK_CONF_ALLOWED_PREFIXES` plus
+    ``extra_allowed_spark_conf``. Default: none (the cluster's ``spark-defaults``)."""
     extra_allowed_spark_conf: tuple[str, ...] = ()
     """Escape hatch: exact ``spark_conf`` keys allowed beyond the allowlist (e.g.
     ``("spark.jars.packages",)``). Name only keys you have reviewed. Never rendered. Default: none."""
@@ -478,7 +490,8 @@ class SparkSubmitStep(_Step):
             object.__setattr__(self, name, _tuple(getattr(self, name)))
         object.__setattr__(self, "args", _tuple(self.args))
         if isinstance(self.spark_conf, Mapping):
-            object.__setattr__(self, "spark_conf", MappingProxyType(dict(self.spark_conf)))
+            conf = {k: _conf_value(v) for k, v in self.spark_conf.items()}
+            object.__setattr__(self, "spark_conf", MappingProxyType(conf))
         if self.deploy_mode in tuple(DeployMode):
             object.__setattr__(self, "deploy_mode", DeployMode(self.deploy_mode))
 
