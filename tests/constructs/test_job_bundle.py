@@ -137,7 +137,7 @@ def test_spark_step_keeps_the_callers_key_and_buckets(built):
         ["--dataset", "s3://w/ds", "--group-by", "c", "--output", "s3://w/v", "--allowed-buckets", "w"],
         name="agg",
         deploy_mode="client",
-        spark_submit_options=["--conf", "spark.executor.memory=8g"],
+        spark_conf={"spark.executor.memory": "8g"},
     )
     args = step["HadoopJarStep"]["Args"]
     assert step["Name"] == "agg" and args[1:5] == [
@@ -159,6 +159,8 @@ def test_bad_step_options_are_named(built):
         jobs.spark_step("ingest", [], action_on_failure="STOP")
     with pytest.raises(EmrPatternsValidationError, match="job='transpose'"):
         jobs.spark_step("transpose", [])  # type: ignore[arg-type]
+    with pytest.raises(EmrPatternsValidationError, match=r"spark\.jars\.packages"):
+        jobs.spark_step("ingest", [], spark_conf={"spark.jars.packages": "org.example:x:1"})
 
 
 def test_missing_wheelhouse_is_named_with_the_fix(tmp_path):

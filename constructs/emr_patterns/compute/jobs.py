@@ -29,7 +29,7 @@ import hashlib
 import os
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,7 +41,7 @@ from constructs import Construct
 from emr_patterns._assets import asset_path, job_file
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform
-from emr_patterns.spec import BootstrapAction
+from emr_patterns.spec import BootstrapAction, SparkSubmitStep
 
 __all__ = [
     "ARCHITECTURES",
@@ -59,7 +59,6 @@ WHEELHOUSE_ENV = "EMR_PATTERNS_WHEELHOUSE"
 DEFAULT_WHEELHOUSE = ".cache/emr-wheelhouse"
 #: The two spark-submit entry points.
 Job = Literal["ingest", "aggregate"]
-_ACTIONS_ON_FAILURE = ("CONTINUE", "CANCEL_AND_WAIT", "TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: the archive's bytes depend on content only
 
 
@@ -226,13 +225,14 @@ class WideMatrixJobs(Construct):
         name: str | None = None,
         action_on_failure: str = "CONTINUE",
         deploy_mode: Literal["cluster", "client"] = "cluster",
-        spark_submit_options: Sequence[str] = (),
+        spark_conf: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """An EMR step (``AddJobFlowSteps``' ``Step``) running one job through ``command-runner.jar``.
 
-        ``spark-submit --deploy-mode <deploy_mode> [spark_submit_options] --py-files <zip>
+        ``spark-submit --deploy-mode <deploy_mode> [--conf k=v ...] --py-files <zip>
         <entry script> <args>``, with ``--kms-key-arn`` (the platform key) and
         ``--allowed-buckets`` (the platform's data buckets) added unless ``args`` gives them.
+        Built and validated by :class:`~emr_patterns.spec.SparkSubmitStep`.
 
         Args:
             job: ``"ingest"`` or ``"aggregate"``.
@@ -242,22 +242,9 @@ class WideMatrixJobs(Construct):
                 Default: ``CONTINUE``.
             deploy_mode: ``cluster`` (driver in a YARN container; default) or ``client``
                 (driver on the primary node, its output in the step's log).
-            spark_submit_options: more ``spark-submit`` options, before ``--py-files``
-                (e.g. ``["--conf", "spark.executor.memory=8g"]``). Default: none.
+            spark_conf: Spark settings from ``SparkSubmitStep``'s allowlist (e.g.
+                ``{"spark.executor.memory": "8g"}``). Default: none.
         """
-        bad = []
-        if action_on_failure not in _ACTIONS_ON_FAILURE:
-            bad.append(
-                problem(
-                    "action_on_failure",
-                    action_on_failure,
-                    "is not an EMR ActionOnFailure",
-                    "use CONTINUE, CANCEL_AND_WAIT or TERMINATE_CLUSTER",
-                )
-            )
-        if deploy_mode not in ("cluster", "client"):
-            bad.append(problem("deploy_mode", deploy_mode, "is not a deploy mode", "use cluster or client"))
-        raise_if_problems("WideMatrixJobs.spark_step", bad)
         entry = self.entry_uri(job)
         given = set(args)
         defaults: list[str] = []
@@ -265,19 +252,13 @@ class WideMatrixJobs(Construct):
             defaults += ["--kms-key-arn", self._platform.key.key_arn]
         if "--allowed-buckets" not in given:
             defaults += ["--allowed-buckets", ",".join(b.bucket_name for b in self._platform.data_buckets)]
-        command = [
-            "spark-submit",
-            "--deploy-mode",
-            deploy_mode,
-            *spark_submit_options,
-            "--py-files",
-            self.code_uri,
-            entry,
-            *args,
-            *defaults,
-        ]
-        return {
-            "Name": name or f"widematrix-{job}",
-            "ActionOnFailure": action_on_failure,
-            "HadoopJarStep": {"Jar": "command-runner.jar", "Args": command},
-        }
+        step = SparkSubmitStep(
+            name=name or f"widematrix-{job}",
+            main=entry,
+            py_files=(self.code_uri,),
+            args=(*args, *defaults),
+            spark_conf=dict(spark_conf or {}),
+            deploy_mode=deploy_mode,
+            action_on_failure=action_on_failure,
+        )
+        return step.to_step_config()
