@@ -9,7 +9,7 @@ terminates exactly the clusters carrying that tag.
     ``event["detail"]`` must hold ``executionArn`` and a ``status`` of ``ABORTED``,
     ``TIMED_OUT`` or ``FAILED``. Anything else is logged and ignored (the summary says why):
     the rule only sends those, so a malformed event is a misconfiguration, and raising would only
-    make EventBridge retry it into the dead-letter queue.
+    make Lambda retry it into the dead-letter queue.
 
     Lists the clusters in ``STARTING``, ``BOOTSTRAPPING``, ``RUNNING`` or ``WAITING``
     (``ListClusters``, every page), reads each one's tags (``DescribeCluster``) and, for those
@@ -20,10 +20,13 @@ terminates exactly the clusters carrying that tag.
     ``skipped`` are the active clusters that do not carry the tag (or carry another execution's
     ARN), and ``ignored`` (only for an ignored event) says why.
 
-The tag key comes from the environment variable ``TAG_KEY`` (default
-``emr-patterns:execution-arn``). Throttling and transient errors are retried with backoff by
-botocore's ``standard`` retry mode; any other API error propagates, so EventBridge retries the
-event and finally parks it in the dead-letter queue.
+The tag key comes from the event's top-level ``tagKey`` (the construct's rule writes it with an
+input transformer, so the function needs no environment variables), else the environment
+variable ``TAG_KEY``, else ``emr-patterns:execution-arn``.
+
+Throttling and transient errors are retried with backoff by botocore's ``standard`` retry mode;
+any other API error propagates, so Lambda retries the asynchronous invocation and finally sends
+the event to the function's dead-letter queue.
 
 IAM actions needed: ``elasticmapreduce:ListClusters`` (resource ``*``),
 ``elasticmapreduce:DescribeCluster``, ``elasticmapreduce:SetTerminationProtection`` and
@@ -63,7 +66,11 @@ def _emr() -> Any:
     return _EMR_CLIENT
 
 
-def _tag_key() -> str:
+def tag_key_of(event: Any) -> str:
+    """The tag key naming the execution: ``event["tagKey"]``, ``$TAG_KEY`` or the default."""
+    key = event.get("tagKey") if isinstance(event, dict) else None
+    if isinstance(key, str) and key:
+        return key
     return os.environ.get("TAG_KEY") or DEFAULT_TAG_KEY
 
 
@@ -123,4 +130,4 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if execution_arn is None:
         logger.warning("ignoring event: %s", why)
         return {"execution": None, "terminated": [], "skipped": [], "ignored": why}
-    return sweep(_emr(), execution_arn, _tag_key())
+    return sweep(_emr(), execution_arn, tag_key_of(event))

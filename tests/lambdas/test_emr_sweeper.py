@@ -111,6 +111,13 @@ def test_tag_key_from_environment(emr: Any, monkeypatch: pytest.MonkeyPatch) -> 
     assert result["terminated"] == [custom] and result["skipped"] == [default]
 
 
+def test_tag_key_from_the_event_wins(emr: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAG_KEY", "ignored")
+    custom = _cluster(emr, "custom", {"run": FAILED})
+    result = sweeper.handler({**_event(), "tagKey": "run"}, lambda_context())
+    assert result["terminated"] == [custom]
+
+
 def test_no_cluster_to_sweep(emr: Any) -> None:
     assert sweeper.handler(_event(), lambda_context()) == {
         "execution": FAILED,
