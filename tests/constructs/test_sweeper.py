@@ -20,10 +20,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 
+from emr_patterns import nag
 from emr_patterns.errors import EmrPatternsValidationError
 from emr_patterns.foundation.options import SecurityOptions
 from emr_patterns.foundation.platform import EmrPlatform
-from emr_patterns.gates import nag_findings, run_cfn_lint, run_checkov
+from emr_patterns.gates import acknowledged_rules, nag_findings, run_cfn_lint, run_checkov
 from emr_patterns.lambdas.emr_sweeper import handler as sweeper_handler
 from emr_patterns.nag import acknowledge, cfn_lint_ignore
 from emr_patterns.orchestration import DEFAULT_TAG_KEY, SWEPT_STATUSES, EmrClusterSweeper
@@ -328,6 +329,31 @@ def test_bad_tag_key_rejected(tag_key: Any, message: str) -> None:
 # ---- gates ------------------------------------------------------------------------------------
 def test_zero_nag_findings_in_all_five_packs(built: Built) -> None:
     assert nag_findings(built.app) == []
+
+
+def test_dead_letter_rules_hold_and_every_other_acknowledgement_is_needed(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without acknowledgements: LambdaDLQ (HIPAA, NIST, Serverless) and EventBusDLQ hold, because
+    both queues exist; every other rule acknowledged under the sweeper is then reported."""
+    monkeypatch.setattr(nag, "_ENABLED", False)
+    unacknowledged = Built()
+    found = [
+        (f.rule_id, f.construct_path)
+        for f in nag_findings(unacknowledged.app)
+        if f.construct_path.startswith("Pipelines/Sweeper/")
+    ]
+    assert not [(r, p) for r, p in found if "DLQ" in r], found
+    for path, rule, _ in acknowledged_rules(built.sweeper):
+        if rule.endswith("-LambdaDLQ"):
+            continue  # PlatformFunction's default for plain functions; nothing left to silence here
+        assert any(r == rule and (p == path or p.startswith(f"{path}/")) for r, p in found), (path, rule)
+
+
+def test_checkov_skips_on_the_function_exclude_the_dead_letter_check(built: Built) -> None:
+    function = built.json["Resources"][_logical_id(built.sweeper.function.function)]
+    skipped = {skip["id"] for skip in function["Metadata"]["checkov"]["skip"]}
+    assert skipped == {"CKV_AWS_115", "CKV_AWS_173"}
 
 
 def test_cfn_lint_clean(built: Built, tmp_path: Path) -> None:
