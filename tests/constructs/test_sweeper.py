@@ -22,6 +22,7 @@ from aws_cdk.assertions import Match, Template
 
 from emr_patterns import nag
 from emr_patterns.errors import EmrPatternsValidationError
+from emr_patterns.foundation.functions import _SFN_LOG_DELIVERY_ACTIONS, _XRAY_ACTIONS
 from emr_patterns.foundation.options import SecurityOptions
 from emr_patterns.foundation.platform import EmrPlatform
 from emr_patterns.gates import acknowledged_rules, nag_findings, run_cfn_lint, run_checkov
@@ -34,6 +35,8 @@ pytestmark = pytest.mark.cdk
 ENV = {"account": "123456789012", "region": "eu-west-1"}
 REPO = Path(__file__).resolve().parents[2]
 CHECKOV = REPO / ".tools" / "checkov" / "bin" / "checkov"
+#: What the sample state machine's role needs to trace (beside the log-delivery actions).
+_SAMPLING = (*_XRAY_ACTIONS, "xray:GetSamplingRules", "xray:GetSamplingTargets")
 IMPORTED_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:imported-pipeline"
 
 
@@ -55,25 +58,7 @@ def sample_state_machine(scope: Stack, id: str, platform: EmrPlatform) -> sfn.St
         scope,
         f"{id}Policy",
         roles=[role],
-        statements=[
-            iam.PolicyStatement(
-                actions=[
-                    "logs:CreateLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:UpdateLogDelivery",
-                    "logs:DeleteLogDelivery",
-                    "logs:ListLogDeliveries",
-                    "logs:PutResourcePolicy",
-                    "logs:DescribeResourcePolicies",
-                    "logs:DescribeLogGroups",
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                    "xray:GetSamplingRules",
-                    "xray:GetSamplingTargets",
-                ],
-                resources=["*"],
-            )
-        ],
+        statements=[iam.PolicyStatement(actions=[*_SFN_LOG_DELIVERY_ACTIONS, *_SAMPLING], resources=["*"])],
     )
     acknowledge(
         policy,
