@@ -160,7 +160,9 @@ def test_function_runs_in_the_platform_subnets_with_its_own_dead_letter_queue(bu
 
 
 def test_dead_letter_queue_is_encrypted_with_the_platform_key_and_ssl_only(built: Built) -> None:
-    queue = built.json["Resources"][_logical_id(built.sweeper.dead_letter_queue)]["Properties"]
+    resource = built.json["Resources"][_logical_id(built.sweeper.dead_letter_queue)]
+    assert resource["DeletionPolicy"] == "Retain"  # undelivered events outlive the stack by default
+    queue = resource["Properties"]
     assert "Fn::ImportValue" in json.dumps(queue["KmsMasterKeyId"])  # the platform stack's key
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
     built.template.has_resource_properties(
