@@ -251,10 +251,18 @@ def test_iam_list_on_star_describe_on_clusters_terminate_only_by_tag(built: Buil
         "elasticmapreduce:DescribeCluster",
         "elasticmapreduce:SetTerminationProtection",
         "elasticmapreduce:TerminateJobFlows",
-        "sqs:SendMessage",
         "kms:GenerateDataKey",
         "kms:Decrypt",
     }
+    # Sending to its dead-letter queue is in the function's own customer-managed policy.
+    function_policy = built.json["Resources"][_logical_id(built.sweeper.function.policy)]
+    (send,) = [
+        st
+        for st in function_policy["Properties"]["PolicyDocument"]["Statement"]
+        if st["Sid"] == "SendToDeadLetterQueue"
+    ]
+    assert send["Action"] == "sqs:SendMessage"
+    assert send["Resource"] == {"Fn::GetAtt": [_logical_id(built.sweeper.dead_letter_queue), "Arn"]}
 
 
 def test_no_inline_iam_policy(built: Built) -> None:

@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
@@ -120,6 +121,10 @@ class PlatformFunction(Construct):
             -> reason, acknowledged on the policy. Default: none.
         timeout: function timeout. Default: 5 minutes.
         memory_size: MiB. Default: 256.
+        dead_letter_queue: queue for failed asynchronous invocations (the function may send to
+            it). Default: none, acknowledged for functions invoked synchronously or on a schedule.
+        invocation: how often the function runs, as the reason it reserves no concurrency.
+            Default: "Runs once per stack operation or once a day".
     """
 
     def __init__(
@@ -142,6 +147,8 @@ class PlatformFunction(Construct):
         scoped_wildcards: Mapping[str, str] | None = None,
         timeout: Duration | None = None,
         memory_size: int = 256,
+        dead_letter_queue: sqs.IQueue | None = None,
+        invocation: str = "Runs once per stack operation or once a day",
     ) -> None:
         super().__init__(scope, id)
         if is_complete_entry is not None and not custom_resource:
@@ -172,6 +179,17 @@ class PlatformFunction(Construct):
             description=f"{description}: own permissions, logs, tracing, VPC network interfaces",
             statements=[
                 *statements,
+                *(
+                    [
+                        iam.PolicyStatement(
+                            sid="SendToDeadLetterQueue",
+                            actions=["sqs:SendMessage"],
+                            resources=[dead_letter_queue.queue_arn],
+                        )
+                    ]
+                    if dead_letter_queue is not None
+                    else []
+                ),
                 iam.PolicyStatement(
                     sid="WriteOwnLogs",
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -235,12 +253,18 @@ class PlatformFunction(Construct):
                 security_groups=[self.security_group],
                 log_group=self.log_group,
                 tracing=lambda_.Tracing.ACTIVE,
+                dead_letter_queue=dead_letter_queue,
             )
             function.node.add_dependency(self.policy)
             # aws-cdk adds a construct-level DependsOn on the role that the GetAtt already implies;
             # cfn-lint reports it as W3005. Harmless, so ignored on this one resource.
             cfn_lint_ignore(function, "W3005")
-            self._acknowledge_user_function(function, invoked_by_provider=custom_resource)
+            self._acknowledge_user_function(
+                function,
+                invoked_by_provider=custom_resource,
+                has_dead_letter_queue=dead_letter_queue is not None,
+                invocation=invocation,
+            )
             return function
 
         self.function = user_function("Resource", entry)
@@ -454,7 +478,24 @@ class PlatformFunction(Construct):
         )
 
     # ---- acknowledgements of the user functions -------------------------------------------------
-    def _acknowledge_user_function(self, function: lambda_.Function, *, invoked_by_provider: bool) -> None:
+    def _acknowledge_user_function(
+        self,
+        function: lambda_.Function,
+        *,
+        invoked_by_provider: bool,
+        has_dead_letter_queue: bool,
+        invocation: str,
+    ) -> None:
+        acknowledge_rules(
+            function,
+            rule_in_packs("LambdaConcurrency"),
+            f"{invocation}; reserving concurrency would fail to deploy in accounts at the "
+            "10-execution minimum of unreserved concurrency.",
+        )
+        checkov_skip(function, "CKV_AWS_115", f"{invocation}; see LambdaConcurrency.")
+        checkov_skip(function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
+        if has_dead_letter_queue:
+            return
         if invoked_by_provider:
             reason_dlq = (
                 "Invoked synchronously by the custom-resource provider framework, which reports any "
@@ -467,15 +508,7 @@ class PlatformFunction(Construct):
                 "replay."
             )
         acknowledge_rules(function, rule_in_packs("LambdaDLQ"), reason_dlq)
-        acknowledge_rules(
-            function,
-            rule_in_packs("LambdaConcurrency"),
-            "Runs once per stack operation or once a day; reserving concurrency would fail to deploy in "
-            "accounts at the 10-execution minimum of unreserved concurrency.",
-        )
         checkov_skip(function, "CKV_AWS_116", reason_dlq)
-        checkov_skip(function, "CKV_AWS_115", "Runs rarely; see LambdaConcurrency.")
-        checkov_skip(function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
 
     @property
     def function_arn(self) -> str:

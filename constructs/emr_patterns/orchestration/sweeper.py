@@ -15,7 +15,6 @@ from aws_cdk import Arn, ArnComponents, ArnFormat, Aws, Duration, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IValidation
@@ -167,11 +166,6 @@ class EmrClusterSweeper(Construct):
                     resources=[self.cluster_arn_pattern],
                 ),
                 iam.PolicyStatement(
-                    sid="DeadLetterQueue",
-                    actions=["sqs:SendMessage"],
-                    resources=[self.dead_letter_queue.queue_arn],
-                ),
-                iam.PolicyStatement(
                     sid="EncryptDeadLetters",
                     actions=["kms:GenerateDataKey", "kms:Decrypt"],
                     resources=[key.key_arn],
@@ -204,31 +198,11 @@ class EmrClusterSweeper(Construct):
             key=key,
             statements=[],
             timeout=Duration.minutes(5),
+            dead_letter_queue=self.dead_letter_queue,
+            invocation="Runs once per aborted, timed-out or failed execution",
         )
         self.policy.attach_to_role(self.function.role)
-        function_resource = self.function.function.node.default_child
-        assert isinstance(function_resource, lambda_.CfnFunction)
-        # Lambda checks at creation that the role may send to the dead-letter queue.
-        function_resource.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
-            target_arn=self.dead_letter_queue.queue_arn
-        )
         self.function.function.node.add_dependency(self.policy)
-        # The dead-letter queue satisfies checkov's CKV_AWS_116, so only these two stay skipped
-        # (PlatformFunction's default skips describe a scheduled check, not this function).
-        function_resource.add_metadata(
-            "checkov",
-            {
-                "skip": [
-                    {
-                        "id": "CKV_AWS_115",
-                        "comment": "Runs once per aborted, timed-out or failed execution; reserving "
-                        "concurrency would fail to deploy in accounts at the 10-execution minimum of "
-                        "unreserved concurrency.",
-                    },
-                    {"id": "CKV_AWS_173", "comment": "The function has no environment variables to encrypt."},
-                ]
-            },
-        )
         # Lambda's own asynchronous defaults apply: 2 retries within 6 hours, then the queue.
 
         self.rule = events.Rule(
