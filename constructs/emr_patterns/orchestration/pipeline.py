@@ -27,7 +27,7 @@ from emr_patterns._retention import retention_days
 from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG, LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
-from emr_patterns.nag import acknowledge
+from emr_patterns.nag import acknowledge, cfn_lint_ignore
 from emr_patterns.spec import ClusterSpec, PlatformBindings, ShellAccess
 
 __all__ = ["EXECUTION_ARN_TAG", "PipelineStep", "TransientClusterPipeline"]
@@ -403,6 +403,8 @@ class TransientClusterPipeline(Construct):
             comment=f"Transient EMR cluster {spec.name}: create, run steps per mode, terminate",
         )
         self.state_machine.node.add_dependency(self.emr_policy)
+        # aws-cdk adds a DependsOn on the role that the RoleArn GetAtt already implies (W3005).
+        cfn_lint_ignore(self.state_machine, "W3005")
         self._acknowledge()
 
     # ---- public -----------------------------------------------------------------------------------
