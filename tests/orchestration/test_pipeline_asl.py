@@ -96,6 +96,8 @@ def test_failure_paths_after_creation_terminate_before_failing(pipeline_app):
     terminate_after = names["TerminateAfterFailure"]
     assert _is_terminate(terminate_after)
     assert names[terminate_after["Next"]]["Type"] == "Fail"
+    # The terminates write to a path of their own, so $.error and $.cluster reach the Fail state.
+    assert [s.get("ResultPath") for s in names.values() if _is_terminate(s)] == ["$.termination"] * 2
     assert names[terminate_after["Next"]]["ErrorPath"] == "$.error.Error"
     assert names[terminate_after["Next"]]["CausePath"] == "$.error.Cause"
 

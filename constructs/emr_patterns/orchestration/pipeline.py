@@ -238,6 +238,7 @@ class TransientClusterPipeline(Construct):
             "terminateCluster.sync",
             {"ClusterId.$": "$.cluster.ClusterId"},
             terminate_timeout,
+            result_path="$.termination",  # $.error and $.cluster reach the Fail state
             comment="Terminate the cluster, then fail with what failed.",
         )
         terminate_after_failure.add_retry(
@@ -303,7 +304,7 @@ class TransientClusterPipeline(Construct):
                     },
                 },
                 step.timeout,
-                result_path=sfn.JsonPath.DISCARD,
+                result_path="$.step",
                 comment=f"Step {index} ({step.name}) for the current mode.",
             )
             previous = output_value if output_value is not None else previous
@@ -335,7 +336,7 @@ class TransientClusterPipeline(Construct):
             "terminateCluster.sync",
             {"ClusterId.$": "$.cluster.ClusterId"},
             terminate_timeout,
-            result_path=sfn.JsonPath.DISCARD,
+            result_path="$.termination",
             comment="Terminate the cluster after the last mode.",
         )
         terminate.add_catch(terminate_after_failure, errors=["States.ALL"], result_path="$.error")
@@ -500,9 +501,8 @@ def _task(
     }
     if result_selector is not None:
         state["ResultSelector"] = result_selector
-    if result_path == sfn.JsonPath.DISCARD:
-        state["ResultPath"] = None
-    elif result_path is not None:
+    # CustomState drops a null ResultPath, so outputs go to a path of their own instead.
+    if result_path is not None:
         state["ResultPath"] = result_path
     return sfn.CustomState(scope, id, state_json=state)
 
