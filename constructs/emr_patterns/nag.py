@@ -85,6 +85,7 @@ _PACKS_OF_RULE: dict[str, tuple[str, ...]] = {
     "EC2RestrictedCommonPorts": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "EC2RestrictedSSH": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "EventBusDLQ": ("Serverless",),
+    "SQSRedrivePolicy": ("Serverless",),
 }
 
 

@@ -28,12 +28,13 @@ from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG, LOG_GROUP_RETENTION_DA
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, cfn_lint_ignore
+from emr_patterns.orchestration.sweeper import DEFAULT_TAG_KEY
 from emr_patterns.spec import ClusterSpec, PlatformBindings, ShellAccess
 
 __all__ = ["EXECUTION_ARN_TAG", "PipelineStep", "TransientClusterPipeline"]
 
 #: Tag on every cluster the pipeline creates: the execution that owns it (the sweeper's key).
-EXECUTION_ARN_TAG = "emr-patterns:execution-arn"
+EXECUTION_ARN_TAG = DEFAULT_TAG_KEY
 
 EMR_SERVICE_PORT = 9443  # EMR service -> primary node, through the service-access group
 EMR_AGENT_PORT = 8443  # service-access group -> cluster nodes

@@ -1,0 +1,1 @@
+"""Lambda handler: terminate EMR clusters left behind by a stopped Step Functions execution."""
