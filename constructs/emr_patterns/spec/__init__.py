@@ -15,6 +15,9 @@ This layer imports no CDK. A :class:`ClusterSpec` validates itself on constructi
     )
     props = spec.to_cfn_cluster_props(bindings)          # AWS::EMR::Cluster Properties
     request = spec.to_run_job_flow_request(bindings)     # RunJobFlow / Step Functions createCluster
+
+Steps (:mod:`emr_patterns.spec.steps`) render an ``AddJobFlowSteps`` ``StepConfig`` and the Step
+Functions ``addStep.sync`` parameters; execution-input values go through :class:`Arg`.
 """
 
 from emr_patterns.spec.catalog import (
@@ -94,22 +97,46 @@ from emr_patterns.spec.secrets import (
     secret_property,
     secret_value_problems,
 )
+from emr_patterns.spec.steps import (
+    COMMAND_RUNNER_JAR,
+    SPARK_CONF_ALLOWED_KEYS,
+    SPARK_CONF_ALLOWED_PREFIXES,
+    ActionOnFailure,
+    Arg,
+    CommandRunnerStep,
+    DeployMode,
+    HiveScriptStep,
+    ScriptRunnerStep,
+    SparkSubmitStep,
+    StepArg,
+    script_runner_jar,
+    spark_conf_key_allowed,
+    step_from_dict,
+)
 
 __all__ = [
+    "COMMAND_RUNNER_JAR",
     "DEFAULT_RELEASE",
     "FEATURE_RELEASES",
     "MANAGED_POLICY_TAG",
     "MAX_TYPES_PER_FLEET",
     "MAX_TYPES_PER_FLEET_WITHOUT_STRATEGY",
     "SECRET_ANNOTATION",
+    "SPARK_CONF_ALLOWED_KEYS",
+    "SPARK_CONF_ALLOWED_PREFIXES",
+    "ActionOnFailure",
     "Architecture",
+    "Arg",
     "BootstrapAction",
     "Classification",
     "ClusterSpec",
+    "CommandRunnerStep",
     "Configuration",
+    "DeployMode",
     "EbsVolume",
     "EmrPatternsWarning",
     "Feature",
+    "HiveScriptStep",
     "InstanceCategory",
     "InstanceFleetSpec",
     "InstanceGroupSpec",
@@ -124,10 +151,13 @@ __all__ = [
     "PlatformBindings",
     "ReleaseLabel",
     "ScalingUnit",
+    "ScriptRunnerStep",
     "ShellAccess",
+    "SparkSubmitStep",
     "SpotAllocationStrategy",
     "SpotSpec",
     "SpotTimeoutAction",
+    "StepArg",
     "UnknownReleaseWarning",
     "application_problems",
     "architecture_of",
@@ -157,7 +187,10 @@ __all__ = [
     "merge_configurations",
     "nearest_release_labels",
     "release_supports_type",
+    "script_runner_jar",
     "secret_property",
     "secret_value_problems",
+    "spark_conf_key_allowed",
+    "step_from_dict",
     "vcpu_weighted",
 ]
