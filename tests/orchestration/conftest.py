@@ -89,12 +89,19 @@ def make_platform() -> tuple[Any, Any, Any]:
 
 def make_steps() -> list[Any]:
     from emr_patterns.orchestration import PipelineStep
+    from emr_patterns.spec.steps import Arg, SparkSubmitStep
 
     return [
         PipelineStep(
             "extract", PIPELINE_STEPS[0][1], output_location="s3://work/{execution}/{mode}/extract/"
         ),
         PipelineStep("load", PIPELINE_STEPS[1][1]),
+        # A step builder of emr_patterns.spec.steps: its Arg paths read the Map item.
+        SparkSubmitStep(
+            name="publish",
+            main="s3://jobs/publish.py",
+            args=("--mode", Arg.path("$.mode"), "--date", Arg.path("$.input.date")),
+        ),
     ]
 
 

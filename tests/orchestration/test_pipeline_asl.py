@@ -114,7 +114,7 @@ def test_the_check_finds_a_path_that_skips_the_terminate(pipeline_app):
 def test_every_task_has_a_timeout_and_the_machine_has_one(pipeline_app):
     asl = pipeline_app.asl
     tasks = [(n, s) for n, s, _ in _states(asl) if s["Type"] == "Task"]
-    assert len(tasks) == 5  # create, two steps, terminate, terminate-after-failure
+    assert len(tasks) == 6  # create, three steps, terminate, terminate-after-failure
     assert all(isinstance(s.get("TimeoutSeconds"), int) and s["TimeoutSeconds"] > 0 for _, s in tasks)
     assert asl["TimeoutSeconds"] == 12 * 3600
 
@@ -150,9 +150,10 @@ def test_modes_run_one_at_a_time_with_deterministic_step_names(pipeline_app):
     assert [s["Parameters"]["Step"]["Name.$"] for _, s in steps] == [
         "States.Format('{}-01-extract', $.mode)",
         "States.Format('{}-02-load', $.mode)",
+        "States.Format('{}-03-publish', $.mode)",
     ]
     # The first step's output location is the second step's input.
-    extract_args, load_args = (s["Parameters"]["Step"]["HadoopJarStep"]["Args.$"] for _, s in steps)
+    extract_args, load_args, _ = (s["Parameters"]["Step"]["HadoopJarStep"]["Args.$"] for _, s in steps)
     output = "States.Format('s3://work/{}/{}/extract/', $$.Execution.Name, $.mode)"
     assert output in extract_args and output in load_args
 
@@ -200,7 +201,7 @@ def test_create_cluster_parameters_are_a_valid_run_job_flow_request(pipeline_app
 def test_each_add_step_is_a_valid_add_job_flow_steps_request(pipeline_app):
     operation = botocore.session.get_session().get_service_model("emr").operation_model("AddJobFlowSteps")
     steps = _tasks(pipeline_app.asl, "addStep.sync")
-    assert len(steps) == 2
+    assert len(steps) == 3
     for _, state in steps:
         params = _sampled(state["Parameters"])
         request = {"JobFlowId": params["ClusterId"], "Steps": [params["Step"]]}
@@ -308,7 +309,7 @@ def _build(**overrides: Any) -> TransientClusterPipeline:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"steps": []}, "steps=[]: must be a non-empty sequence of PipelineStep"),
+        ({"steps": []}, "steps=[]: must be a non-empty sequence of steps"),
         ({"spec": make_spec(idle_timeout_seconds=None)}, "spec.idle_timeout_seconds=None"),
         ({"spec": make_spec(termination_protected=True)}, "spec.termination_protected=True"),
         (

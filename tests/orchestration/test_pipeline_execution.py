@@ -126,14 +126,16 @@ def _names(ledger: list[str]) -> list[str]:
 
 
 def test_every_mode_runs_its_steps_in_order_then_the_cluster_terminates(machine):
-    described, ledger = machine.run("ok", {"modes": ["full", "delta"]})
+    described, ledger = machine.run("ok", {"modes": ["full", "delta"], "date": "2026-12-01"})
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert _names(ledger) == [
         "create",
         "full-01-extract",
         "full-02-load",
+        "full-03-publish",
         "delta-01-extract",
         "delta-02-load",
+        "delta-03-publish",
         f"TerminateCluster {CLUSTER_ID}",
     ]
     # Steps run on the created cluster; one step's output location is the next one's input.
@@ -141,33 +143,40 @@ def test_every_mode_runs_its_steps_in_order_then_the_cluster_terminates(machine)
     assert f"on {CLUSTER_ID}:" in extract
     assert "--out,s3://work/ok/full/extract/" in extract.replace(" ", "").replace('"', "")
     assert "--input,s3://work/ok/full/extract/" in load.replace(" ", "").replace('"', "")
+    # The step builder's Arg paths read the mode and the execution input.
+    assert "--mode,delta,--date,2026-12-01" in ledger[6].replace(" ", "").replace('"', "")
 
 
 def test_a_failing_step_terminates_the_cluster_and_fails_with_the_cause(machine):
-    described, ledger = machine.run("boom", {"modes": ["full", "delta", "late"]}, fail=("delta-01-extract",))
+    described, ledger = machine.run(
+        "boom", {"modes": ["full", "delta", "late"], "date": "2026-12-01"}, fail=("delta-01-extract",)
+    )
     assert described["status"] == "FAILED"
-    assert described["error"] == "DynamoDB.ConditionalCheckFailedException"
+    assert described["error"] == "DynamoDB.ConditionalCheckFailedException", described.get("cause")
     assert "conditional request failed" in described["cause"]
     # No later step or mode ran; the cluster id survived the Catch (ResultPath $.error).
     assert _names(ledger) == [
         "create",
         "full-01-extract",
         "full-02-load",
+        "full-03-publish",
         f"TerminateAfterFailure {CLUSTER_ID}",
     ]
 
 
 def test_a_failing_final_terminate_is_retried_by_the_failure_branch(machine):
-    described, ledger = machine.run("stuck", {"modes": ["full"]}, fail=(f"TerminateCluster {CLUSTER_ID}",))
+    described, ledger = machine.run(
+        "stuck", {"modes": ["full"], "date": "2026-12-01"}, fail=(f"TerminateCluster {CLUSTER_ID}",)
+    )
     assert described["status"] == "FAILED"
-    assert described["error"] == "DynamoDB.ConditionalCheckFailedException"
+    assert described["error"] == "DynamoDB.ConditionalCheckFailedException", described.get("cause")
     assert _names(ledger)[-1] == f"TerminateAfterFailure {CLUSTER_ID}"
 
 
 def test_a_failed_creation_fails_without_steps(machine):
     described, ledger = machine.run("nocluster", {"modes": ["full"]}, fail=("create",))
     assert described["status"] == "FAILED"
-    assert described["error"] == "DynamoDB.ConditionalCheckFailedException"
+    assert described["error"] == "DynamoDB.ConditionalCheckFailedException", described.get("cause")
     assert ledger == []
 
 

@@ -30,8 +30,9 @@ from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, cfn_lint_ignore
 from emr_patterns.orchestration.sweeper import DEFAULT_TAG_KEY
 from emr_patterns.spec import ClusterSpec, PlatformBindings, ShellAccess
+from emr_patterns.spec.steps import CommandRunnerStep, HiveScriptStep, ScriptRunnerStep, SparkSubmitStep
 
-__all__ = ["EXECUTION_ARN_TAG", "PipelineStep", "TransientClusterPipeline"]
+__all__ = ["EXECUTION_ARN_TAG", "AnyStep", "PipelineStep", "TransientClusterPipeline"]
 
 #: Tag on every cluster the pipeline creates: the execution that owns it (the sweeper's key).
 EXECUTION_ARN_TAG = DEFAULT_TAG_KEY
@@ -83,6 +84,11 @@ class PipelineStep:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "args", tuple(self.args))
+
+
+AnyStep = PipelineStep | SparkSubmitStep | HiveScriptStep | CommandRunnerStep | ScriptRunnerStep
+"""What ``steps`` takes: a :class:`PipelineStep`, or a step builder of :mod:`emr_patterns.spec.steps`."""
+_BUILDER_STEPS = (SparkSubmitStep, HiveScriptStep, CommandRunnerStep, ScriptRunnerStep)
 
 
 def _intrinsic_literal(text: str) -> str:
@@ -147,8 +153,15 @@ class TransientClusterPipeline(Construct):
         spec: the cluster. Must have ``idle_timeout_seconds`` (the AutoTerminationPolicy net), SSM
             shell access, no termination protection, ``keep_alive_when_no_steps`` and no managed
             scaling strategy (Step Functions rejects ``ScalingStrategy``).
-        steps: the steps, in order, run for every mode. At least one; names unique.
+        steps: the steps, in order, run for every mode. At least one; names unique. Each is a
+            :class:`PipelineStep` (``{mode}``, ``{previous_output}``... placeholders) or a step
+            builder of :mod:`emr_patterns.spec.steps` (``SparkSubmitStep``, ``HiveScriptStep``,
+            ``CommandRunnerStep``, ``ScriptRunnerStep``), whose ``Arg`` JSONPaths read the Map
+            item: ``$.mode``, ``$.ClusterId`` and ``$.input`` (the execution input). Either way
+            the EMR step is named ``<mode>-<index>-<name>``.
         timeout: longest an execution may run. Default 12 hours.
+        step_timeout: longest a step builder's step may run (a ``PipelineStep`` has its own
+            ``timeout``). Default 6 hours.
         create_timeout: longest cluster creation may take. Default 1 hour.
         terminate_timeout: longest termination may take. Default 1 hour.
         log_retention_days: days the execution logs are kept. Default
@@ -163,8 +176,9 @@ class TransientClusterPipeline(Construct):
         *,
         platform: IEmrPlatform,
         spec: ClusterSpec,
-        steps: Sequence[PipelineStep],
+        steps: Sequence[AnyStep],
         timeout: Duration | None = None,
+        step_timeout: Duration | None = None,
         create_timeout: Duration | None = None,
         terminate_timeout: Duration | None = None,
         log_retention_days: int = LOG_GROUP_RETENTION_DAYS,
@@ -182,6 +196,7 @@ class TransientClusterPipeline(Construct):
         timeout = timeout or Duration.hours(12)
         create_timeout = create_timeout or Duration.hours(1)
         terminate_timeout = terminate_timeout or Duration.hours(1)
+        default_step_timeout = step_timeout or Duration.hours(6)
 
         # ---- network ----------------------------------------------------------------------------
         vpc = platform.vpc
@@ -271,40 +286,23 @@ class TransientClusterPipeline(Construct):
         last: sfn.INextable | None = None
         previous: str | None = None
         for index, step in enumerate(self.steps, start=1):
-            values = {
-                "mode": "$.mode",
-                "execution": "$$.Execution.Name",
-                "previous_output": previous or "''",
-            }
-            output_value: str | None = None
-            if step.output_location is not None:
-                output_value, is_path = _format(step.output_location, values)
-                output_value = output_value if is_path else _intrinsic_literal(output_value)
-            values["output"] = output_value or "''"
-            args: list[str] = []
-            dynamic = False
-            for arg in step.args:
-                value, is_path = _format(arg, values)
-                dynamic = dynamic or is_path
-                args.append(value if is_path else _intrinsic_literal(value))
-            hadoop: dict[str, Any] = {"Jar": step.jar}
-            if dynamic:
-                hadoop["Args.$"] = "States.Array(" + ", ".join(args) + ")"
+            if isinstance(step, PipelineStep):
+                step_json, output_value = _pipeline_step_json(step, previous)
+                step_timeout = step.timeout
             else:
-                hadoop["Args"] = list(step.args)
+                step_json, output_value = dict(step.to_sfn_step()), None
+                step_timeout = default_step_timeout
+            step_json.pop("Name", None)
+            step_json = {
+                "Name.$": f"States.Format('{{}}-{index:02d}-{_escape(step.name)}', $.mode)",
+                **step_json,
+            }
             state = _task(
                 self,
                 f"Step{index}-{step.name}",
                 "addStep.sync",
-                {
-                    "ClusterId.$": "$.ClusterId",
-                    "Step": {
-                        "Name.$": f"States.Format('{{}}-{index:02d}-{_escape(step.name)}', $.mode)",
-                        "ActionOnFailure": "CONTINUE",
-                        "HadoopJarStep": hadoop,
-                    },
-                },
-                step.timeout,
+                {"ClusterId.$": "$.ClusterId", "Step": step_json},
+                step_timeout,
                 result_path="$.step",
                 comment=f"Step {index} ({step.name}) for the current mode.",
             )
@@ -325,6 +323,7 @@ class TransientClusterPipeline(Construct):
             item_selector={
                 "mode.$": "$$.Map.Item.Value",
                 "ClusterId.$": "$.cluster.ClusterId",
+                "input.$": "$$.Execution.Input",
             },
             result_path=sfn.JsonPath.DISCARD,
         )
@@ -478,6 +477,28 @@ class TransientClusterPipeline(Construct):
         )
 
 
+def _pipeline_step_json(step: PipelineStep, previous: str | None) -> tuple[dict[str, Any], str | None]:
+    """(the ``Step`` object without its name, this step's output location expression)."""
+    values = {"mode": "$.mode", "execution": "$$.Execution.Name", "previous_output": previous or "''"}
+    output_value: str | None = None
+    if step.output_location is not None:
+        output_value, is_path = _format(step.output_location, values)
+        output_value = output_value if is_path else _intrinsic_literal(output_value)
+    values["output"] = output_value or "''"
+    args: list[str] = []
+    dynamic = False
+    for arg in step.args:
+        value, is_path = _format(arg, values)
+        dynamic = dynamic or is_path
+        args.append(value if is_path else _intrinsic_literal(value))
+    hadoop: dict[str, Any] = {"Jar": step.jar}
+    if dynamic:
+        hadoop["Args.$"] = "States.Array(" + ", ".join(args) + ")"
+    else:
+        hadoop["Args"] = list(step.args)
+    return {"ActionOnFailure": "CONTINUE", "HadoopJarStep": hadoop}, output_value
+
+
 def _escape(text: str) -> str:
     return "".join("\\" + c if c in "\\'{}" else c for c in text)
 
@@ -562,20 +583,32 @@ def _spec_problems(spec: Any) -> list[str]:
 
 
 def _steps_problems(steps: Any) -> list[str]:
-    if isinstance(steps, str | PipelineStep) or not isinstance(steps, Sequence) or not steps:
+    if (
+        isinstance(steps, (str, PipelineStep, *_BUILDER_STEPS))
+        or not isinstance(steps, Sequence)
+        or not steps
+    ):
         return [
             problem(
                 "steps",
                 steps,
-                "must be a non-empty sequence of PipelineStep",
+                "must be a non-empty sequence of steps (PipelineStep or a spec.steps builder)",
                 'pass e.g. [PipelineStep("transform", ["spark-submit", "s3://.../job.py", "{mode}"])]',
             )
         ]
     out: list[str] = []
     seen: set[str] = set()
     for i, step in enumerate(steps):
-        if not isinstance(step, PipelineStep):
-            out.append(problem(f"steps[{i}]", step, "is not a PipelineStep", "wrap it in PipelineStep(...)"))
+        if not isinstance(step, (PipelineStep, *_BUILDER_STEPS)):
+            out.append(
+                problem(
+                    f"steps[{i}]",
+                    step,
+                    "is not a PipelineStep or a step builder",
+                    "wrap it in PipelineStep(...) or build a SparkSubmitStep, HiveScriptStep, "
+                    "CommandRunnerStep or ScriptRunnerStep",
+                )
+            )
             continue
         if not isinstance(step.name, str) or not _NAME_RE.match(step.name):
             out.append(
@@ -591,6 +624,8 @@ def _steps_problems(steps: Any) -> list[str]:
                 problem(f"steps[{i}].name", step.name, "is used twice", "give every step its own name")
             )
         seen.add(step.name)
+        if not isinstance(step, PipelineStep):
+            continue
         if not step.args or any(not isinstance(a, str) for a in step.args):
             out.append(
                 problem(
