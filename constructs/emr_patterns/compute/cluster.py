@@ -26,7 +26,7 @@ from emr_patterns.spec import BootstrapAction, ClusterSpec, Configuration, Platf
 from emr_patterns.spec.release import Feature, feature_problems
 from emr_patterns.spec.secrets import SECRET_ANNOTATION
 
-__all__ = ["BootstrapScript", "EmrCluster"]
+__all__ = ["BootstrapScript", "EmrCluster", "cluster_security_groups"]
 
 EMR_SERVICE_PORT = 9443  # EMR service -> primary node, through the service-access group
 EMR_AGENT_PORT = 8443  # service-access group -> cluster nodes
@@ -45,6 +45,39 @@ class BootstrapScript:
     name: str
     path: str
     args: tuple[str, ...] = ()
+
+
+def cluster_security_groups(
+    scope: Construct, vpc: ec2.IVpc
+) -> tuple[ec2.SecurityGroup, ec2.SecurityGroup, ec2.SecurityGroup]:
+    """(primary, core/task, service access) security groups for an EMR cluster in private subnets.
+
+    Created under ``scope`` as ``PrimarySecurityGroup``, ``CoreSecurityGroup`` and
+    ``ServiceAccessSecurityGroup``, tagged for ``AmazonEMRServicePolicy_v2``, with the rules EMR
+    needs: ``9443`` from the primary node to service access, ``8443`` from service access to the
+    nodes. Service access has no other egress. Shared by :class:`EmrCluster` and the transient
+    cluster pipeline.
+    """
+
+    def group(id: str, description: str) -> ec2.SecurityGroup:
+        created = ec2.SecurityGroup(
+            scope, id, vpc=vpc, description=description, allow_all_outbound=id != "ServiceAccessSecurityGroup"
+        )
+        Tags.of(created).add(*EMR_MANAGED_POLICY_TAG)
+        return created
+
+    primary = group("PrimarySecurityGroup", "EMR primary node")
+    core = group("CoreSecurityGroup", "EMR core and task nodes")
+    service_access = group("ServiceAccessSecurityGroup", "EMR service access for clusters in private subnets")
+    service_access.add_ingress_rule(
+        primary, ec2.Port.tcp(EMR_SERVICE_PORT), "EMR service from the primary node"
+    )
+    for node_group, label in ((primary, "primary"), (core, "core/task")):
+        service_access.add_egress_rule(
+            node_group, ec2.Port.tcp(EMR_AGENT_PORT), f"EMR service to the {label} nodes"
+        )
+        node_group.add_ingress_rule(service_access, ec2.Port.tcp(EMR_AGENT_PORT), "EMR service access")
+    return primary, core, service_access
 
 
 def _secret_arns(configurations: Sequence[Configuration]) -> list[str]:
@@ -146,24 +179,11 @@ class EmrCluster(Construct):
         vpc = platform.vpc
 
         # ---- security groups ------------------------------------------------------------------
-        self.primary_security_group = self._group("PrimarySecurityGroup", vpc, "EMR primary node")
-        self.core_security_group = self._group("CoreSecurityGroup", vpc, "EMR core and task nodes")
-        self.service_access_security_group = self._group(
-            "ServiceAccessSecurityGroup", vpc, "EMR service access for clusters in private subnets"
-        )
-        self.service_access_security_group.add_ingress_rule(
-            self.primary_security_group, ec2.Port.tcp(EMR_SERVICE_PORT), "EMR service from the primary node"
-        )
-        for group, label in (
-            (self.primary_security_group, "primary"),
-            (self.core_security_group, "core/task"),
-        ):
-            self.service_access_security_group.add_egress_rule(
-                group, ec2.Port.tcp(EMR_AGENT_PORT), f"EMR service to the {label} nodes"
-            )
-            group.add_ingress_rule(
-                self.service_access_security_group, ec2.Port.tcp(EMR_AGENT_PORT), "EMR service access"
-            )
+        (
+            self.primary_security_group,
+            self.core_security_group,
+            self.service_access_security_group,
+        ) = cluster_security_groups(self, vpc)
         groups = (self.primary_security_group, self.core_security_group, self.service_access_security_group)
         #: The primary node's group: ``cluster.connections.allow_from(peer, port)`` opens e.g. Livy.
         self.connections = ec2.Connections(security_groups=[self.primary_security_group])
@@ -288,13 +308,6 @@ class EmrCluster(Construct):
             roles=[self.platform.service_role],
         )
         depend_on(self.resource, cfn_of(policy))
-
-    def _group(self, id: str, vpc: ec2.IVpc, description: str) -> ec2.SecurityGroup:
-        group = ec2.SecurityGroup(
-            self, id, vpc=vpc, description=description, allow_all_outbound=id != "ServiceAccessSecurityGroup"
-        )
-        Tags.of(group).add(*EMR_MANAGED_POLICY_TAG)
-        return group
 
     def _acknowledge_cluster_rules(self) -> None:
         acknowledge_rules(

@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Duration, Names, Stack, Tags
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Duration, Names, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -24,7 +23,8 @@ from constructs import Construct
 from emr_patterns._context import resolve_removal_policy
 from emr_patterns._iam import ManagedGrantsRole, managed_policy_grant
 from emr_patterns._retention import retention_days
-from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG, LOG_GROUP_RETENTION_DAYS
+from emr_patterns.compute.cluster import cluster_security_groups
+from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, cfn_lint_ignore
@@ -37,8 +37,6 @@ __all__ = ["EXECUTION_ARN_TAG", "AnyStep", "PipelineStep", "TransientClusterPipe
 #: Tag on every cluster the pipeline creates: the execution that owns it (the sweeper's key).
 EXECUTION_ARN_TAG = DEFAULT_TAG_KEY
 
-EMR_SERVICE_PORT = 9443  # EMR service -> primary node, through the service-access group
-EMR_AGENT_PORT = 8443  # service-access group -> cluster nodes
 
 #: The managed EventBridge rules Step Functions creates for the EMR ``.sync`` integrations.
 SYNC_RULES = (
@@ -199,25 +197,11 @@ class TransientClusterPipeline(Construct):
         default_step_timeout = step_timeout or Duration.hours(6)
 
         # ---- network ----------------------------------------------------------------------------
-        vpc = platform.vpc
-        self.primary_security_group = self._group("PrimarySecurityGroup", vpc, "EMR primary node")
-        self.core_security_group = self._group("CoreSecurityGroup", vpc, "EMR core and task nodes")
-        self.service_access_security_group = self._group(
-            "ServiceAccessSecurityGroup", vpc, "EMR service access for clusters in private subnets"
-        )
-        self.service_access_security_group.add_ingress_rule(
-            self.primary_security_group, ec2.Port.tcp(EMR_SERVICE_PORT), "EMR service from the primary node"
-        )
-        for group, label in (
-            (self.primary_security_group, "primary"),
-            (self.core_security_group, "core/task"),
-        ):
-            self.service_access_security_group.add_egress_rule(
-                group, ec2.Port.tcp(EMR_AGENT_PORT), f"EMR service to the {label} nodes"
-            )
-            group.add_ingress_rule(
-                self.service_access_security_group, ec2.Port.tcp(EMR_AGENT_PORT), "EMR service access"
-            )
+        (
+            self.primary_security_group,
+            self.core_security_group,
+            self.service_access_security_group,
+        ) = cluster_security_groups(self, platform.vpc)
 
         # ---- the request ------------------------------------------------------------------------
         subnets = list(platform.private_subnets)
@@ -428,13 +412,6 @@ class TransientClusterPipeline(Construct):
         )
 
     # ---- helpers ----------------------------------------------------------------------------------
-    def _group(self, id: str, vpc: ec2.IVpc, description: str) -> ec2.SecurityGroup:
-        group = ec2.SecurityGroup(
-            self, id, vpc=vpc, description=description, allow_all_outbound=id != "ServiceAccessSecurityGroup"
-        )
-        Tags.of(group).add(*EMR_MANAGED_POLICY_TAG)
-        return group
-
     def _statements(self) -> list[iam.PolicyStatement]:
         stack = Stack.of(self)
         platform = self.platform
