@@ -18,7 +18,7 @@ import pytest
 
 from emr_patterns import EmrPatternsValidationError
 from emr_patterns.orchestration import EXECUTION_ARN_TAG, PipelineStep, TransientClusterPipeline
-from emr_patterns.spec import ManagedScalingSpec
+from emr_patterns.spec import ManagedScalingSpec, ShellAccess
 
 from ..spec.test_acceptance import assert_botocore_valid, enum_violations
 from .conftest import make_platform, make_spec, make_steps
@@ -320,6 +320,11 @@ def _build(**overrides: Any) -> TransientClusterPipeline:
         ({"steps": [PipelineStep("a/b", ["x"])]}, "steps[0].name='a/b'"),
         ({"steps": [PipelineStep("a", ["x", "{previous_output}"])]}, "{previous_output} in the first step"),
         ({"log_retention_days": 42}, "log_retention_days=42"),
+        (
+            {"spec": make_spec(shell_access=ShellAccess.SSH_KEY_PAIR, ec2_key_name="ops")},
+            "spec.shell_access='ssh-key-pair'",
+        ),
+        ({"steps": ["spark-submit"]}, "steps[0]='spark-submit': is not a PipelineStep or a step builder"),
     ],
 )
 def test_bad_props_name_prop_value_and_fix(overrides, expected):

@@ -26,7 +26,13 @@ from emr_patterns.spec import BootstrapAction, ClusterSpec, Configuration, Platf
 from emr_patterns.spec.release import Feature, feature_problems
 from emr_patterns.spec.secrets import SECRET_ANNOTATION
 
-__all__ = ["BootstrapScript", "EmrCluster", "cluster_security_groups"]
+__all__ = [
+    "BootstrapScript",
+    "EmrCluster",
+    "cluster_security_groups",
+    "platform_bindings",
+    "platform_spec_problems",
+]
 
 EMR_SERVICE_PORT = 9443  # EMR service -> primary node, through the service-access group
 EMR_AGENT_PORT = 8443  # service-access group -> cluster nodes
@@ -45,6 +51,52 @@ class BootstrapScript:
     name: str
     path: str
     args: tuple[str, ...] = ()
+
+
+def platform_spec_problems(spec: ClusterSpec) -> list[str]:
+    """What a spec must meet to run on the platform: SSM shell access (no key pair) and a release
+    that boots with IMDSv1 off (the platform's security configuration turns it off)."""
+    problems: list[str] = []
+    if spec.shell_access is not ShellAccess.SSM or spec.ec2_key_name:
+        problems.append(
+            problem(
+                "spec.shell_access",
+                str(spec.shell_access),
+                "an SSH key pair is not allowed on platform clusters (SSM is the access policy)",
+                "use ShellAccess.SSM and AWS Systems Manager Session Manager",
+            )
+        )
+    problems += feature_problems(
+        spec.release, Feature.IMDSV2_ONLY, prop="spec.release_label", value=spec.release_label
+    )
+    return problems
+
+
+def platform_bindings(
+    platform: IEmrPlatform,
+    spec: ClusterSpec,
+    groups: tuple[ec2.ISecurityGroup, ec2.ISecurityGroup, ec2.ISecurityGroup],
+    *,
+    log_encryption: bool,
+    auto_scaling_role: bool = True,
+) -> PlatformBindings:
+    """The platform's roles, security configuration, logs and private subnets (all of them for
+    fleets, the first for groups), and the (primary, core, service access) ``groups``."""
+    subnets = list(platform.private_subnets)
+    primary, core, service_access = groups
+    scaling_role = platform.autoscaling_role if auto_scaling_role else None
+    return PlatformBindings(
+        service_role=platform.service_role.role_arn,
+        instance_profile=platform.instance_profile.instance_profile_arn,
+        security_configuration=platform.security_configuration_name,
+        log_uri=platform.emr_log_uri,
+        subnet_ids=tuple(s.subnet_id for s in subnets) if spec.uses_fleets else (subnets[0].subnet_id,),
+        log_encryption_kms_key_id=platform.key.key_arn if log_encryption else None,
+        emr_managed_primary_security_group=primary.security_group_id,
+        emr_managed_core_security_group=core.security_group_id,
+        service_access_security_group=service_access.security_group_id,
+        auto_scaling_role=scaling_role.role_arn if scaling_role else None,
+    )
 
 
 def cluster_security_groups(
@@ -141,19 +193,7 @@ class EmrCluster(Construct):
         if not isinstance(spec, ClusterSpec):
             problems.append(problem("spec", spec, "is not a ClusterSpec", "build one with emr_patterns.spec"))
         else:
-            if spec.shell_access is not ShellAccess.SSM or spec.ec2_key_name:
-                problems.append(
-                    problem(
-                        "spec.shell_access",
-                        str(spec.shell_access),
-                        "an SSH key pair is not allowed on platform clusters (SSM is the access policy)",
-                        "use ShellAccess.SSM and AWS Systems Manager Session Manager",
-                    )
-                )
-            # The platform's security configuration turns IMDSv1 off; older releases fail to boot.
-            problems += feature_problems(
-                spec.release, Feature.IMDSV2_ONLY, prop="spec.release_label", value=spec.release_label
-            )
+            problems += platform_spec_problems(spec)
             if spec.idle_timeout_seconds is None and not spec.termination_protected:
                 problems.append(
                     problem(
@@ -212,19 +252,7 @@ class EmrCluster(Construct):
         self.spec = spec
 
         # ---- the cluster ------------------------------------------------------------------------
-        subnets = list(platform.private_subnets)
-        bindings = PlatformBindings(
-            service_role=platform.service_role.role_arn,
-            instance_profile=platform.instance_profile.instance_profile_arn,
-            security_configuration=platform.security_configuration_name,
-            log_uri=platform.emr_log_uri,
-            subnet_ids=tuple(s.subnet_id for s in subnets) if spec.uses_fleets else (subnets[0].subnet_id,),
-            log_encryption_kms_key_id=platform.key.key_arn if log_encryption else None,
-            emr_managed_primary_security_group=self.primary_security_group.security_group_id,
-            emr_managed_core_security_group=self.core_security_group.security_group_id,
-            service_access_security_group=self.service_access_security_group.security_group_id,
-            auto_scaling_role=platform.autoscaling_role.role_arn if platform.autoscaling_role else None,
-        )
+        bindings = platform_bindings(platform, spec, groups, log_encryption=log_encryption)
         props = spec.to_cfn_cluster_props(bindings)
         self.resource = emr.CfnCluster(
             self,

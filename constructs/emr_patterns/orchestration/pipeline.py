@@ -23,13 +23,13 @@ from constructs import Construct
 from emr_patterns._context import resolve_removal_policy
 from emr_patterns._iam import ManagedGrantsRole, managed_policy_grant
 from emr_patterns._retention import retention_days
-from emr_patterns.compute.cluster import cluster_security_groups
+from emr_patterns.compute.cluster import cluster_security_groups, platform_bindings, platform_spec_problems
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, cfn_lint_ignore
 from emr_patterns.orchestration.sweeper import DEFAULT_TAG_KEY
-from emr_patterns.spec import ClusterSpec, PlatformBindings, ShellAccess
+from emr_patterns.spec import ClusterSpec
 from emr_patterns.spec.steps import CommandRunnerStep, HiveScriptStep, ScriptRunnerStep, SparkSubmitStep
 
 __all__ = ["EXECUTION_ARN_TAG", "AnyStep", "PipelineStep", "TransientClusterPipeline"]
@@ -204,17 +204,10 @@ class TransientClusterPipeline(Construct):
         ) = cluster_security_groups(self, platform.vpc)
 
         # ---- the request ------------------------------------------------------------------------
-        subnets = list(platform.private_subnets)
-        bindings = PlatformBindings(
-            service_role=platform.service_role.role_arn,
-            instance_profile=platform.instance_profile.instance_profile_arn,
-            security_configuration=platform.security_configuration_name,
-            log_uri=platform.emr_log_uri,
-            subnet_ids=tuple(s.subnet_id for s in subnets) if spec.uses_fleets else (subnets[0].subnet_id,),
-            log_encryption_kms_key_id=platform.key.key_arn if log_encryption else None,
-            emr_managed_primary_security_group=self.primary_security_group.security_group_id,
-            emr_managed_core_security_group=self.core_security_group.security_group_id,
-            service_access_security_group=self.service_access_security_group.security_group_id,
+        groups = (self.primary_security_group, self.core_security_group, self.service_access_security_group)
+        # No autoscaling role: the machine may pass only the service and instance roles.
+        bindings = platform_bindings(
+            platform, spec, groups, log_encryption=log_encryption, auto_scaling_role=False
         )
         request = spec.to_run_job_flow_request(bindings)
         request["Tags"] = [
@@ -538,15 +531,7 @@ def _spec_problems(spec: Any) -> list[str]:
                 "leave keep_alive_when_no_steps=True",
             )
         )
-    if spec.shell_access is not ShellAccess.SSM or spec.ec2_key_name:
-        out.append(
-            problem(
-                "spec.shell_access",
-                str(spec.shell_access),
-                "an SSH key pair is not allowed on platform clusters (SSM is the access policy)",
-                "use ShellAccess.SSM and AWS Systems Manager Session Manager",
-            )
-        )
+    out += platform_spec_problems(spec)
     if spec.managed_scaling is not None and spec.managed_scaling.scaling_strategy is not None:
         out.append(
             problem(
