@@ -18,7 +18,7 @@ from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.storage import DATA_BUCKETS, DataLakeStorage
 from emr_patterns.nag import acknowledge
 
-__all__ = ["EmrRoles"]
+__all__ = ["EmrRoles", "pass_role_targets"]
 
 SERVICE_POLICY_V2 = "service-role/AmazonEMRServicePolicy_v2"
 AUTOSCALING_POLICY = "service-role/AmazonElasticMapReduceforAutoScalingRole"
@@ -313,13 +313,7 @@ class EmrRoles(Construct):
 
     def _pass_role_targets(self) -> list[tuple[str, dict[str, Any]]]:
         """(role ARN, condition) for each role a launcher may pass, and the service it goes to."""
-        return [
-            (
-                self.service_role.role_arn,
-                {"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}},
-            ),
-            (self.instance_role.role_arn, {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}}),
-        ]
+        return pass_role_targets(self.service_role, self.instance_role)
 
     def grant_pass_roles(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` pass the service role to EMR and the instance role to EC2 (and nothing else)."""
@@ -354,3 +348,12 @@ class EmrRoles(Construct):
             ],
             conditions={"StringLike": {"iam:AWSServiceName": _perms.EMR_CLEANUP_SERVICE}},
         )
+
+
+def pass_role_targets(service_role: iam.IRole, instance_role: iam.IRole) -> list[tuple[str, dict[str, Any]]]:
+    """(role ARN, condition) for the two roles a cluster launcher may pass: the service role to
+    EMR, the instance role to EC2 (``iam:PassedToService``)."""
+    return [
+        (service_role.role_arn, {"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}}),
+        (instance_role.role_arn, {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}}),
+    ]

@@ -27,6 +27,7 @@ from emr_patterns.compute.cluster import cluster_security_groups, platform_bindi
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
+from emr_patterns.foundation.roles import pass_role_targets
 from emr_patterns.nag import acknowledge, cfn_lint_ignore
 from emr_patterns.orchestration.sweeper import DEFAULT_TAG_KEY
 from emr_patterns.spec import ClusterSpec
@@ -410,17 +411,13 @@ class TransientClusterPipeline(Construct):
         platform = self.platform
         return [
             iam.PolicyStatement(sid="TransientClusters", actions=list(EMR_ACTIONS), resources=["*"]),
-            iam.PolicyStatement(
-                sid="PassServiceRole",
-                actions=["iam:PassRole"],
-                resources=[platform.service_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}},
-            ),
-            iam.PolicyStatement(
-                sid="PassInstanceRole",
-                actions=["iam:PassRole"],
-                resources=[platform.instance_role.role_arn],
-                conditions={"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}},
+            *(
+                iam.PolicyStatement(sid=sid, actions=["iam:PassRole"], resources=[arn], conditions=condition)
+                for sid, (arn, condition) in zip(
+                    ("PassServiceRole", "PassInstanceRole"),
+                    pass_role_targets(platform.service_role, platform.instance_role),
+                    strict=True,
+                )
             ),
             iam.PolicyStatement(
                 sid="SyncIntegrationRules",
