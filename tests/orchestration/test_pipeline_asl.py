@@ -332,3 +332,12 @@ def test_bad_props_name_prop_value_and_fix(overrides, expected):
         _build(**overrides)
     assert expected in str(err.value) and "Fix:" in str(err.value)
     assert isinstance(err.value, ValueError)
+
+
+def test_docs_props_table_lists_every_prop():
+    import inspect
+
+    from ..constructs.test_docs import DOCS, _single_props_table
+
+    params = set(inspect.signature(TransientClusterPipeline.__init__).parameters) - {"self", "scope", "id"}
+    assert _single_props_table(DOCS / "transient-pipeline.md", "## Props") == params
