@@ -16,7 +16,8 @@ import pytest
 
 PIPELINE_STEPS = (
     ("extract", ["spark-submit", "s3://jobs/extract.py", "--mode", "{mode}", "--out", "{output}"]),
-    ("load", ["spark-submit", "s3://jobs/load.py", "--input", "{previous_output}"]),
+    # A quote and braces that are not placeholders stay literal (escaped in the intrinsic).
+    ("load", ["spark-submit", "s3://jobs/load.py", "--input", "{previous_output}", "--note", "it's {x}"]),
 )
 
 

@@ -156,6 +156,8 @@ def test_modes_run_one_at_a_time_with_deterministic_step_names(pipeline_app):
     extract_args, load_args, _ = (s["Parameters"]["Step"]["HadoopJarStep"]["Args.$"] for _, s in steps)
     output = "States.Format('s3://work/{}/{}/extract/', $$.Execution.Name, $.mode)"
     assert output in extract_args and output in load_args
+    # Quotes and braces that are not placeholders are escaped as AWS documents (\' \{ \}).
+    assert "'it\\'s \\{x\\}'" in load_args
 
 
 # ---- botocore validity ---------------------------------------------------------------------------
@@ -341,3 +343,25 @@ def test_docs_props_table_lists_every_prop():
 
     params = set(inspect.signature(TransientClusterPipeline.__init__).parameters) - {"self", "scope", "id"}
     assert _single_props_table(DOCS / "transient-pipeline.md", "## Props") == params
+
+
+def test_cdk_tokens_in_dynamic_step_args_are_resolved():
+    import json
+
+    from aws_cdk.assertions import Template
+
+    from .conftest import resolve_tokens
+
+    _, stack, platform = make_platform()
+    TransientClusterPipeline(
+        stack,
+        "Pipeline",
+        platform=platform,
+        spec=make_spec(),
+        steps=[PipelineStep("run", ["spark-submit", platform.artifacts_uri("jobs/run.py"), "{mode}"])],
+    )
+    (machine,) = Template.from_stack(stack).find_resources("AWS::StepFunctions::StateMachine").values()
+    asl = json.loads(resolve_tokens(machine["Properties"]["DefinitionString"]))
+    ((_, step),) = _tasks(asl, "addStep.sync")
+    args = step["Parameters"]["Step"]["HadoopJarStep"]["Args.$"]
+    assert "'s3://REF-PlatformStorageArtifacts" in args and "Token" not in args

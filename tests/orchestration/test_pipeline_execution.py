@@ -143,6 +143,8 @@ def test_every_mode_runs_its_steps_in_order_then_the_cluster_terminates(machine)
     assert f"on {CLUSTER_ID}:" in extract
     assert "--out,s3://work/ok/full/extract/" in extract.replace(" ", "").replace('"', "")
     assert "--input,s3://work/ok/full/extract/" in load.replace(" ", "").replace('"', "")
+    # (moto's intrinsic parser does not unescape \' \{ \}, so the literal "it's {x}" argument is
+    # checked in the ASL test, against the escaping AWS documents, not here.)
     # The step builder's Arg paths read the mode and the execution input.
     assert "--mode,delta,--date,2026-12-01" in ledger[6].replace(" ", "").replace('"', "")
 

@@ -31,7 +31,13 @@ from emr_patterns.foundation.roles import pass_role_targets
 from emr_patterns.nag import acknowledge, cfn_lint_ignore
 from emr_patterns.orchestration.sweeper import DEFAULT_TAG_KEY
 from emr_patterns.spec import ClusterSpec
-from emr_patterns.spec.steps import CommandRunnerStep, HiveScriptStep, ScriptRunnerStep, SparkSubmitStep
+from emr_patterns.spec.steps import (
+    CommandRunnerStep,
+    HiveScriptStep,
+    ScriptRunnerStep,
+    SparkSubmitStep,
+    _escape_literal,
+)
 
 __all__ = ["EXECUTION_ARN_TAG", "AnyStep", "PipelineStep", "TransientClusterPipeline"]
 
@@ -92,8 +98,7 @@ _BUILDER_STEPS = (SparkSubmitStep, HiveScriptStep, CommandRunnerStep, ScriptRunn
 
 def _intrinsic_literal(text: str) -> str:
     """``text`` as a quoted string literal of an ASL intrinsic function."""
-    escaped = "".join("\\" + c if c in "\\'{}" else c for c in text)
-    return f"'{escaped}'"
+    return f"'{_escape(text)}'"
 
 
 def _format(template: str, values: Mapping[str, str]) -> tuple[str, bool]:
@@ -107,7 +112,7 @@ def _format(template: str, values: Mapping[str, str]) -> tuple[str, bool]:
             literal.append("{}")
             paths.append(values[part])
         else:
-            literal.append("".join("\\" + c if c in "\\'{}" else c for c in part))
+            literal.append(_escape(part))
     return "States.Format('" + "".join(literal) + "', " + ", ".join(paths) + ")", True
 
 
@@ -467,7 +472,9 @@ def _pipeline_step_json(step: PipelineStep, previous: str | None) -> tuple[dict[
 
 
 def _escape(text: str) -> str:
-    return "".join("\\" + c if c in "\\'{}" else c for c in text)
+    """``text`` escaped for the inside of an intrinsic string literal (``\\``, ``'``, ``{``, ``}``),
+    CDK string tokens kept whole (the step builders' escaping)."""
+    return _escape_literal(text)[1:-1]
 
 
 def _task(
