@@ -22,6 +22,7 @@ from aws_cdk.assertions import Match, Template
 
 from emr_patterns import nag
 from emr_patterns.errors import EmrPatternsValidationError
+from emr_patterns.foundation.functions import _SFN_LOG_DELIVERY_ACTIONS, _XRAY_ACTIONS
 from emr_patterns.foundation.options import SecurityOptions
 from emr_patterns.foundation.platform import EmrPlatform
 from emr_patterns.gates import acknowledged_rules, nag_findings, run_cfn_lint, run_checkov
@@ -34,6 +35,8 @@ pytestmark = pytest.mark.cdk
 ENV = {"account": "123456789012", "region": "eu-west-1"}
 REPO = Path(__file__).resolve().parents[2]
 CHECKOV = REPO / ".tools" / "checkov" / "bin" / "checkov"
+#: What the sample state machine's role needs to trace (beside the log-delivery actions).
+_SAMPLING = (*_XRAY_ACTIONS, "xray:GetSamplingRules", "xray:GetSamplingTargets")
 IMPORTED_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:imported-pipeline"
 
 
@@ -55,25 +58,7 @@ def sample_state_machine(scope: Stack, id: str, platform: EmrPlatform) -> sfn.St
         scope,
         f"{id}Policy",
         roles=[role],
-        statements=[
-            iam.PolicyStatement(
-                actions=[
-                    "logs:CreateLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:UpdateLogDelivery",
-                    "logs:DeleteLogDelivery",
-                    "logs:ListLogDeliveries",
-                    "logs:PutResourcePolicy",
-                    "logs:DescribeResourcePolicies",
-                    "logs:DescribeLogGroups",
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                    "xray:GetSamplingRules",
-                    "xray:GetSamplingTargets",
-                ],
-                resources=["*"],
-            )
-        ],
+        statements=[iam.PolicyStatement(actions=[*_SFN_LOG_DELIVERY_ACTIONS, *_SAMPLING], resources=["*"])],
     )
     acknowledge(
         policy,
@@ -175,7 +160,9 @@ def test_function_runs_in_the_platform_subnets_with_its_own_dead_letter_queue(bu
 
 
 def test_dead_letter_queue_is_encrypted_with_the_platform_key_and_ssl_only(built: Built) -> None:
-    queue = built.json["Resources"][_logical_id(built.sweeper.dead_letter_queue)]["Properties"]
+    resource = built.json["Resources"][_logical_id(built.sweeper.dead_letter_queue)]
+    assert resource["DeletionPolicy"] == "Retain"  # undelivered events outlive the stack by default
+    queue = resource["Properties"]
     assert "Fn::ImportValue" in json.dumps(queue["KmsMasterKeyId"])  # the platform stack's key
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
     built.template.has_resource_properties(

@@ -21,6 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IValidation
 
 from emr_patterns._cfn import nag_resource
+from emr_patterns._context import resolve_removal_policy
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
@@ -76,8 +77,9 @@ class EmrClusterSweeper(Construct):
     The pipelines must tag every cluster they create with ``tag_key`` and ``$$.Execution.Id``.
 
     Children (stable ids): ``DeadLetterQueue`` (SQS, SSE-KMS with the platform key, SSL only,
-    14 days: events EventBridge could not deliver and invocations that failed after Lambda's
-    retries), ``Function`` (the :class:`PlatformFunction`), ``ClusterPolicy`` (customer-managed:
+    14 days, retained on stack deletion unless ``emr-patterns:removeDataOnDestroy`` is set:
+    events EventBridge could not deliver and invocations that failed after Lambda's retries),
+    ``Function`` (the :class:`PlatformFunction`), ``ClusterPolicy`` (customer-managed:
     the EMR actions and sending to the queue), ``Rule`` (4 delivery retries within 6 hours).
 
     IAM (all customer-managed): ``elasticmapreduce:ListClusters`` on ``*`` (it supports no
@@ -128,6 +130,8 @@ class EmrClusterSweeper(Construct):
             data_key_reuse=Duration.hours(1),
             enforce_ssl=True,
             retention_period=_DLQ_RETENTION,
+            # Undelivered events are data: kept on stack deletion unless the destroy flag is set.
+            removal_policy=resolve_removal_policy(self, None, "dead-letter queue"),
         )
         acknowledge_rules(
             self.dead_letter_queue,
