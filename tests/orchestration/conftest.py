@@ -111,7 +111,7 @@ def pipeline_app(tmp_path_factory: pytest.TempPathFactory) -> PipelineApp:
     """The platform and one pipeline in one stack, synthesized once."""
     from aws_cdk import aws_iam as iam
 
-    from emr_patterns.orchestration import TransientClusterPipeline
+    from emr_patterns.orchestration import EmrClusterSweeper, TransientClusterPipeline
 
     app, stack, platform = make_platform()
     pipeline = TransientClusterPipeline(
@@ -119,6 +119,8 @@ def pipeline_app(tmp_path_factory: pytest.TempPathFactory) -> PipelineApp:
     )
     starter = iam.Role(stack, "Starter", assumed_by=iam.AccountRootPrincipal())
     pipeline.grant_start_execution(starter)
+    # The second net: the sweeper terminates the clusters of stopped or timed-out executions.
+    EmrClusterSweeper(stack, "Sweeper", platform=platform, state_machines=[pipeline.state_machine])
     outdir = tmp_path_factory.mktemp("pipeline.out")
     cloud = app.synth()
     artifact = cloud.get_stack_by_name("PipelineTest")

@@ -287,8 +287,26 @@ def test_zero_nag_findings(pipeline_app):
     from emr_patterns.gates import nag_findings
 
     findings = nag_findings(pipeline_app.app)
-    assert [f for f in findings if "/Pipeline/" in f.construct_path or "/Starter" in f.construct_path] == []
     assert findings == []
+
+
+def test_the_sweeper_watches_the_pipeline_by_the_tag_the_pipeline_sets(pipeline_app):
+    from emr_patterns.orchestration import DEFAULT_TAG_KEY
+
+    machine_id = next(
+        k
+        for k, r in pipeline_app.template["Resources"].items()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    )
+    watched = [
+        r
+        for r in pipeline_app.template["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule"
+        and "stateMachineArn" in str(r["Properties"].get("EventPattern", {}))
+        and machine_id in str(r["Properties"]["EventPattern"])
+    ]
+    assert len(watched) == 1
+    assert EXECUTION_ARN_TAG == DEFAULT_TAG_KEY
 
 
 def test_cfn_lint_clean(pipeline_app):
