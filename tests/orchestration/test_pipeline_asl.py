@@ -251,6 +251,10 @@ def test_no_inline_policy_and_pass_role_only_for_the_cluster_roles(pipeline_app)
         "StepFunctionsGetEventForEMRTerminateJobFlowsRule",
     ):
         assert rule in rendered
+    cleanup = statements["CreateEmrCleanupRole"]
+    assert cleanup["Action"] == "iam:CreateServiceLinkedRole"
+    assert cleanup["Condition"] == {"StringLike": {"iam:AWSServiceName": "elasticmapreduce.amazonaws.com"}}
+    assert "AWSServiceRoleForEMRCleanup" in str(cleanup["Resource"])
     actions = set(statements["TransientClusters"]["Action"])
     assert {
         "elasticmapreduce:RunJobFlow",

@@ -18,7 +18,7 @@ from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.storage import DATA_BUCKETS, DataLakeStorage
 from emr_patterns.nag import acknowledge
 
-__all__ = ["EmrRoles", "pass_role_targets"]
+__all__ = ["EmrRoles", "create_cleanup_role_statement", "pass_role_targets"]
 
 SERVICE_POLICY_V2 = "service-role/AmazonEMRServicePolicy_v2"
 AUTOSCALING_POLICY = "service-role/AmazonElasticMapReduceforAutoScalingRole"
@@ -334,19 +334,12 @@ class EmrRoles(Construct):
 
     def grant_create_cleanup_role(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` create ``AWSServiceRoleForEMRCleanup`` (only that role) on first cluster launch."""
-        stack = Stack.of(self)
+        statement = create_cleanup_role_statement(Stack.of(self))
         return iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["iam:CreateServiceLinkedRole"],
-            resource_arns=[
-                stack.format_arn(
-                    service="iam",
-                    region="",
-                    resource="role",
-                    resource_name=f"aws-service-role/{_perms.EMR_CLEANUP_SERVICE}/{_perms.EMR_CLEANUP_ROLE_NAME}",
-                )
-            ],
-            conditions={"StringLike": {"iam:AWSServiceName": _perms.EMR_CLEANUP_SERVICE}},
+            actions=statement.actions,
+            resource_arns=statement.resources,
+            conditions=statement.conditions,
         )
 
 
@@ -357,3 +350,20 @@ def pass_role_targets(service_role: iam.IRole, instance_role: iam.IRole) -> list
         (service_role.role_arn, {"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}}),
         (instance_role.role_arn, {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}}),
     ]
+
+
+def create_cleanup_role_statement(stack: Stack) -> iam.PolicyStatement:
+    """``iam:CreateServiceLinkedRole`` for ``AWSServiceRoleForEMRCleanup`` only, which EMR needs
+    on the first cluster launch in an account."""
+    return iam.PolicyStatement(
+        actions=["iam:CreateServiceLinkedRole"],
+        resources=[
+            stack.format_arn(
+                service="iam",
+                region="",
+                resource="role",
+                resource_name=f"aws-service-role/{_perms.EMR_CLEANUP_SERVICE}/{_perms.EMR_CLEANUP_ROLE_NAME}",
+            )
+        ],
+        conditions={"StringLike": {"iam:AWSServiceName": _perms.EMR_CLEANUP_SERVICE}},
+    )

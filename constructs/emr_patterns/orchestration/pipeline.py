@@ -27,7 +27,7 @@ from emr_patterns.compute.cluster import cluster_security_groups, platform_bindi
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
-from emr_patterns.foundation.roles import pass_role_targets
+from emr_patterns.foundation.roles import create_cleanup_role_statement, pass_role_targets
 from emr_patterns.nag import acknowledge, cfn_lint_ignore
 from emr_patterns.orchestration.sweeper import DEFAULT_TAG_KEY
 from emr_patterns.spec import ClusterSpec
@@ -431,6 +431,7 @@ class TransientClusterPipeline(Construct):
                     stack.format_arn(service="events", resource="rule", resource_name=r) for r in SYNC_RULES
                 ],
             ),
+            _with_sid(create_cleanup_role_statement(stack), "CreateEmrCleanupRole"),
         ]
 
     def _acknowledge(self) -> None:
@@ -469,6 +470,12 @@ def _pipeline_step_json(step: PipelineStep, previous: str | None) -> tuple[dict[
     else:
         hadoop["Args"] = list(step.args)
     return {"ActionOnFailure": "CONTINUE", "HadoopJarStep": hadoop}, output_value
+
+
+def _with_sid(statement: iam.PolicyStatement, sid: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid=sid, actions=statement.actions, resources=statement.resources, conditions=statement.conditions
+    )
 
 
 def _escape(text: str) -> str:
