@@ -387,3 +387,32 @@ def test_cdk_tokens_in_dynamic_step_args_are_resolved():
     ((_, step),) = _tasks(asl, "addStep.sync")
     args = step["Parameters"]["Step"]["HadoopJarStep"]["Args.$"]
     assert "'s3://REF-PlatformStorageArtifacts" in args and "Token" not in args
+
+
+def test_instance_groups_render_a_valid_request_in_one_subnet():
+    import json
+
+    from aws_cdk.assertions import Template
+
+    from emr_patterns.spec import ClusterSpec, InstanceGroupSpec, NodeRole
+
+    from .conftest import resolve_tokens
+
+    _, stack, platform = make_platform()
+    spec = ClusterSpec(
+        name="groups",
+        instance_groups=(
+            InstanceGroupSpec(NodeRole.PRIMARY, "m7g.xlarge", 1),
+            InstanceGroupSpec(NodeRole.CORE, "m7g.xlarge", 2),
+        ),
+        idle_timeout_seconds=600,
+    )
+    TransientClusterPipeline(stack, "Pipeline", platform=platform, spec=spec, steps=make_steps())
+    (machine,) = Template.from_stack(stack).find_resources("AWS::StepFunctions::StateMachine").values()
+    asl = json.loads(resolve_tokens(machine["Properties"]["DefinitionString"]))
+    ((_, create),) = _tasks(asl, "createCluster.sync")
+    request = _sampled(create["Parameters"])
+    assert_botocore_valid(request)
+    instances = request["Instances"]
+    assert len(instances.get("Ec2SubnetIds") or [instances["Ec2SubnetId"]]) == 1
+    assert "InstanceGroups" in request["Instances"] and "AutoScalingRole" not in request
