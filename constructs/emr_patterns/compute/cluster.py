@@ -26,7 +26,13 @@ from emr_patterns.spec import BootstrapAction, ClusterSpec, Configuration, Platf
 from emr_patterns.spec.release import Feature, feature_problems
 from emr_patterns.spec.secrets import SECRET_ANNOTATION
 
-__all__ = ["BootstrapScript", "EmrCluster"]
+__all__ = [
+    "BootstrapScript",
+    "EmrCluster",
+    "cluster_security_groups",
+    "platform_bindings",
+    "platform_spec_problems",
+]
 
 EMR_SERVICE_PORT = 9443  # EMR service -> primary node, through the service-access group
 EMR_AGENT_PORT = 8443  # service-access group -> cluster nodes
@@ -45,6 +51,85 @@ class BootstrapScript:
     name: str
     path: str
     args: tuple[str, ...] = ()
+
+
+def platform_spec_problems(spec: ClusterSpec) -> list[str]:
+    """What a spec must meet to run on the platform: SSM shell access (no key pair) and a release
+    that boots with IMDSv1 off (the platform's security configuration turns it off)."""
+    problems: list[str] = []
+    if spec.shell_access is not ShellAccess.SSM or spec.ec2_key_name:
+        problems.append(
+            problem(
+                "spec.shell_access",
+                str(spec.shell_access),
+                "an SSH key pair is not allowed on platform clusters (SSM is the access policy)",
+                "use ShellAccess.SSM and AWS Systems Manager Session Manager",
+            )
+        )
+    problems += feature_problems(
+        spec.release, Feature.IMDSV2_ONLY, prop="spec.release_label", value=spec.release_label
+    )
+    return problems
+
+
+def platform_bindings(
+    platform: IEmrPlatform,
+    spec: ClusterSpec,
+    groups: tuple[ec2.ISecurityGroup, ec2.ISecurityGroup, ec2.ISecurityGroup],
+    *,
+    log_encryption: bool,
+    auto_scaling_role: bool = True,
+) -> PlatformBindings:
+    """The platform's roles, security configuration, logs and private subnets (all of them for
+    fleets, the first for groups), and the (primary, core, service access) ``groups``."""
+    subnets = list(platform.private_subnets)
+    primary, core, service_access = groups
+    scaling_role = platform.autoscaling_role if auto_scaling_role else None
+    return PlatformBindings(
+        service_role=platform.service_role.role_arn,
+        instance_profile=platform.instance_profile.instance_profile_arn,
+        security_configuration=platform.security_configuration_name,
+        log_uri=platform.emr_log_uri,
+        subnet_ids=tuple(s.subnet_id for s in subnets) if spec.uses_fleets else (subnets[0].subnet_id,),
+        log_encryption_kms_key_id=platform.key.key_arn if log_encryption else None,
+        emr_managed_primary_security_group=primary.security_group_id,
+        emr_managed_core_security_group=core.security_group_id,
+        service_access_security_group=service_access.security_group_id,
+        auto_scaling_role=scaling_role.role_arn if scaling_role else None,
+    )
+
+
+def cluster_security_groups(
+    scope: Construct, vpc: ec2.IVpc
+) -> tuple[ec2.SecurityGroup, ec2.SecurityGroup, ec2.SecurityGroup]:
+    """(primary, core/task, service access) security groups for an EMR cluster in private subnets.
+
+    Created under ``scope`` as ``PrimarySecurityGroup``, ``CoreSecurityGroup`` and
+    ``ServiceAccessSecurityGroup``, tagged for ``AmazonEMRServicePolicy_v2``, with the rules EMR
+    needs: ``9443`` from the primary node to service access, ``8443`` from service access to the
+    nodes. Service access has no other egress. Shared by :class:`EmrCluster` and the transient
+    cluster pipeline.
+    """
+
+    def group(id: str, description: str) -> ec2.SecurityGroup:
+        created = ec2.SecurityGroup(
+            scope, id, vpc=vpc, description=description, allow_all_outbound=id != "ServiceAccessSecurityGroup"
+        )
+        Tags.of(created).add(*EMR_MANAGED_POLICY_TAG)
+        return created
+
+    primary = group("PrimarySecurityGroup", "EMR primary node")
+    core = group("CoreSecurityGroup", "EMR core and task nodes")
+    service_access = group("ServiceAccessSecurityGroup", "EMR service access for clusters in private subnets")
+    service_access.add_ingress_rule(
+        primary, ec2.Port.tcp(EMR_SERVICE_PORT), "EMR service from the primary node"
+    )
+    for node_group, label in ((primary, "primary"), (core, "core/task")):
+        service_access.add_egress_rule(
+            node_group, ec2.Port.tcp(EMR_AGENT_PORT), f"EMR service to the {label} nodes"
+        )
+        node_group.add_ingress_rule(service_access, ec2.Port.tcp(EMR_AGENT_PORT), "EMR service access")
+    return primary, core, service_access
 
 
 def _secret_arns(configurations: Sequence[Configuration]) -> list[str]:
@@ -108,19 +193,7 @@ class EmrCluster(Construct):
         if not isinstance(spec, ClusterSpec):
             problems.append(problem("spec", spec, "is not a ClusterSpec", "build one with emr_patterns.spec"))
         else:
-            if spec.shell_access is not ShellAccess.SSM or spec.ec2_key_name:
-                problems.append(
-                    problem(
-                        "spec.shell_access",
-                        str(spec.shell_access),
-                        "an SSH key pair is not allowed on platform clusters (SSM is the access policy)",
-                        "use ShellAccess.SSM and AWS Systems Manager Session Manager",
-                    )
-                )
-            # The platform's security configuration turns IMDSv1 off; older releases fail to boot.
-            problems += feature_problems(
-                spec.release, Feature.IMDSV2_ONLY, prop="spec.release_label", value=spec.release_label
-            )
+            problems += platform_spec_problems(spec)
             if spec.idle_timeout_seconds is None and not spec.termination_protected:
                 problems.append(
                     problem(
@@ -146,24 +219,11 @@ class EmrCluster(Construct):
         vpc = platform.vpc
 
         # ---- security groups ------------------------------------------------------------------
-        self.primary_security_group = self._group("PrimarySecurityGroup", vpc, "EMR primary node")
-        self.core_security_group = self._group("CoreSecurityGroup", vpc, "EMR core and task nodes")
-        self.service_access_security_group = self._group(
-            "ServiceAccessSecurityGroup", vpc, "EMR service access for clusters in private subnets"
-        )
-        self.service_access_security_group.add_ingress_rule(
-            self.primary_security_group, ec2.Port.tcp(EMR_SERVICE_PORT), "EMR service from the primary node"
-        )
-        for group, label in (
-            (self.primary_security_group, "primary"),
-            (self.core_security_group, "core/task"),
-        ):
-            self.service_access_security_group.add_egress_rule(
-                group, ec2.Port.tcp(EMR_AGENT_PORT), f"EMR service to the {label} nodes"
-            )
-            group.add_ingress_rule(
-                self.service_access_security_group, ec2.Port.tcp(EMR_AGENT_PORT), "EMR service access"
-            )
+        (
+            self.primary_security_group,
+            self.core_security_group,
+            self.service_access_security_group,
+        ) = cluster_security_groups(self, vpc)
         groups = (self.primary_security_group, self.core_security_group, self.service_access_security_group)
         #: The primary node's group: ``cluster.connections.allow_from(peer, port)`` opens e.g. Livy.
         self.connections = ec2.Connections(security_groups=[self.primary_security_group])
@@ -192,19 +252,7 @@ class EmrCluster(Construct):
         self.spec = spec
 
         # ---- the cluster ------------------------------------------------------------------------
-        subnets = list(platform.private_subnets)
-        bindings = PlatformBindings(
-            service_role=platform.service_role.role_arn,
-            instance_profile=platform.instance_profile.instance_profile_arn,
-            security_configuration=platform.security_configuration_name,
-            log_uri=platform.emr_log_uri,
-            subnet_ids=tuple(s.subnet_id for s in subnets) if spec.uses_fleets else (subnets[0].subnet_id,),
-            log_encryption_kms_key_id=platform.key.key_arn if log_encryption else None,
-            emr_managed_primary_security_group=self.primary_security_group.security_group_id,
-            emr_managed_core_security_group=self.core_security_group.security_group_id,
-            service_access_security_group=self.service_access_security_group.security_group_id,
-            auto_scaling_role=platform.autoscaling_role.role_arn if platform.autoscaling_role else None,
-        )
+        bindings = platform_bindings(platform, spec, groups, log_encryption=log_encryption)
         props = spec.to_cfn_cluster_props(bindings)
         self.resource = emr.CfnCluster(
             self,
@@ -288,13 +336,6 @@ class EmrCluster(Construct):
             roles=[self.platform.service_role],
         )
         depend_on(self.resource, cfn_of(policy))
-
-    def _group(self, id: str, vpc: ec2.IVpc, description: str) -> ec2.SecurityGroup:
-        group = ec2.SecurityGroup(
-            self, id, vpc=vpc, description=description, allow_all_outbound=id != "ServiceAccessSecurityGroup"
-        )
-        Tags.of(group).add(*EMR_MANAGED_POLICY_TAG)
-        return group
 
     def _acknowledge_cluster_rules(self) -> None:
         acknowledge_rules(

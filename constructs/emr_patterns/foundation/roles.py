@@ -18,7 +18,7 @@ from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.storage import DATA_BUCKETS, DataLakeStorage
 from emr_patterns.nag import acknowledge
 
-__all__ = ["EmrRoles"]
+__all__ = ["EmrRoles", "create_cleanup_role_statement", "pass_role_targets"]
 
 SERVICE_POLICY_V2 = "service-role/AmazonEMRServicePolicy_v2"
 AUTOSCALING_POLICY = "service-role/AmazonElasticMapReduceforAutoScalingRole"
@@ -313,13 +313,7 @@ class EmrRoles(Construct):
 
     def _pass_role_targets(self) -> list[tuple[str, dict[str, Any]]]:
         """(role ARN, condition) for each role a launcher may pass, and the service it goes to."""
-        return [
-            (
-                self.service_role.role_arn,
-                {"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}},
-            ),
-            (self.instance_role.role_arn, {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}}),
-        ]
+        return pass_role_targets(self.service_role, self.instance_role)
 
     def grant_pass_roles(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` pass the service role to EMR and the instance role to EC2 (and nothing else)."""
@@ -340,17 +334,36 @@ class EmrRoles(Construct):
 
     def grant_create_cleanup_role(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` create ``AWSServiceRoleForEMRCleanup`` (only that role) on first cluster launch."""
-        stack = Stack.of(self)
+        statement = create_cleanup_role_statement(Stack.of(self))
         return iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["iam:CreateServiceLinkedRole"],
-            resource_arns=[
-                stack.format_arn(
-                    service="iam",
-                    region="",
-                    resource="role",
-                    resource_name=f"aws-service-role/{_perms.EMR_CLEANUP_SERVICE}/{_perms.EMR_CLEANUP_ROLE_NAME}",
-                )
-            ],
-            conditions={"StringLike": {"iam:AWSServiceName": _perms.EMR_CLEANUP_SERVICE}},
+            actions=statement.actions,
+            resource_arns=statement.resources,
+            conditions=statement.conditions,
         )
+
+
+def pass_role_targets(service_role: iam.IRole, instance_role: iam.IRole) -> list[tuple[str, dict[str, Any]]]:
+    """(role ARN, condition) for the two roles a cluster launcher may pass: the service role to
+    EMR, the instance role to EC2 (``iam:PassedToService``)."""
+    return [
+        (service_role.role_arn, {"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}}),
+        (instance_role.role_arn, {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}}),
+    ]
+
+
+def create_cleanup_role_statement(stack: Stack) -> iam.PolicyStatement:
+    """``iam:CreateServiceLinkedRole`` for ``AWSServiceRoleForEMRCleanup`` only, which EMR needs
+    on the first cluster launch in an account."""
+    return iam.PolicyStatement(
+        actions=["iam:CreateServiceLinkedRole"],
+        resources=[
+            stack.format_arn(
+                service="iam",
+                region="",
+                resource="role",
+                resource_name=f"aws-service-role/{_perms.EMR_CLEANUP_SERVICE}/{_perms.EMR_CLEANUP_ROLE_NAME}",
+            )
+        ],
+        conditions={"StringLike": {"iam:AWSServiceName": _perms.EMR_CLEANUP_SERVICE}},
+    )

@@ -1,0 +1,627 @@
+"""TransientClusterPipeline: a Step Functions state machine that runs steps on a cluster of its own.
+
+The machine validates its input, creates an EMR cluster from a :class:`~emr_patterns.spec.ClusterSpec`
+on the platform (``createCluster.sync``), runs the steps for every item of the input's ``modes``
+array, one item at a time and the steps in order (``addStep.sync``), and terminates the cluster
+(``terminateCluster.sync``). Any failure after creation terminates the cluster before the
+execution fails, with the error and cause of what failed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_cdk import Duration, Names, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from emr_patterns._context import resolve_removal_policy
+from emr_patterns._iam import ManagedGrantsRole, managed_policy_grant
+from emr_patterns._retention import retention_days
+from emr_patterns.compute.cluster import cluster_security_groups, platform_bindings, platform_spec_problems
+from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
+from emr_patterns.errors import problem, raise_if_problems
+from emr_patterns.foundation.platform import IEmrPlatform, check_platform
+from emr_patterns.foundation.roles import create_cleanup_role_statement, pass_role_targets
+from emr_patterns.nag import acknowledge, cfn_lint_ignore
+from emr_patterns.orchestration.sweeper import DEFAULT_TAG_KEY
+from emr_patterns.spec import ClusterSpec
+from emr_patterns.spec.steps import (
+    CommandRunnerStep,
+    HiveScriptStep,
+    ScriptRunnerStep,
+    SparkSubmitStep,
+    _escape_literal,
+)
+
+__all__ = ["EXECUTION_ARN_TAG", "AnyStep", "PipelineStep", "TransientClusterPipeline"]
+
+#: Tag on every cluster the pipeline creates: the execution that owns it (the sweeper's key).
+EXECUTION_ARN_TAG = DEFAULT_TAG_KEY
+
+
+#: The managed EventBridge rules Step Functions creates for the EMR ``.sync`` integrations.
+SYNC_RULES = (
+    "StepFunctionsGetEventForEMRRunJobFlowRule",
+    "StepFunctionsGetEventForEMRAddJobFlowStepsRule",
+    "StepFunctionsGetEventForEMRTerminateJobFlowsRule",
+)
+EMR_ACTIONS = (
+    "elasticmapreduce:RunJobFlow",
+    "elasticmapreduce:DescribeCluster",
+    "elasticmapreduce:TerminateJobFlows",
+    "elasticmapreduce:AddTags",
+    "elasticmapreduce:AddJobFlowSteps",
+    "elasticmapreduce:DescribeStep",
+    "elasticmapreduce:CancelSteps",
+)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+_PLACEHOLDER_RE = re.compile(r"\{(mode|execution|previous_output|output)\}")
+
+
+@dataclass(frozen=True)
+class PipelineStep:
+    """One EMR step the pipeline adds for every mode (``command-runner.jar`` by default).
+
+    Arguments may hold placeholders, filled in at run time: ``{mode}`` (the current item of
+    ``$.modes``), ``{execution}`` (the execution name), ``{output}`` (this step's
+    ``output_location``) and ``{previous_output}`` (the previous step's ``output_location``,
+    so one step's output feeds the next).
+    """
+
+    name: str
+    """Step name, 1-64 letters, digits, spaces, ``.``, ``_`` or ``-``; unique in the pipeline.
+    The EMR step is named ``<mode>-<index>-<name>`` (deterministic)."""
+    args: Sequence[str]
+    """Arguments of the jar, e.g. ``("spark-submit", "--deploy-mode", "cluster", "s3://.../job.py")``."""
+    jar: str = "command-runner.jar"
+    """Jar to run. Default ``command-runner.jar``."""
+    output_location: str | None = None
+    """Where this step writes (may use ``{mode}`` and ``{execution}``); fills the next step's
+    ``{previous_output}``. Default: none."""
+    timeout: Duration = field(default_factory=lambda: Duration.hours(6))
+    """Longest the step may run (the task's ``TimeoutSeconds``). Default 6 hours."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "args", tuple(self.args))
+
+
+AnyStep = PipelineStep | SparkSubmitStep | HiveScriptStep | CommandRunnerStep | ScriptRunnerStep
+"""What ``steps`` takes: a :class:`PipelineStep`, or a step builder of :mod:`emr_patterns.spec.steps`."""
+_BUILDER_STEPS = (SparkSubmitStep, HiveScriptStep, CommandRunnerStep, ScriptRunnerStep)
+
+
+def _intrinsic_literal(text: str) -> str:
+    """``text`` as a quoted string literal of an ASL intrinsic function."""
+    return f"'{_escape(text)}'"
+
+
+def _format(template: str, values: Mapping[str, str]) -> tuple[str, bool]:
+    """(value, is_path): a literal, or a ``States.Format(...)`` over the placeholders in it."""
+    parts = _PLACEHOLDER_RE.split(template)
+    if len(parts) == 1:
+        return template, False
+    literal, paths = [], []
+    for i, part in enumerate(parts):
+        if i % 2:
+            literal.append("{}")
+            paths.append(values[part])
+        else:
+            literal.append(_escape(part))
+    return "States.Format('" + "".join(literal) + "', " + ", ".join(paths) + ")", True
+
+
+class TransientClusterPipeline(Construct):
+    """A Step Functions state machine that creates a transient EMR cluster, runs steps, terminates it.
+
+    The graph (``state_machine``):
+
+    1. ``ValidateInput`` - a Choice: fails with ``Error`` ``InvalidInput`` when ``$.modes`` is
+       missing, not an array or empty, before any cluster exists.
+    2. ``CreateCluster`` - ``elasticmapreduce:createCluster.sync`` with the spec's RunJobFlow
+       request, the platform's roles, security configuration, log URI and private subnets, three
+       security groups of this construct, and the tags ``emr-patterns:execution-arn`` =
+       ``$$.Execution.Id`` (for :class:`~emr_patterns.orchestration.EmrClusterSweeper`) and
+       ``for-use-with-amazon-emr-managed-policies``. Never retried (a retry after a timeout could
+       start a second cluster); a failure goes straight to ``ClusterCreationFailed``.
+    3. ``ForEachMode`` - a Map over ``$.modes`` with ``MaxConcurrency`` 1, running the steps in
+       order as ``addStep.sync`` tasks named ``<mode>-<index>-<name>``.
+    4. ``TerminateCluster`` - ``terminateCluster.sync``, then ``Succeeded``.
+
+    Every state after creation catches ``States.ALL`` with ``ResultPath`` ``$.error`` (the cluster
+    id in ``$.cluster`` is kept) into ``TerminateAfterFailure`` (``terminateCluster.sync``) and
+    then ``PipelineFailed``, a Fail state that reports the caught ``Error`` and ``Cause``. Every task
+    has ``TimeoutSeconds`` and the machine has a timeout. Stopping an execution does not terminate
+    its cluster: the spec's ``AutoTerminationPolicy`` (required) and the sweeper are the nets.
+
+    **Why a CustomState, not** ``tasks.EmrCreateCluster``: the aws-cdk task has no fields for the
+    fleets' allocation strategies, ``OSReleaseLabel``, ``UnhealthyNodeReplacement``, placement
+    groups and the service-role choice (it creates a role with the deprecated
+    ``AmazonElasticMapReduceRole`` unless a feature flag is set), and it would render the cluster a
+    second time, apart from the spec. The spec's own ``to_run_job_flow_request`` (checked against
+    botocore's EMR model) is the single renderer; the IAM the task would add is written here, in
+    customer-managed policies.
+
+    Logs: ``LogLevel.ALL`` (execution data included) to a log group encrypted with the platform key,
+    with X-Ray tracing.
+
+    Args:
+        scope: parent construct.
+        id: construct id.
+        platform: the platform (same account and region).
+        spec: the cluster. Must have ``idle_timeout_seconds`` (the AutoTerminationPolicy net), SSM
+            shell access, no termination protection, ``keep_alive_when_no_steps`` and no managed
+            scaling strategy (Step Functions rejects ``ScalingStrategy``).
+        steps: the steps, in order, run for every mode. At least one; names unique. Each is a
+            :class:`PipelineStep` (``{mode}``, ``{previous_output}``... placeholders) or a step
+            builder of :mod:`emr_patterns.spec.steps` (``SparkSubmitStep``, ``HiveScriptStep``,
+            ``CommandRunnerStep``, ``ScriptRunnerStep``), whose ``Arg`` JSONPaths read the Map
+            item: ``$.mode``, ``$.ClusterId`` and ``$.input`` (the execution input). Either way
+            the EMR step is named ``<mode>-<index>-<name>``.
+        timeout: longest an execution may run. Default 12 hours.
+        step_timeout: longest a step builder's step may run (a ``PipelineStep`` has its own
+            ``timeout``). Default 6 hours.
+        create_timeout: longest cluster creation may take. Default 1 hour.
+        terminate_timeout: longest termination may take. Default 1 hour.
+        log_retention_days: days the execution logs are kept. Default
+            :data:`~emr_patterns.defaults.LOG_GROUP_RETENTION_DAYS`.
+        log_encryption: encrypt the cluster's log archive with the platform key. Default True.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: IEmrPlatform,
+        spec: ClusterSpec,
+        steps: Sequence[AnyStep],
+        timeout: Duration | None = None,
+        step_timeout: Duration | None = None,
+        create_timeout: Duration | None = None,
+        terminate_timeout: Duration | None = None,
+        log_retention_days: int = LOG_GROUP_RETENTION_DAYS,
+        log_encryption: bool = True,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = check_platform(self, "platform", platform)
+        problems += _spec_problems(spec)
+        problems += _steps_problems(steps)
+        retention = retention_days("log_retention_days", log_retention_days, problems)
+        raise_if_problems(f"TransientClusterPipeline '{self.node.path}'", problems)
+        self.platform = platform
+        self.spec = spec
+        self.steps = tuple(steps)
+        timeout = timeout or Duration.hours(12)
+        create_timeout = create_timeout or Duration.hours(1)
+        terminate_timeout = terminate_timeout or Duration.hours(1)
+        default_step_timeout = step_timeout or Duration.hours(6)
+
+        # ---- network ----------------------------------------------------------------------------
+        (
+            self.primary_security_group,
+            self.core_security_group,
+            self.service_access_security_group,
+        ) = cluster_security_groups(self, platform.vpc)
+
+        # ---- the request ------------------------------------------------------------------------
+        groups = (self.primary_security_group, self.core_security_group, self.service_access_security_group)
+        # No autoscaling role: the machine may pass only the service and instance roles.
+        bindings = platform_bindings(
+            platform, spec, groups, log_encryption=log_encryption, auto_scaling_role=False
+        )
+        request = spec.to_run_job_flow_request(bindings)
+        request["Tags"] = [
+            *[t for t in request.get("Tags", []) if t.get("Key") != EXECUTION_ARN_TAG],
+            {"Key": EXECUTION_ARN_TAG, "Value.$": "$$.Execution.Id"},
+        ]
+        #: The createCluster ``Parameters`` (RunJobFlow fields; ``Tags`` holds one JSONPath value).
+        self.create_cluster_parameters = request
+
+        # ---- states -----------------------------------------------------------------------------
+        failed = sfn.Fail(
+            self,
+            "PipelineFailed",
+            comment="The pipeline failed; its cluster was terminated.",
+            error_path="$.error.Error",
+            cause_path="$.error.Cause",
+        )
+        terminate_after_failure = _task(
+            self,
+            "TerminateAfterFailure",
+            "terminateCluster.sync",
+            {"ClusterId.$": "$.cluster.ClusterId"},
+            terminate_timeout,
+            result_path="$.termination",  # $.error and $.cluster reach the Fail state
+            comment="Terminate the cluster, then fail with what failed.",
+        )
+        terminate_after_failure.add_retry(
+            errors=["States.ALL"], interval=Duration.seconds(30), max_attempts=3, backoff_rate=2
+        )
+        terminate_after_failure.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        terminate_after_failure.next(failed)
+
+        creation_failed = sfn.Fail(
+            self,
+            "ClusterCreationFailed",
+            comment="createCluster failed; EMR terminates a cluster that fails to start.",
+            error_path="$.error.Error",
+            cause_path="$.error.Cause",
+        )
+        create = _task(
+            self,
+            "CreateCluster",
+            "createCluster.sync",
+            request,
+            create_timeout,
+            result_path="$.cluster",
+            result_selector={"ClusterId.$": "$.ClusterId"},
+            comment=f"Create the transient cluster {spec.name} (never retried).",
+        )
+        create.add_catch(creation_failed, errors=["States.ALL"], result_path="$.error")
+
+        chain: sfn.IChainable | None = None
+        last: sfn.INextable | None = None
+        previous: str | None = None
+        for index, step in enumerate(self.steps, start=1):
+            if isinstance(step, PipelineStep):
+                step_json, output_value = _pipeline_step_json(step, previous)
+                step_timeout = step.timeout
+            else:
+                step_json, output_value = dict(step.to_sfn_step()), None
+                step_timeout = default_step_timeout
+            step_json.pop("Name", None)
+            step_json = {
+                "Name.$": f"States.Format('{{}}-{index:02d}-{_escape(step.name)}', $.mode)",
+                **step_json,
+            }
+            state = _task(
+                self,
+                f"Step{index}-{step.name}",
+                "addStep.sync",
+                {"ClusterId.$": "$.ClusterId", "Step": step_json},
+                step_timeout,
+                result_path="$.step",
+                comment=f"Step {index} ({step.name}) for the current mode.",
+            )
+            previous = output_value if output_value is not None else previous
+            if chain is None:
+                chain = state
+            else:
+                assert last is not None
+                last.next(state)
+            last = state
+        assert chain is not None
+        for_each_mode = sfn.Map(
+            self,
+            "ForEachMode",
+            comment="Run the steps for every item of $.modes, one item at a time, in order.",
+            items_path="$.modes",
+            max_concurrency=1,
+            item_selector={
+                "mode.$": "$$.Map.Item.Value",
+                "ClusterId.$": "$.cluster.ClusterId",
+                "input.$": "$$.Execution.Input",
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        for_each_mode.item_processor(chain)
+        for_each_mode.add_catch(terminate_after_failure, errors=["States.ALL"], result_path="$.error")
+
+        terminate = _task(
+            self,
+            "TerminateCluster",
+            "terminateCluster.sync",
+            {"ClusterId.$": "$.cluster.ClusterId"},
+            terminate_timeout,
+            result_path="$.termination",
+            comment="Terminate the cluster after the last mode.",
+        )
+        terminate.add_catch(terminate_after_failure, errors=["States.ALL"], result_path="$.error")
+        succeeded = sfn.Succeed(self, "Succeeded")
+
+        invalid = sfn.Fail(
+            self,
+            "InvalidInput",
+            error="InvalidInput",
+            cause='The input needs "modes": a non-empty array of processing modes, e.g. '
+            '{"modes": ["full"]}. No cluster was created.',
+        )
+        validate = (
+            sfn.Choice(self, "ValidateInput", comment="Fail before any cluster exists on bad input.")
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.is_not_present("$.modes"),
+                    sfn.Condition.is_null("$.modes"),
+                    sfn.Condition.is_string("$.modes"),
+                    sfn.Condition.is_numeric("$.modes"),
+                    sfn.Condition.is_boolean("$.modes"),
+                    sfn.Condition.is_not_present("$.modes[0]"),
+                ),
+                invalid,
+            )
+            .otherwise(create)
+        )
+        create.next(for_each_mode)
+        for_each_mode.next(terminate)
+        terminate.next(succeeded)
+
+        # ---- the machine ------------------------------------------------------------------------
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            # Step Functions vended log delivery needs no resource-policy entry for this prefix.
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-{self.node.addr}",
+            encryption_key=platform.key,
+            retention=retention,
+            removal_policy=resolve_removal_policy(self, None, "pipeline logs"),
+        )
+        self.role = ManagedGrantsRole(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description=f"Step Functions pipeline {self.node.path}: transient EMR clusters",
+        )
+        self.emr_policy = iam.ManagedPolicy(
+            self,
+            "EmrPolicy",
+            description="Create, step and terminate transient EMR clusters; pass the two cluster roles",
+            statements=self._statements(),
+            roles=[self.role],
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Resource",
+            definition_body=sfn.DefinitionBody.from_chainable(validate),
+            role=self.role,
+            timeout=timeout,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+            comment=f"Transient EMR cluster {spec.name}: create, run steps per mode, terminate",
+        )
+        self.state_machine.node.add_dependency(self.emr_policy)
+        # aws-cdk adds a DependsOn on the role that the RoleArn GetAtt already implies (W3005).
+        cfn_lint_ignore(self.state_machine, "W3005")
+        self._acknowledge()
+
+    # ---- public -----------------------------------------------------------------------------------
+    @property
+    def state_machine_arn(self) -> str:
+        """ARN of the state machine."""
+        return self.state_machine.state_machine_arn
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` start executions of this state machine (a customer-managed policy)."""
+        principal = grantee.grant_principal
+        name = Names.unique_id(principal) if isinstance(principal, Construct) else "Principal"
+        return managed_policy_grant(
+            self,
+            f"StartExecution{name}",
+            grantee,
+            actions=["states:StartExecution"],
+            resource_arns=[self.state_machine.state_machine_arn],
+            description=f"Start executions of the pipeline {self.node.path}",
+        )
+
+    # ---- helpers ----------------------------------------------------------------------------------
+    def _statements(self) -> list[iam.PolicyStatement]:
+        stack = Stack.of(self)
+        platform = self.platform
+        return [
+            iam.PolicyStatement(sid="TransientClusters", actions=list(EMR_ACTIONS), resources=["*"]),
+            *(
+                iam.PolicyStatement(sid=sid, actions=["iam:PassRole"], resources=[arn], conditions=condition)
+                for sid, (arn, condition) in zip(
+                    ("PassServiceRole", "PassInstanceRole"),
+                    pass_role_targets(platform.service_role, platform.instance_role),
+                    strict=True,
+                )
+            ),
+            iam.PolicyStatement(
+                sid="SyncIntegrationRules",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    stack.format_arn(service="events", resource="rule", resource_name=r) for r in SYNC_RULES
+                ],
+            ),
+            _with_sid(create_cleanup_role_statement(stack), "CreateEmrCleanupRole"),
+        ]
+
+    def _acknowledge(self) -> None:
+        acknowledge(
+            self.emr_policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "RunJobFlow supports no resource-level permissions, and the cluster ids of the other EMR "
+            "actions are only known at run time (the clusters this machine creates); PassRole and the "
+            "EventBridge rules are scoped.",
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Step Functions log delivery (logs:*LogDelivery*, DescribeLogGroups) and X-Ray trace upload "
+            "support no resource-level permissions.",
+        )
+
+
+def _pipeline_step_json(step: PipelineStep, previous: str | None) -> tuple[dict[str, Any], str | None]:
+    """(the ``Step`` object without its name, this step's output location expression)."""
+    values = {"mode": "$.mode", "execution": "$$.Execution.Name", "previous_output": previous or "''"}
+    output_value: str | None = None
+    if step.output_location is not None:
+        output_value, is_path = _format(step.output_location, values)
+        output_value = output_value if is_path else _intrinsic_literal(output_value)
+    values["output"] = output_value or "''"
+    args: list[str] = []
+    dynamic = False
+    for arg in step.args:
+        value, is_path = _format(arg, values)
+        dynamic = dynamic or is_path
+        args.append(value if is_path else _intrinsic_literal(value))
+    hadoop: dict[str, Any] = {"Jar": step.jar}
+    if dynamic:
+        hadoop["Args.$"] = "States.Array(" + ", ".join(args) + ")"
+    else:
+        hadoop["Args"] = list(step.args)
+    return {"ActionOnFailure": "CONTINUE", "HadoopJarStep": hadoop}, output_value
+
+
+def _with_sid(statement: iam.PolicyStatement, sid: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid=sid, actions=statement.actions, resources=statement.resources, conditions=statement.conditions
+    )
+
+
+def _escape(text: str) -> str:
+    """``text`` escaped for the inside of an intrinsic string literal (``\\``, ``'``, ``{``, ``}``),
+    CDK string tokens kept whole (the step builders' escaping)."""
+    return _escape_literal(text)[1:-1]
+
+
+def _task(
+    scope: Construct,
+    id: str,
+    action: str,
+    parameters: dict[str, Any],
+    timeout: Duration,
+    *,
+    result_path: str | None = None,
+    result_selector: dict[str, Any] | None = None,
+    comment: str,
+) -> sfn.CustomState:
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Comment": comment,
+        "Resource": f"arn:{Stack.of(scope).partition}:states:::elasticmapreduce:{action}",
+        "Parameters": parameters,
+        "TimeoutSeconds": int(timeout.to_seconds()),
+    }
+    if result_selector is not None:
+        state["ResultSelector"] = result_selector
+    # CustomState drops a null ResultPath, so outputs go to a path of their own instead.
+    if result_path is not None:
+        state["ResultPath"] = result_path
+    return sfn.CustomState(scope, id, state_json=state)
+
+
+def _spec_problems(spec: Any) -> list[str]:
+    if not isinstance(spec, ClusterSpec):
+        return [problem("spec", spec, "is not a ClusterSpec", "build one with emr_patterns.spec")]
+    out = []
+    if spec.idle_timeout_seconds is None:
+        out.append(
+            problem(
+                "spec.idle_timeout_seconds",
+                None,
+                "is not set; a transient cluster needs an AutoTerminationPolicy as the net for stopped "
+                "or timed-out executions (stopping an execution does not terminate its cluster)",
+                "set idle_timeout_seconds, e.g. 3600",
+            )
+        )
+    if spec.termination_protected:
+        out.append(
+            problem(
+                "spec.termination_protected",
+                True,
+                "would make terminateCluster fail and leave the cluster running",
+                "use termination_protected=False for a transient cluster",
+            )
+        )
+    if not spec.keep_alive_when_no_steps:
+        out.append(
+            problem(
+                "spec.keep_alive_when_no_steps",
+                False,
+                "is rejected by Step Functions' createCluster (the steps come after creation)",
+                "leave keep_alive_when_no_steps=True",
+            )
+        )
+    out += platform_spec_problems(spec)
+    if spec.managed_scaling is not None and spec.managed_scaling.scaling_strategy is not None:
+        out.append(
+            problem(
+                "spec.managed_scaling.scaling_strategy",
+                spec.managed_scaling.scaling_strategy,
+                "is not accepted by Step Functions' createCluster",
+                "leave scaling_strategy None for a pipeline cluster",
+            )
+        )
+    return out
+
+
+def _steps_problems(steps: Any) -> list[str]:
+    if (
+        isinstance(steps, (str, PipelineStep, *_BUILDER_STEPS))
+        or not isinstance(steps, Sequence)
+        or not steps
+    ):
+        return [
+            problem(
+                "steps",
+                steps,
+                "must be a non-empty sequence of steps (PipelineStep or a spec.steps builder)",
+                'pass e.g. [PipelineStep("transform", ["spark-submit", "s3://.../job.py", "{mode}"])]',
+            )
+        ]
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, step in enumerate(steps):
+        if not isinstance(step, (PipelineStep, *_BUILDER_STEPS)):
+            out.append(
+                problem(
+                    f"steps[{i}]",
+                    step,
+                    "is not a PipelineStep or a step builder",
+                    "wrap it in PipelineStep(...) or build a SparkSubmitStep, HiveScriptStep, "
+                    "CommandRunnerStep or ScriptRunnerStep",
+                )
+            )
+            continue
+        if not isinstance(step.name, str) or not _NAME_RE.match(step.name):
+            out.append(
+                problem(
+                    f"steps[{i}].name",
+                    step.name,
+                    "must be 1-64 letters, digits, spaces, '.', '_' or '-'",
+                    "use a short name such as 'transform'",
+                )
+            )
+        elif step.name in seen:
+            out.append(
+                problem(f"steps[{i}].name", step.name, "is used twice", "give every step its own name")
+            )
+        seen.add(step.name)
+        if not isinstance(step, PipelineStep):
+            continue
+        if not step.args or any(not isinstance(a, str) for a in step.args):
+            out.append(
+                problem(
+                    f"steps[{i}].args", step.args, "must be a non-empty sequence of str", "list the arguments"
+                )
+            )
+        if i == 0 and any("{previous_output}" in a for a in step.args if isinstance(a, str)):
+            out.append(
+                problem(
+                    f"steps[{i}].args",
+                    step.args,
+                    "uses {previous_output} in the first step",
+                    "pass the input location explicitly",
+                )
+            )
+        seconds = step.timeout.to_seconds() if isinstance(step.timeout, Duration) else None
+        if seconds is None or seconds < 60:
+            out.append(
+                problem(
+                    f"steps[{i}].timeout",
+                    step.timeout,
+                    "must be a Duration of 1 minute or more",
+                    "use Duration.hours(6)",
+                )
+            )
+    return out
