@@ -36,7 +36,7 @@ from emr_patterns.spec.steps import (
     HiveScriptStep,
     ScriptRunnerStep,
     SparkSubmitStep,
-    _escape_literal,
+    intrinsic_literal,
 )
 
 __all__ = ["EXECUTION_ARN_TAG", "AnyStep", "PipelineStep", "TransientClusterPipeline"]
@@ -481,7 +481,7 @@ def _with_sid(statement: iam.PolicyStatement, sid: str) -> iam.PolicyStatement:
 def _escape(text: str) -> str:
     """``text`` escaped for the inside of an intrinsic string literal (``\\``, ``'``, ``{``, ``}``),
     CDK string tokens kept whole (the step builders' escaping)."""
-    return _escape_literal(text)[1:-1]
+    return intrinsic_literal(text)[1:-1]
 
 
 def _task(

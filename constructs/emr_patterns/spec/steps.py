@@ -45,6 +45,7 @@ __all__ = [
     "ScriptRunnerStep",
     "SparkSubmitStep",
     "StepArg",
+    "intrinsic_literal",
     "script_runner_jar",
     "spark_conf_key_allowed",
     "step_from_dict",
@@ -127,7 +128,7 @@ class DeployMode(StrEnum):
     """On the primary node; the driver's output lands in the step's own log."""
 
 
-def _escape_literal(text: str, *, placeholders: bool = False) -> str:
+def intrinsic_literal(text: str, *, placeholders: bool = False) -> str:
     """``text`` as an intrinsic string literal, ``'...'`` with ``' { } \\`` escaped.
 
     With ``placeholders`` (a ``States.Format`` template) each ``{}`` is kept as a placeholder. CDK
@@ -135,7 +136,7 @@ def _escape_literal(text: str, *, placeholders: bool = False) -> str:
     their braces would stop it recognising them.
     """
     if placeholders:
-        return "'" + "{}".join(_escape_literal(part)[1:-1] for part in text.split("{}")) + "'"
+        return "'" + "{}".join(intrinsic_literal(part)[1:-1] for part in text.split("{}")) + "'"
     out: list[str] = []
     last = 0
     for match in _CDK_STRING_TOKEN.finditer(text):
@@ -233,7 +234,9 @@ class Arg:
         """The ASL form: the bare path for ``{}``, else ``States.Format('...', $.a, ...)``."""
         if self.template == "{}":
             return self.paths[0]
-        return f"States.Format({', '.join((_escape_literal(self.template, placeholders=True), *self.paths))})"
+        return (
+            f"States.Format({', '.join((intrinsic_literal(self.template, placeholders=True), *self.paths))})"
+        )
 
     def resolve(self, values: Mapping[str, str]) -> str:
         """The argument with each path replaced by ``values[path]`` (for boto3 and for tests)."""
@@ -401,7 +404,7 @@ class _Step:
         args = self.step_args()
         jar_step: dict[str, Any] = {"Jar": self.jar()}
         if any(isinstance(a, Arg) for a in args):
-            items = [a.to_intrinsic() if isinstance(a, Arg) else _escape_literal(a) for a in args]
+            items = [a.to_intrinsic() if isinstance(a, Arg) else intrinsic_literal(a) for a in args]
             jar_step["Args.$"] = f"States.Array({', '.join(items)})"
         else:
             jar_step["Args"] = list(args)
