@@ -33,6 +33,8 @@ _EXPORTS: dict[str, str] = {
     "EmrCluster": "emr_patterns.compute.cluster",
     "BootstrapScript": "emr_patterns.compute.cluster",
     "WideMatrixJobs": "emr_patterns.compute.jobs",
+    "TransientClusterPipeline": "emr_patterns.orchestration.pipeline",
+    "EmrClusterSweeper": "emr_patterns.orchestration.sweeper",
     "GravitonSparkClusterStack": "emr_patterns.stacks.clusters",
     "SpotFleetClusterStack": "emr_patterns.stacks.clusters",
 }
@@ -42,6 +44,7 @@ __all__ = [
     "DataLakeStorage",
     "DataPlatformNetwork",
     "EmrCluster",
+    "EmrClusterSweeper",
     "EmrPatternsValidationError",
     "EmrPlatform",
     "EmrPlatformAttributes",
@@ -56,6 +59,7 @@ __all__ = [
     "SpotFleetClusterStack",
     "StorageOptions",
     "SubnetMode",
+    "TransientClusterPipeline",
     "WideMatrixJobs",
     "__version__",
 ]
@@ -70,6 +74,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from emr_patterns.foundation.roles import EmrRoles
     from emr_patterns.foundation.security_configuration import EmrSecurityConfiguration
     from emr_patterns.foundation.storage import DataLakeStorage
+    from emr_patterns.orchestration.pipeline import TransientClusterPipeline
+    from emr_patterns.orchestration.sweeper import EmrClusterSweeper
     from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
     from emr_patterns.stacks.platform_base import PlatformBaseStack
 
