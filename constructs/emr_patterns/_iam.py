@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jsii
+from aws_cdk import Names
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -82,7 +83,7 @@ class _ManagedPolicyPrincipal:
 
 def managed_policy_grant(
     scope: Construct,
-    id: str,
+    id_prefix: str,
     grantee: iam.IGrantable,
     *,
     actions: Sequence[str],
@@ -91,10 +92,10 @@ def managed_policy_grant(
 ) -> iam.Grant:
     """Like ``iam.Grant.add_to_principal``, but the statement lands in a customer-managed policy.
 
-    For a role, user or group defined in the app (or imported), the policy ``id`` is created under
-    ``scope`` and attached to it, so the grant passes the HIPAA, NIST and PCI packs'
-    ``IAMNoInlinePolicy``. Other principals (a service principal, one of our
-    :class:`ManagedGrantsRole`) get aws-cdk's own grant.
+    For a role, user or group defined in the app (or imported), a policy is created under ``scope``
+    (id ``<id_prefix><the principal's unique id>``, one per grantee) and attached to it, so the
+    grant passes the HIPAA, NIST and PCI packs' ``IAMNoInlinePolicy``. Other principals (a service
+    principal, one of our :class:`ManagedGrantsRole`) get aws-cdk's own grant.
     """
     principal: Any = grantee.grant_principal
     is_role = hasattr(principal, "role_arn") and hasattr(principal, "add_managed_policy")
@@ -106,7 +107,7 @@ def managed_policy_grant(
         )
     policy = iam.ManagedPolicy(
         scope,
-        id,
+        f"{id_prefix}{Names.unique_id(principal) if isinstance(principal, Construct) else 'Principal'}",
         description=description,
         roles=[principal] if is_role else None,
         users=[principal] if is_user else None,

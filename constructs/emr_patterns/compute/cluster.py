@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import CustomResource, Names, Stack, Tags
+from aws_cdk import CustomResource, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
@@ -303,11 +303,9 @@ class EmrCluster(Construct):
         cluster (``SubmitSteps<principal>``), attached to the principal, so the grant passes the
         HIPAA, NIST and PCI packs.
         """
-        principal = grantee.grant_principal
-        name = Names.unique_id(principal) if isinstance(principal, Construct) else "Principal"
         return managed_policy_grant(
             self,
-            f"SubmitSteps{name}",
+            "SubmitSteps",
             grantee,
             actions=_perms.EMR_SUBMIT_STEP_ACTIONS,
             resource_arns=[self.cluster_arn],

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Duration, Names, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -399,11 +399,9 @@ class TransientClusterPipeline(Construct):
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` start executions of this state machine (a customer-managed policy)."""
-        principal = grantee.grant_principal
-        name = Names.unique_id(principal) if isinstance(principal, Construct) else "Principal"
         return managed_policy_grant(
             self,
-            f"StartExecution{name}",
+            "StartExecution",
             grantee,
             actions=["states:StartExecution"],
             resource_arns=[self.state_machine.state_machine_arn],
