@@ -60,3 +60,19 @@ ENI_ACTIONS = (
 )
 EMR_CLEANUP_SERVICE = "elasticmapreduce.amazonaws.com"
 EMR_CLEANUP_ROLE_NAME = "AWSServiceRoleForEMRCleanup"
+#: The managed EventBridge rules Step Functions creates for the EMR ``.sync`` integrations.
+EMR_SYNC_RULES = (
+    "StepFunctionsGetEventForEMRRunJobFlowRule",
+    "StepFunctionsGetEventForEMRAddJobFlowStepsRule",
+    "StepFunctionsGetEventForEMRTerminateJobFlowsRule",
+)
+#: What a state machine needs to create, watch and terminate its transient clusters.
+EMR_PIPELINE_ACTIONS = (
+    "elasticmapreduce:RunJobFlow",
+    "elasticmapreduce:DescribeCluster",
+    "elasticmapreduce:TerminateJobFlows",
+    "elasticmapreduce:AddTags",
+    "elasticmapreduce:AddJobFlowSteps",
+    "elasticmapreduce:DescribeStep",
+    "elasticmapreduce:CancelSteps",
+)

@@ -20,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from emr_patterns import _perms
 from emr_patterns._context import resolve_removal_policy
 from emr_patterns._iam import ManagedGrantsRole, managed_policy_grant
 from emr_patterns._retention import retention_days
@@ -45,21 +46,6 @@ __all__ = ["EXECUTION_ARN_TAG", "AnyStep", "PipelineStep", "TransientClusterPipe
 EXECUTION_ARN_TAG = DEFAULT_TAG_KEY
 
 
-#: The managed EventBridge rules Step Functions creates for the EMR ``.sync`` integrations.
-SYNC_RULES = (
-    "StepFunctionsGetEventForEMRRunJobFlowRule",
-    "StepFunctionsGetEventForEMRAddJobFlowStepsRule",
-    "StepFunctionsGetEventForEMRTerminateJobFlowsRule",
-)
-EMR_ACTIONS = (
-    "elasticmapreduce:RunJobFlow",
-    "elasticmapreduce:DescribeCluster",
-    "elasticmapreduce:TerminateJobFlows",
-    "elasticmapreduce:AddTags",
-    "elasticmapreduce:AddJobFlowSteps",
-    "elasticmapreduce:DescribeStep",
-    "elasticmapreduce:CancelSteps",
-)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 _PLACEHOLDER_RE = re.compile(r"\{(mode|execution|previous_output|output)\}")
 
@@ -413,7 +399,9 @@ class TransientClusterPipeline(Construct):
         stack = Stack.of(self)
         platform = self.platform
         return [
-            iam.PolicyStatement(sid="TransientClusters", actions=list(EMR_ACTIONS), resources=["*"]),
+            iam.PolicyStatement(
+                sid="TransientClusters", actions=list(_perms.EMR_PIPELINE_ACTIONS), resources=["*"]
+            ),
             *(
                 iam.PolicyStatement(sid=sid, actions=["iam:PassRole"], resources=[arn], conditions=condition)
                 for sid, (arn, condition) in zip(
@@ -426,7 +414,8 @@ class TransientClusterPipeline(Construct):
                 sid="SyncIntegrationRules",
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
                 resources=[
-                    stack.format_arn(service="events", resource="rule", resource_name=r) for r in SYNC_RULES
+                    stack.format_arn(service="events", resource="rule", resource_name=r)
+                    for r in _perms.EMR_SYNC_RULES
                 ],
             ),
             _with_sid(create_cleanup_role_statement(stack), "CreateEmrCleanupRole"),
