@@ -16,12 +16,15 @@ validates the same way in both cases.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
-__all__ = ["is_unresolved", "token_str"]
+__all__ = ["STRING_TOKEN", "is_unresolved", "token_str"]
 
 _STRING_MARKERS = ("${Token[", "#{Token[", "Token[TOKEN.")
+#: One whole CDK string token inside a string, for code that must keep tokens intact (escaping).
+STRING_TOKEN = re.compile(r"\$\{Token\[[^\]]*\]\}")
 
 
 def _cdk_token_class() -> Any | None:

@@ -30,7 +30,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from emr_patterns._tokens import is_unresolved
+from emr_patterns._tokens import STRING_TOKEN, is_unresolved
 from emr_patterns.errors import problem, raise_if_problems
 
 __all__ = [
@@ -103,7 +103,6 @@ _LOOKS_LIKE_PATH = re.compile(
     r"^\$\$?(\[|$)|(?<![A-Za-z0-9_$])\$\$?\.[A-Za-z_]|(?<![A-Za-z0-9_])States\.[A-Za-z]"
 )
 _HIVE_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-_CDK_STRING_TOKEN = re.compile(r"\$\{Token\[[^\]]*\]\}")
 
 
 class ActionOnFailure(StrEnum):
@@ -139,7 +138,7 @@ def intrinsic_literal(text: str, *, placeholders: bool = False) -> str:
         return "'" + "{}".join(intrinsic_literal(part)[1:-1] for part in text.split("{}")) + "'"
     out: list[str] = []
     last = 0
-    for match in _CDK_STRING_TOKEN.finditer(text):
+    for match in STRING_TOKEN.finditer(text):
         out.append(_escape_plain(text[last : match.start()]))
         out.append(match.group(0))
         last = match.end()
@@ -214,7 +213,7 @@ class Arg:
                     "write one {} per path",
                 )
             )
-        bare = _CDK_STRING_TOKEN.sub("", self.template).replace("{}", "")
+        bare = STRING_TOKEN.sub("", self.template).replace("{}", "")
         if "{" in bare or "}" in bare:
             out.append(
                 problem(
