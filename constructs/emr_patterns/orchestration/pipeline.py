@@ -14,36 +14,36 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from emr_patterns import _perms
-from emr_patterns._context import resolve_removal_policy
-from emr_patterns._iam import ManagedGrantsRole, managed_policy_grant
+from emr_patterns._iam import managed_policy_grant
 from emr_patterns._retention import retention_days
-from emr_patterns.compute.cluster import cluster_security_groups, platform_bindings, platform_spec_problems
+from emr_patterns.compute.cluster import platform_spec_problems
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
-from emr_patterns.foundation.roles import create_cleanup_role_statement, pass_role_targets
-from emr_patterns.nag import acknowledge, cfn_lint_ignore
-from emr_patterns.orchestration.sweeper import DEFAULT_TAG_KEY
+from emr_patterns.orchestration._machine import (
+    EXECUTION_ARN_TAG,
+    ClusterLifecycle,
+    PipelineMachine,
+    escape,
+    example_input,
+    input_fields_problems,
+    task,
+    validate_input,
+)
 from emr_patterns.spec import ClusterSpec
 from emr_patterns.spec.steps import (
     CommandRunnerStep,
     HiveScriptStep,
     ScriptRunnerStep,
     SparkSubmitStep,
-    intrinsic_literal,
 )
 
 __all__ = ["EXECUTION_ARN_TAG", "AnyStep", "PipelineStep", "TransientClusterPipeline"]
-
-#: Tag on every cluster the pipeline creates: the execution that owns it (the sweeper's key).
-EXECUTION_ARN_TAG = DEFAULT_TAG_KEY
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
@@ -84,7 +84,7 @@ _BUILDER_STEPS = (SparkSubmitStep, HiveScriptStep, CommandRunnerStep, ScriptRunn
 
 def _intrinsic_literal(text: str) -> str:
     """``text`` as a quoted string literal of an ASL intrinsic function."""
-    return f"'{_escape(text)}'"
+    return f"'{escape(text)}'"
 
 
 def _format(template: str, values: Mapping[str, str]) -> tuple[str, bool]:
@@ -98,7 +98,7 @@ def _format(template: str, values: Mapping[str, str]) -> tuple[str, bool]:
             literal.append("{}")
             paths.append(values[part])
         else:
-            literal.append(_escape(part))
+            literal.append(escape(part))
     return "States.Format('" + "".join(literal) + "', " + ", ".join(paths) + ")", True
 
 
@@ -157,6 +157,10 @@ class TransientClusterPipeline(Construct):
         log_retention_days: days the execution logs are kept. Default
             :data:`~emr_patterns.defaults.LOG_GROUP_RETENTION_DAYS`.
         log_encryption: encrypt the cluster's log archive with the platform key. Default True.
+        input_fields: more fields the execution input must have, besides ``modes``: dotted name ->
+            ``"string"``, ``"number"``, ``"boolean"``, ``"array"`` (non-empty), ``"object"`` or
+            ``"timestamp"``. ``ValidateInput`` fails the execution before any cluster exists when
+            one is missing or of another type. Default: none.
     """
 
     def __init__(
@@ -173,11 +177,22 @@ class TransientClusterPipeline(Construct):
         terminate_timeout: Duration | None = None,
         log_retention_days: int = LOG_GROUP_RETENTION_DAYS,
         log_encryption: bool = True,
+        input_fields: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         problems = check_platform(self, "platform", platform)
         problems += _spec_problems(spec)
         problems += _steps_problems(steps)
+        problems += input_fields_problems("input_fields", input_fields)
+        if input_fields and "modes" in input_fields:
+            problems.append(
+                problem(
+                    "input_fields",
+                    dict(input_fields),
+                    "declares 'modes'",
+                    "leave it out: it is always an array",
+                )
+            )
         retention = retention_days("log_retention_days", log_retention_days, problems)
         raise_if_problems(f"TransientClusterPipeline '{self.node.path}'", problems)
         self.platform = platform
@@ -188,68 +203,21 @@ class TransientClusterPipeline(Construct):
         terminate_timeout = terminate_timeout or Duration.hours(1)
         default_step_timeout = step_timeout or Duration.hours(6)
 
-        # ---- network ----------------------------------------------------------------------------
-        (
-            self.primary_security_group,
-            self.core_security_group,
-            self.service_access_security_group,
-        ) = cluster_security_groups(self, platform.vpc)
-
-        # ---- the request ------------------------------------------------------------------------
-        groups = (self.primary_security_group, self.core_security_group, self.service_access_security_group)
-        # No autoscaling role: the machine may pass only the service and instance roles.
-        bindings = platform_bindings(
-            platform, spec, groups, log_encryption=log_encryption, auto_scaling_role=False
+        self.cluster = ClusterLifecycle(
+            self,
+            platform,
+            spec,
+            create_timeout=create_timeout,
+            terminate_timeout=terminate_timeout,
+            log_encryption=log_encryption,
         )
-        request = spec.to_run_job_flow_request(bindings)
-        request["Tags"] = [
-            *[t for t in request.get("Tags", []) if t.get("Key") != EXECUTION_ARN_TAG],
-            {"Key": EXECUTION_ARN_TAG, "Value.$": "$$.Execution.Id"},
-        ]
+        self.primary_security_group = self.cluster.primary_security_group
+        self.core_security_group = self.cluster.core_security_group
+        self.service_access_security_group = self.cluster.service_access_security_group
         #: The createCluster ``Parameters`` (RunJobFlow fields; ``Tags`` holds one JSONPath value).
-        self.create_cluster_parameters = request
-
-        # ---- states -----------------------------------------------------------------------------
-        failed = sfn.Fail(
-            self,
-            "PipelineFailed",
-            comment="The pipeline failed; its cluster was terminated.",
-            error_path="$.error.Error",
-            cause_path="$.error.Cause",
-        )
-        terminate_after_failure = _task(
-            self,
-            "TerminateAfterFailure",
-            "terminateCluster.sync",
-            {"ClusterId.$": "$.cluster.ClusterId"},
-            terminate_timeout,
-            result_path="$.termination",  # $.error and $.cluster reach the Fail state
-            comment="Terminate the cluster, then fail with what failed.",
-        )
-        terminate_after_failure.add_retry(
-            errors=["States.ALL"], interval=Duration.seconds(30), max_attempts=3, backoff_rate=2
-        )
-        terminate_after_failure.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        terminate_after_failure.next(failed)
-
-        creation_failed = sfn.Fail(
-            self,
-            "ClusterCreationFailed",
-            comment="createCluster failed; EMR terminates a cluster that fails to start.",
-            error_path="$.error.Error",
-            cause_path="$.error.Cause",
-        )
-        create = _task(
-            self,
-            "CreateCluster",
-            "createCluster.sync",
-            request,
-            create_timeout,
-            result_path="$.cluster",
-            result_selector={"ClusterId.$": "$.ClusterId"},
-            comment=f"Create the transient cluster {spec.name} (never retried).",
-        )
-        create.add_catch(creation_failed, errors=["States.ALL"], result_path="$.error")
+        self.create_cluster_parameters = self.cluster.request
+        create = self.cluster.create
+        terminate_after_failure = self.cluster.terminate_after_failure
 
         chain: sfn.IChainable | None = None
         last: sfn.INextable | None = None
@@ -263,13 +231,13 @@ class TransientClusterPipeline(Construct):
                 step_timeout = default_step_timeout
             step_json.pop("Name", None)
             step_json = {
-                "Name.$": f"States.Format('{{}}-{index:02d}-{_escape(step.name)}', $.mode)",
+                "Name.$": f"States.Format('{{}}-{index:02d}-{escape(step.name)}', $.mode)",
                 **step_json,
             }
-            state = _task(
+            state = task(
                 self,
                 f"Step{index}-{step.name}",
-                "addStep.sync",
+                "elasticmapreduce:addStep.sync",
                 {"ClusterId.$": "$.ClusterId", "Step": step_json},
                 step_timeout,
                 result_path="$.step",
@@ -299,83 +267,34 @@ class TransientClusterPipeline(Construct):
         for_each_mode.item_processor(chain)
         for_each_mode.add_catch(terminate_after_failure, errors=["States.ALL"], result_path="$.error")
 
-        terminate = _task(
-            self,
-            "TerminateCluster",
-            "terminateCluster.sync",
-            {"ClusterId.$": "$.cluster.ClusterId"},
-            terminate_timeout,
-            result_path="$.termination",
-            comment="Terminate the cluster after the last mode.",
-        )
-        terminate.add_catch(terminate_after_failure, errors=["States.ALL"], result_path="$.error")
+        terminate = self.cluster.terminate("Terminate the cluster after the last mode.")
         succeeded = sfn.Succeed(self, "Succeeded")
-
-        invalid = sfn.Fail(
+        validate = validate_input(
             self,
-            "InvalidInput",
-            error="InvalidInput",
-            cause='The input needs "modes": a non-empty array of processing modes, e.g. '
-            '{"modes": ["full"]}. No cluster was created.',
-        )
-        validate = (
-            sfn.Choice(self, "ValidateInput", comment="Fail before any cluster exists on bad input.")
-            .when(
-                sfn.Condition.or_(
-                    sfn.Condition.is_not_present("$.modes"),
-                    sfn.Condition.is_null("$.modes"),
-                    sfn.Condition.is_string("$.modes"),
-                    sfn.Condition.is_numeric("$.modes"),
-                    sfn.Condition.is_boolean("$.modes"),
-                    sfn.Condition.is_not_present("$.modes[0]"),
-                ),
-                invalid,
-            )
-            .otherwise(create)
+            input_fields={"modes": "array", **dict(input_fields or {})},
+            next_state=create,
+            example=example_input({"modes": "array", **dict(input_fields or {})}),
         )
         create.next(for_each_mode)
         for_each_mode.next(terminate)
         terminate.next(succeeded)
 
-        # ---- the machine ------------------------------------------------------------------------
-        self.log_group = logs.LogGroup(
+        # ---- the machine ----------------------------------------------------------------------------
+        machine = PipelineMachine(
             self,
-            "Logs",
-            # Step Functions vended log delivery needs no resource-policy entry for this prefix.
-            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-{self.node.addr}",
-            encryption_key=platform.key,
-            retention=retention,
-            removal_policy=resolve_removal_policy(self, None, "pipeline logs"),
-        )
-        self.role = ManagedGrantsRole(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description=f"Step Functions pipeline {self.node.path}: transient EMR clusters",
-        )
-        self.emr_policy = iam.ManagedPolicy(
-            self,
-            "EmrPolicy",
-            description="Create, step and terminate transient EMR clusters; pass the two cluster roles",
-            statements=self._statements(),
-            roles=[self.role],
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "Resource",
-            definition_body=sfn.DefinitionBody.from_chainable(validate),
-            role=self.role,
+            platform,
+            definition=validate,
             timeout=timeout,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
+            retention=retention,
+            statements=self.cluster.statements(),
+            description=f"Step Functions pipeline {self.node.path}: transient EMR clusters",
+            policy_description="Create, step and terminate transient EMR clusters; pass two cluster roles",
             comment=f"Transient EMR cluster {spec.name}: create, run steps per mode, terminate",
         )
-        self.state_machine.node.add_dependency(self.emr_policy)
-        # aws-cdk adds a DependsOn on the role that the RoleArn GetAtt already implies (W3005).
-        cfn_lint_ignore(self.state_machine, "W3005")
-        self._acknowledge()
+        self.log_group = machine.log_group
+        self.role = machine.role
+        self.emr_policy = machine.policy
+        self.state_machine = machine.state_machine
 
     # ---- public -----------------------------------------------------------------------------------
     @property
@@ -392,48 +311,6 @@ class TransientClusterPipeline(Construct):
             actions=["states:StartExecution"],
             resource_arns=[self.state_machine.state_machine_arn],
             description=f"Start executions of the pipeline {self.node.path}",
-        )
-
-    # ---- helpers ----------------------------------------------------------------------------------
-    def _statements(self) -> list[iam.PolicyStatement]:
-        stack = Stack.of(self)
-        platform = self.platform
-        return [
-            iam.PolicyStatement(
-                sid="TransientClusters", actions=list(_perms.EMR_PIPELINE_ACTIONS), resources=["*"]
-            ),
-            *(
-                iam.PolicyStatement(sid=sid, actions=["iam:PassRole"], resources=[arn], conditions=condition)
-                for sid, (arn, condition) in zip(
-                    ("PassServiceRole", "PassInstanceRole"),
-                    pass_role_targets(platform.service_role, platform.instance_role),
-                    strict=True,
-                )
-            ),
-            iam.PolicyStatement(
-                sid="SyncIntegrationRules",
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[
-                    stack.format_arn(service="events", resource="rule", resource_name=r)
-                    for r in _perms.EMR_SYNC_RULES
-                ],
-            ),
-            _with_sid(create_cleanup_role_statement(stack), "CreateEmrCleanupRole"),
-        ]
-
-    def _acknowledge(self) -> None:
-        acknowledge(
-            self.emr_policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "RunJobFlow supports no resource-level permissions, and the cluster ids of the other EMR "
-            "actions are only known at run time (the clusters this machine creates); PassRole and the "
-            "EventBridge rules are scoped.",
-        )
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Step Functions log delivery (logs:*LogDelivery*, DescribeLogGroups) and X-Ray trace upload "
-            "support no resource-level permissions.",
         )
 
 
@@ -457,44 +334,6 @@ def _pipeline_step_json(step: PipelineStep, previous: str | None) -> tuple[dict[
     else:
         hadoop["Args"] = list(step.args)
     return {"ActionOnFailure": "CONTINUE", "HadoopJarStep": hadoop}, output_value
-
-
-def _with_sid(statement: iam.PolicyStatement, sid: str) -> iam.PolicyStatement:
-    return iam.PolicyStatement(
-        sid=sid, actions=statement.actions, resources=statement.resources, conditions=statement.conditions
-    )
-
-
-def _escape(text: str) -> str:
-    """``text`` escaped for the inside of an intrinsic string literal (``\\``, ``'``, ``{``, ``}``),
-    CDK string tokens kept whole (the step builders' escaping)."""
-    return intrinsic_literal(text)[1:-1]
-
-
-def _task(
-    scope: Construct,
-    id: str,
-    action: str,
-    parameters: dict[str, Any],
-    timeout: Duration,
-    *,
-    result_path: str | None = None,
-    result_selector: dict[str, Any] | None = None,
-    comment: str,
-) -> sfn.CustomState:
-    state: dict[str, Any] = {
-        "Type": "Task",
-        "Comment": comment,
-        "Resource": f"arn:{Stack.of(scope).partition}:states:::elasticmapreduce:{action}",
-        "Parameters": parameters,
-        "TimeoutSeconds": int(timeout.to_seconds()),
-    }
-    if result_selector is not None:
-        state["ResultSelector"] = result_selector
-    # CustomState drops a null ResultPath, so outputs go to a path of their own instead.
-    if result_path is not None:
-        state["ResultPath"] = result_path
-    return sfn.CustomState(scope, id, state_json=state)
 
 
 def _spec_problems(spec: Any) -> list[str]:
