@@ -76,3 +76,21 @@ EMR_PIPELINE_ACTIONS = (
     "elasticmapreduce:DescribeStep",
     "elasticmapreduce:CancelSteps",
 )
+
+#: Describe calls the EMR notebook service makes in the VPC (no resource-level permissions).
+EMR_NOTEBOOK_DESCRIBE_ACTIONS = (
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeInstances",
+    "ec2:DescribeTags",
+)
+#: What the EMR notebook service does to the interfaces, instances and groups it attaches
+#: (limited to those with the EMR managed-policy tag).
+EMR_NOTEBOOK_INTERFACE_ACTIONS = (
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:ModifyNetworkInterfaceAttribute",
+)

@@ -31,12 +31,15 @@ TERMINATE = "elasticmapreduce:terminateCluster.sync"
 def _states(
     machine: dict[str, Any], parent: str | None = None
 ) -> Iterator[tuple[str, dict[str, Any], str | None]]:
-    """(name, state, enclosing Map name) of every state, Map iterators included."""
+    """(name, state, enclosing Map or Parallel name) of every state, Map iterators and Parallel
+    branches included."""
     for name, state in machine["States"].items():
         yield name, state, parent
         processor = state.get("ItemProcessor") or state.get("Iterator")
         if processor:
             yield from _states(processor, name)
+        for branch in state.get("Branches", []):
+            yield from _states(branch, name)
 
 
 def _by_name(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
