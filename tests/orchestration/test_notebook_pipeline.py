@@ -205,7 +205,11 @@ def test_one_notebook_result_feeds_the_next_notebook_parameters(notebook_app):
     assert read["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
     assert read["ResultSelector"] == {"value.$": "States.StringToJson($.Body)"}
     assert read["ResultPath"] == "$.results.top"
-    assert read["Next"] == "Params-trail"
+    assert read["Next"] == "CheckResult-top"
+    (rule,) = states["CheckResult-top"]["Choices"]
+    assert rule["Or"] == [{"Variable": "$.results.top.value.top_state", "IsPresent": False}]
+    assert states[rule["Next"]]["Error"] == "NotebookResultIncomplete"
+    assert states[states["CheckResult-top"]["Default"]]["Next"] == "Params-trail"
     trail = states["Params-trail"]["Parameters"]
     assert trail["STATE.$"] == "$.results.top.value.top_state"
     assert trail["RUN.$"] == "$$.Execution.Name"

@@ -131,10 +131,13 @@ def _refutations(path: str, kind: str) -> list[sfn.Condition]:
 
 def validate_input(
     scope: Construct, *, input_fields: Mapping[str, str], next_state: sfn.IChainable, example: str
-) -> sfn.Choice:
+) -> sfn.IChainable:
     """``ValidateInput``: a Choice that goes to ``next_state`` only when every declared field of
     the execution input is present with its type, else to ``InvalidInput`` (a Fail state whose
-    cause lists the expected fields). Nothing has been created when it fails."""
+    cause lists the expected fields). Nothing has been created when it fails. With no declared
+    field there is nothing to check, and ``next_state`` is returned (a Choice needs a rule)."""
+    if not input_fields:
+        return next_state
     expected = ", ".join(f"{name} ({kind})" for name, kind in input_fields.items())
     invalid = sfn.Fail(
         scope,
@@ -144,8 +147,6 @@ def validate_input(
     )
     conditions = [c for name, kind in input_fields.items() for c in _refutations(f"$.{name}", kind)]
     choice = sfn.Choice(scope, "ValidateInput", comment="Fail before anything is created on bad input.")
-    if not conditions:
-        return choice.otherwise(next_state)
     return choice.when(sfn.Condition.or_(*conditions), invalid).otherwise(next_state)
 
 

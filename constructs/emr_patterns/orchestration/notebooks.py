@@ -314,14 +314,15 @@ class NotebookPipeline(Construct):
             states = self._notebook_states(index, run, bucket, key, engine_id, poll_interval)
             chain = states if chain is None else chain.next(states)
         assert chain is not None
+        writes = any(r.writes_result for r in self.notebooks)
+        if writes:  # the branch's output is the results object alone
+            chain = chain.next(sfn.Pass(self, "CollectResults", output_path="$.results"))
         run_all = sfn.Parallel(
             self,
             "RunNotebooks",
             comment="Run the notebooks in order; any failure fails this state.",
             result_path="$.run",
-            result_selector={"results.$": "$[0].results"}
-            if any(r.writes_result for r in self.notebooks)
-            else {"results": {}},
+            result_selector={"results.$": "States.ArrayGetItem($, 0)"} if writes else {"results": {}},
         )
         run_all.branch(chain)
         succeeded = sfn.Succeed(self, "Succeeded")
@@ -549,12 +550,37 @@ class NotebookPipeline(Construct):
                 max_attempts=3,
                 backoff_rate=2,
             )
+            head: sfn.IChainable = read
             tail = read
+            fields = self._fields_read_from(n)
+            if fields:
+                # A missing field would be a States.Runtime error in the next Params state, which
+                # no Catch handles: check for every field a later notebook reads, and fail here.
+                ok = sfn.Pass(self, f"ResultOk-{n}", comment=f"The result of {n} has every field read later.")
+                incomplete = sfn.Fail(
+                    self,
+                    f"ResultIncomplete-{n}",
+                    error="NotebookResultIncomplete",
+                    cause=f"The result JSON of notebook {n} lacks one of the fields later notebooks read: "
+                    + ", ".join(fields),
+                )
+                read.next(
+                    sfn.Choice(self, f"CheckResult-{n}")
+                    .when(
+                        sfn.Condition.or_(
+                            *(sfn.Condition.is_not_present(f"$.results.{n}.value.{f}") for f in fields)
+                        ),
+                        incomplete,
+                    )
+                    .otherwise(ok)
+                )
+                tail = ok
         else:
             tail = sfn.Pass(self, f"Done-{n}", comment=f"Notebook {n} finished.")
+            head = tail
         check = (
             sfn.Choice(self, f"Check-{n}")
-            .when(sfn.Condition.string_equals("$.status.Status", "FINISHED"), tail)
+            .when(sfn.Condition.string_equals("$.status.Status", "FINISHED"), head)
             .when(
                 sfn.Condition.or_(
                     *(sfn.Condition.string_equals("$.status.Status", s) for s in _FAILED_STATUSES)
@@ -566,6 +592,22 @@ class NotebookPipeline(Construct):
         )
         build.next(start).next(wait).next(describe).next(count).next(check)
         return sfn.Chain.custom(build, [tail], tail)
+
+    def _fields_read_from(self, notebook: str) -> list[str]:
+        """The result fields of ``notebook`` that later notebooks read, in order."""
+        names = [r.name for r in self.notebooks]
+        fields: list[str] = []
+        for later in self.notebooks[names.index(notebook) + 1 :]:
+            previous = names[names.index(later.name) - 1]
+            for value in later.parameters.values():
+                if (
+                    isinstance(value, NotebookParam)
+                    and value.source == "result"
+                    and (value.notebook or previous) == notebook
+                    and value.field not in fields
+                ):
+                    fields.append(value.field)
+        return fields
 
     def _param_expression(self, value: NotebookParam, previous: str | None) -> str:
         if value.source == "execution_name":
