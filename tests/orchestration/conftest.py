@@ -117,7 +117,12 @@ def pipeline_app(tmp_path_factory: pytest.TempPathFactory) -> PipelineApp:
 
     app, stack, platform = make_platform()
     pipeline = TransientClusterPipeline(
-        stack, "Pipeline", platform=platform, spec=make_spec(), steps=make_steps()
+        stack,
+        "Pipeline",
+        platform=platform,
+        spec=make_spec(),
+        steps=make_steps(),
+        input_fields={"date": "string"},
     )
     starter = iam.Role(stack, "Starter", assumed_by=iam.AccountRootPrincipal())
     pipeline.grant_start_execution(starter)

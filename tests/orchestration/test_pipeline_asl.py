@@ -19,6 +19,7 @@ import pytest
 from emr_patterns import EmrPatternsValidationError
 from emr_patterns.orchestration import EXECUTION_ARN_TAG, PipelineStep, TransientClusterPipeline
 from emr_patterns.spec import ManagedScalingSpec, ShellAccess
+from emr_patterns.spec.steps import Arg, SparkSubmitStep
 
 from ..spec.test_acceptance import assert_botocore_valid, enum_violations
 from .conftest import make_platform, make_spec, make_steps
@@ -328,7 +329,9 @@ def test_cfn_lint_clean(pipeline_app):
 
 def _build(**overrides: Any) -> TransientClusterPipeline:
     _, stack, platform = make_platform()
-    kwargs: dict[str, Any] = dict(platform=platform, spec=make_spec(), steps=make_steps())
+    kwargs: dict[str, Any] = dict(
+        platform=platform, spec=make_spec(), steps=make_steps(), input_fields={"date": "string"}
+    )
     kwargs.update(overrides)
     return TransientClusterPipeline(stack, "Pipeline", **kwargs)
 
@@ -352,6 +355,13 @@ def _build(**overrides: Any) -> TransientClusterPipeline:
             "spec.shell_access='ssh-key-pair'",
         ),
         ({"steps": ["spark-submit"]}, "steps[0]='spark-submit': is not a PipelineStep or a step builder"),
+        ({"input_fields": None}, "steps[2]='$.input.date': reads a JSONPath from untyped input"),
+        (
+            {"steps": [SparkSubmitStep(name="p", main="s3://code/p.py", args=(Arg.path("$.date"),))]},
+            "steps[0]='$.date': reads a JSONPath from untyped input",
+        ),
+        ({"input_fields": {"date": "text"}}, "input_fields['date']='text': is not an input type"),
+        ({"input_fields": {"modes": "array"}}, "declares 'modes'"),
     ],
 )
 def test_bad_props_name_prop_value_and_fix(overrides, expected):
@@ -410,7 +420,9 @@ def test_instance_groups_render_a_valid_request_in_one_subnet():
         ),
         idle_timeout_seconds=600,
     )
-    TransientClusterPipeline(stack, "Pipeline", platform=platform, spec=spec, steps=make_steps())
+    TransientClusterPipeline(
+        stack, "Pipeline", platform=platform, spec=spec, steps=make_steps(), input_fields={"date": "string"}
+    )
     (machine,) = Template.from_stack(stack).find_resources("AWS::StepFunctions::StateMachine").values()
     asl = json.loads(resolve_tokens(machine["Properties"]["DefinitionString"]))
     ((_, create),) = _tasks(asl, "createCluster.sync")

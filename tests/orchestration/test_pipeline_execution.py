@@ -176,7 +176,7 @@ def test_a_failing_final_terminate_is_retried_by_the_failure_branch(machine):
 
 
 def test_a_failed_creation_fails_without_steps(machine):
-    described, ledger = machine.run("nocluster", {"modes": ["full"]}, fail=("create",))
+    described, ledger = machine.run("nocluster", {"modes": ["full"], "date": "2026-12-01"}, fail=("create",))
     assert described["status"] == "FAILED"
     assert described["error"] == "DynamoDB.ConditionalCheckFailedException", described.get("cause")
     assert ledger == []
@@ -192,13 +192,15 @@ def test_a_failed_creation_fails_without_steps(machine):
         {"modes": True},
         {"modes": []},
         {"modes": {"a": 1}},
+        {"modes": ["full"]},
+        {"modes": ["full"], "date": 20261201},
     ],
-    ids=["missing", "null", "string", "number", "boolean", "empty", "object"],
+    ids=["missing", "null", "string", "number", "boolean", "empty", "object", "no-date", "numeric-date"],
 )
 def test_bad_input_fails_before_any_cluster_exists(machine, payload):
     name = "bad-" + str(abs(hash(json.dumps(payload))))
     described, ledger = machine.run(name, payload)
     assert described["status"] == "FAILED"
     assert described["error"] == "InvalidInput"
-    assert "modes" in described["cause"]
+    assert "modes (array), date (string)" in described["cause"]
     assert ledger == []

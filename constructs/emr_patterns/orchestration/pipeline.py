@@ -184,6 +184,7 @@ class TransientClusterPipeline(Construct):
         problems += _spec_problems(spec)
         problems += _steps_problems(steps)
         problems += input_fields_problems("input_fields", input_fields)
+        problems += _untyped_input_problems(steps, input_fields or {})
         if input_fields and "modes" in input_fields:
             problems.append(
                 problem(
@@ -334,6 +335,38 @@ def _pipeline_step_json(step: PipelineStep, previous: str | None) -> tuple[dict[
     else:
         hadoop["Args"] = list(step.args)
     return {"ActionOnFailure": "CONTINUE", "HadoopJarStep": hadoop}, output_value
+
+
+def _untyped_input_problems(steps: Any, input_fields: Mapping[str, str]) -> list[str]:
+    """A step builder's JSONPaths may read only the Map item (``$.mode``, ``$.ClusterId``), the
+    context object (``$$.``) and declared input fields (``$.input.<field>``): a path to anything
+    else fails at run time with ``States.Runtime``, which no Catch handles."""
+    if not isinstance(steps, Sequence) or isinstance(steps, str):
+        return []
+    out = []
+    for i, step in enumerate(steps):
+        if not isinstance(step, _BUILDER_STEPS):
+            continue
+        for path in step.json_paths:
+            if path.startswith("$$.") or path in ("$.mode", "$.ClusterId"):
+                continue
+            field = path[len("$.input.") :] if path.startswith("$.input.") else None
+            declared = field is not None and any(
+                field == name or field.startswith(f"{name}.") or field.startswith(f"{name}[")
+                for name in input_fields
+            )
+            if not declared:
+                out.append(
+                    problem(
+                        f"steps[{i}]",
+                        path,
+                        "reads a JSONPath from untyped input (only $.mode, $.ClusterId, $$. and "
+                        "$.input.<declared field> exist, and are checked before any cluster starts)",
+                        f"declare the field: input_fields={{{(field or path[2:]).split('.')[0]!r}: 'string'}}, "
+                        "and read it as $.input.<field>",
+                    )
+                )
+    return out
 
 
 def _spec_problems(spec: Any) -> list[str]:
