@@ -356,13 +356,14 @@ def _untyped_input_problems(steps: Any, input_fields: Mapping[str, str]) -> list
                 for name in input_fields
             )
             if not declared:
+                root = (field or path[2:]).split(".")[0]
                 out.append(
                     problem(
                         f"steps[{i}]",
                         path,
                         "reads a JSONPath from untyped input (only $.mode, $.ClusterId, $$. and "
                         "$.input.<declared field> exist, and are checked before any cluster starts)",
-                        f"declare the field: input_fields={{{(field or path[2:]).split('.')[0]!r}: 'string'}}, "
+                        f"declare the field: input_fields={{{root!r}: 'string'}}, "
                         "and read it as $.input.<field>",
                     )
                 )
