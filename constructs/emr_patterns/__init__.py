@@ -34,6 +34,13 @@ _EXPORTS: dict[str, str] = {
     "BootstrapScript": "emr_patterns.compute.cluster",
     "WideMatrixJobs": "emr_patterns.compute.jobs",
     "TransientClusterPipeline": "emr_patterns.orchestration.pipeline",
+    "ClusterStepsPipeline": "emr_patterns.orchestration.pipeline",
+    "NestedPipelineStep": "emr_patterns.orchestration.pipeline",
+    "PipelineStep": "emr_patterns.orchestration.pipeline",
+    "NotebookPipeline": "emr_patterns.orchestration.notebooks",
+    "NotebookRun": "emr_patterns.orchestration.notebooks",
+    "NotebookParam": "emr_patterns.orchestration.notebooks",
+    "NotebookFile": "emr_patterns.orchestration.notebooks",
     "EmrClusterSweeper": "emr_patterns.orchestration.sweeper",
     "GravitonSparkClusterStack": "emr_patterns.stacks.clusters",
     "SpotFleetClusterStack": "emr_patterns.stacks.clusters",
@@ -41,6 +48,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "BootstrapScript",
+    "ClusterStepsPipeline",
     "DataLakeStorage",
     "DataPlatformNetwork",
     "EmrCluster",
@@ -52,7 +60,13 @@ __all__ = [
     "EmrSecurityConfiguration",
     "GravitonSparkClusterStack",
     "IEmrPlatform",
+    "NestedPipelineStep",
     "NetworkOptions",
+    "NotebookFile",
+    "NotebookParam",
+    "NotebookPipeline",
+    "NotebookRun",
+    "PipelineStep",
     "PlatformBaseStack",
     "RoleOptions",
     "SecurityOptions",
@@ -74,7 +88,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from emr_patterns.foundation.roles import EmrRoles
     from emr_patterns.foundation.security_configuration import EmrSecurityConfiguration
     from emr_patterns.foundation.storage import DataLakeStorage
-    from emr_patterns.orchestration.pipeline import TransientClusterPipeline
+    from emr_patterns.orchestration.notebooks import (
+        NotebookFile,
+        NotebookParam,
+        NotebookPipeline,
+        NotebookRun,
+    )
+    from emr_patterns.orchestration.pipeline import (
+        ClusterStepsPipeline,
+        NestedPipelineStep,
+        PipelineStep,
+        TransientClusterPipeline,
+    )
     from emr_patterns.orchestration.sweeper import EmrClusterSweeper
     from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
     from emr_patterns.stacks.platform_base import PlatformBaseStack

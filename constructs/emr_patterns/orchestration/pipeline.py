@@ -14,17 +14,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from emr_patterns._cfn import nag_resource
 from emr_patterns._iam import managed_policy_grant
 from emr_patterns._retention import retention_days
 from emr_patterns.compute.cluster import platform_spec_problems
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
+from emr_patterns.nag import acknowledge
 from emr_patterns.orchestration._machine import (
     EXECUTION_ARN_TAG,
     ClusterLifecycle,
@@ -43,9 +45,17 @@ from emr_patterns.spec.steps import (
     SparkSubmitStep,
 )
 
-__all__ = ["EXECUTION_ARN_TAG", "AnyStep", "PipelineStep", "TransientClusterPipeline"]
+__all__ = [
+    "EXECUTION_ARN_TAG",
+    "AnyStep",
+    "ClusterStepsPipeline",
+    "NestedPipelineStep",
+    "PipelineStep",
+    "TransientClusterPipeline",
+]
 
 
+_GIVEN_CLUSTER = "The cluster is given in each execution's input; its id is not known at deploy time."
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 _PLACEHOLDER_RE = re.compile(r"\{(mode|execution|previous_output|output)\}")
 
@@ -77,8 +87,36 @@ class PipelineStep:
         object.__setattr__(self, "args", tuple(self.args))
 
 
-AnyStep = PipelineStep | SparkSubmitStep | HiveScriptStep | CommandRunnerStep | ScriptRunnerStep
-"""What ``steps`` takes: a :class:`PipelineStep`, or a step builder of :mod:`emr_patterns.spec.steps`."""
+@dataclass(frozen=True)
+class NestedPipelineStep:
+    """A step that runs another state machine on the pipeline's cluster (``startExecution.sync:2``),
+    typically a :class:`ClusterStepsPipeline`: the outer machine owns the cluster and the loop over
+    modes, the inner one runs steps on the cluster it is given.
+
+    The nested execution gets ``{"ClusterId", "mode", "input"}`` (``input`` is the outer
+    execution's input) and is named ``<execution>-<mode>-<index>-<name>``; it is linked to the
+    outer execution (``AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID``). Its failure fails the step,
+    which terminates the cluster.
+    """
+
+    name: str
+    """Step name, as for :class:`PipelineStep`."""
+    state_machine: sfn.IStateMachine
+    """The nested state machine."""
+    timeout: Duration = field(default_factory=lambda: Duration.hours(6))
+    """Longest the nested execution may run. Default 6 hours."""
+
+
+AnyStep = (
+    PipelineStep
+    | SparkSubmitStep
+    | HiveScriptStep
+    | CommandRunnerStep
+    | ScriptRunnerStep
+    | NestedPipelineStep
+)
+"""What ``steps`` takes: a :class:`PipelineStep`, a step builder of :mod:`emr_patterns.spec.steps`
+or a :class:`NestedPipelineStep`."""
 _BUILDER_STEPS = (SparkSubmitStep, HiveScriptStep, CommandRunnerStep, ScriptRunnerStep)
 
 
@@ -220,38 +258,7 @@ class TransientClusterPipeline(Construct):
         create = self.cluster.create
         terminate_after_failure = self.cluster.terminate_after_failure
 
-        chain: sfn.IChainable | None = None
-        last: sfn.INextable | None = None
-        previous: str | None = None
-        for index, step in enumerate(self.steps, start=1):
-            if isinstance(step, PipelineStep):
-                step_json, output_value = _pipeline_step_json(step, previous)
-                step_timeout = step.timeout
-            else:
-                step_json, output_value = dict(step.to_sfn_step()), None
-                step_timeout = default_step_timeout
-            step_json.pop("Name", None)
-            step_json = {
-                "Name.$": f"States.Format('{{}}-{index:02d}-{escape(step.name)}', $.mode)",
-                **step_json,
-            }
-            state = task(
-                self,
-                f"Step{index}-{step.name}",
-                "elasticmapreduce:addStep.sync",
-                {"ClusterId.$": "$.ClusterId", "Step": step_json},
-                step_timeout,
-                result_path="$.step",
-                comment=f"Step {index} ({step.name}) for the current mode.",
-            )
-            previous = output_value if output_value is not None else previous
-            if chain is None:
-                chain = state
-            else:
-                assert last is not None
-                last.next(state)
-            last = state
-        assert chain is not None
+        chain, self.nested_state_machines = _step_chain(self, self.steps, default_step_timeout)
         for_each_mode = sfn.Map(
             self,
             "ForEachMode",
@@ -287,7 +294,7 @@ class TransientClusterPipeline(Construct):
             definition=validate,
             timeout=timeout,
             retention=retention,
-            statements=self.cluster.statements(),
+            statements=[*self.cluster.statements(), *_nested_statements(self, self.nested_state_machines)],
             description=f"Step Functions pipeline {self.node.path}: transient EMR clusters",
             policy_description="Create, step and terminate transient EMR clusters; pass two cluster roles",
             comment=f"Transient EMR cluster {spec.name}: create, run steps per mode, terminate",
@@ -296,6 +303,13 @@ class TransientClusterPipeline(Construct):
         self.role = machine.role
         self.emr_policy = machine.policy
         self.state_machine = machine.state_machine
+        for execution in _nested_execution_arns(self, self.nested_state_machines):
+            acknowledge(
+                self.emr_policy,
+                f"AwsSolutions-IAM5[Resource::{nag_resource(self, execution)}]",
+                "The nested pipeline's executions are named at run time; the policy allows only the "
+                "executions of that one state machine.",
+            )
 
     # ---- public -----------------------------------------------------------------------------------
     @property
@@ -313,6 +327,233 @@ class TransientClusterPipeline(Construct):
             resource_arns=[self.state_machine.state_machine_arn],
             description=f"Start executions of the pipeline {self.node.path}",
         )
+
+
+class ClusterStepsPipeline(Construct):
+    """A state machine that runs steps, in order, on a cluster it is given: the inner machine.
+
+    Its input is ``{"ClusterId": "j-...", "mode": "...", "input": {...}}``, which is what a
+    :class:`NestedPipelineStep` of a :class:`TransientClusterPipeline` passes (the outer machine
+    creates and always terminates the cluster, and loops over the modes); it can also run steps
+    on a long-running cluster. ``ValidateInput`` checks ``ClusterId``, ``mode`` and the declared
+    ``input_fields`` first. A failed step fails the execution with the step's error and cause.
+    It creates and terminates no cluster, and its role cannot.
+
+    Args:
+        scope: parent construct.
+        id: construct id.
+        platform: the platform (same account and region).
+        steps: the steps, in order (as for :class:`TransientClusterPipeline`, nested steps
+            excepted).
+        input_fields: fields of ``input`` the steps read, as for
+            :class:`TransientClusterPipeline`. Default: none.
+        timeout: longest an execution may run. Default 6 hours.
+        step_timeout: longest a step builder's step may run. Default 6 hours.
+        log_retention_days: days the execution logs are kept. Default
+            :data:`~emr_patterns.defaults.LOG_GROUP_RETENTION_DAYS`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: IEmrPlatform,
+        steps: Sequence[AnyStep],
+        input_fields: Mapping[str, str] | None = None,
+        timeout: Duration | None = None,
+        step_timeout: Duration | None = None,
+        log_retention_days: int = LOG_GROUP_RETENTION_DAYS,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = check_platform(self, "platform", platform)
+        problems += _steps_problems(steps)
+        problems += [
+            problem(
+                f"steps[{i}]", s.name, "is a NestedPipelineStep", "nest pipelines in the outer machine only"
+            )
+            for i, s in enumerate(steps if isinstance(steps, Sequence) else ())
+            if isinstance(s, NestedPipelineStep)
+        ]
+        problems += input_fields_problems("input_fields", input_fields)
+        problems += _untyped_input_problems(steps, input_fields or {})
+        retention = retention_days("log_retention_days", log_retention_days, problems)
+        raise_if_problems(f"ClusterStepsPipeline '{self.node.path}'", problems)
+        self.platform = platform
+        self.steps = tuple(steps)
+        chain, _ = _step_chain(self, self.steps, step_timeout or Duration.hours(6))
+        fields = {"ClusterId": "string", "mode": "string"}
+        fields.update({f"input.{k}": v for k, v in (input_fields or {}).items()})
+        validate = validate_input(self, input_fields=fields, next_state=chain, example=example_input(fields))
+        stack = Stack.of(self)
+        clusters = stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")
+        machine = PipelineMachine(
+            self,
+            platform,
+            definition=validate,
+            timeout=timeout or Duration.hours(6),
+            retention=retention,
+            statements=[
+                iam.PolicyStatement(
+                    sid="ClusterSteps",
+                    actions=[
+                        "elasticmapreduce:AddJobFlowSteps",
+                        "elasticmapreduce:DescribeStep",
+                        "elasticmapreduce:CancelSteps",
+                    ],
+                    resources=[
+                        stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="SyncIntegrationRule",
+                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                    resources=[
+                        stack.format_arn(
+                            service="events",
+                            resource="rule",
+                            resource_name="StepFunctionsGetEventForEMRAddJobFlowStepsRule",
+                        )
+                    ],
+                ),
+            ],
+            description=f"Step Functions pipeline {self.node.path}: steps on a given EMR cluster",
+            policy_description="Add steps to EMR clusters and wait for them",
+            comment="Run steps in order on the cluster in the input",
+            wildcard_reason=_GIVEN_CLUSTER,
+        )
+        self.log_group = machine.log_group
+        self.role = machine.role
+        self.emr_policy = machine.policy
+        self.state_machine = machine.state_machine
+        acknowledge(
+            self.emr_policy,
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, clusters)}]",
+            _GIVEN_CLUSTER,
+        )
+
+    @property
+    def state_machine_arn(self) -> str:
+        """ARN of the state machine."""
+        return self.state_machine.state_machine_arn
+
+
+def _step_chain(
+    scope: Construct, steps: Sequence[AnyStep], default_step_timeout: Duration
+) -> tuple[sfn.IChainable, list[sfn.IStateMachine]]:
+    """The steps as ``addStep.sync`` (or nested ``startExecution.sync:2``) tasks in order, reading
+    ``$.ClusterId``, ``$.mode`` and ``$.input``; and the nested state machines."""
+    first: sfn.IChainable | None = None
+    last: sfn.INextable | None = None
+    previous: str | None = None
+    nested: list[sfn.IStateMachine] = []
+    for index, step in enumerate(steps, start=1):
+        state: sfn.CustomState
+        if isinstance(step, NestedPipelineStep):
+            nested.append(step.state_machine)
+            state = task(
+                scope,
+                f"Step{index}-{step.name}",
+                "states:startExecution.sync:2",
+                {
+                    "StateMachineArn": step.state_machine.state_machine_arn,
+                    "Name.$": f"States.Format('{{}}-{{}}-{index:02d}-{escape(step.name)}', "
+                    "$$.Execution.Name, $.mode)",
+                    "Input": {
+                        "ClusterId.$": "$.ClusterId",
+                        "mode.$": "$.mode",
+                        "input.$": "$.input",
+                        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id",
+                    },
+                },
+                step.timeout,
+                result_path="$.step",
+                comment=f"Step {index} ({step.name}): run the nested pipeline on this cluster and mode.",
+            )
+        else:
+            if isinstance(step, PipelineStep):
+                step_json, output_value = _pipeline_step_json(step, previous)
+                step_timeout = step.timeout
+            else:
+                step_json, output_value = dict(step.to_sfn_step()), None
+                step_timeout = default_step_timeout
+            step_json.pop("Name", None)
+            step_json = {
+                "Name.$": f"States.Format('{{}}-{index:02d}-{escape(step.name)}', $.mode)",
+                **step_json,
+            }
+            state = task(
+                scope,
+                f"Step{index}-{step.name}",
+                "elasticmapreduce:addStep.sync",
+                {"ClusterId.$": "$.ClusterId", "Step": step_json},
+                step_timeout,
+                result_path="$.step",
+                comment=f"Step {index} ({step.name}) for the current mode.",
+            )
+            previous = output_value if output_value is not None else previous
+        if first is None:
+            first = state
+        else:
+            assert last is not None
+            last.next(state)
+        last = state
+    assert first is not None
+    return first, nested
+
+
+def _machine_name(stack: Stack, machine: sfn.IStateMachine) -> str:
+    """The machine's name: its ``Name`` attribute when it is defined in the app, else parsed
+    from its ARN."""
+    name = getattr(machine, "state_machine_name", None)
+    if isinstance(name, str):
+        return name
+    return str(stack.split_arn(machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name)
+
+
+def _nested_execution_arns(scope: Construct, machines: Sequence[sfn.IStateMachine]) -> list[str]:
+    stack = Stack.of(scope)
+    return [
+        stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{_machine_name(stack, m)}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        for m in machines
+    ]
+
+
+def _nested_statements(scope: Construct, machines: Sequence[sfn.IStateMachine]) -> list[iam.PolicyStatement]:
+    """What ``startExecution.sync:2`` needs: start the nested machines, watch and stop their
+    executions, and Step Functions' managed EventBridge rule."""
+    if not machines:
+        return []
+    stack = Stack.of(scope)
+    executions = _nested_execution_arns(scope, machines)
+    return [
+        iam.PolicyStatement(
+            sid="StartNestedPipelines",
+            actions=["states:StartExecution"],
+            resources=[m.state_machine_arn for m in machines],
+        ),
+        iam.PolicyStatement(
+            sid="WatchNestedPipelines",
+            actions=["states:DescribeExecution", "states:StopExecution"],
+            resources=executions,
+        ),
+        iam.PolicyStatement(
+            sid="NestedSyncRule",
+            actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            resources=[
+                stack.format_arn(
+                    service="events",
+                    resource="rule",
+                    resource_name="StepFunctionsGetEventsForStepFunctionsExecutionRule",
+                )
+            ],
+        ),
+    ]
 
 
 def _pipeline_step_json(step: PipelineStep, previous: str | None) -> tuple[dict[str, Any], str | None]:
@@ -417,7 +658,7 @@ def _spec_problems(spec: Any) -> list[str]:
 
 def _steps_problems(steps: Any) -> list[str]:
     if (
-        isinstance(steps, (str, PipelineStep, *_BUILDER_STEPS))
+        isinstance(steps, (str, PipelineStep, NestedPipelineStep, *_BUILDER_STEPS))
         or not isinstance(steps, Sequence)
         or not steps
     ):
@@ -432,12 +673,12 @@ def _steps_problems(steps: Any) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for i, step in enumerate(steps):
-        if not isinstance(step, (PipelineStep, *_BUILDER_STEPS)):
+        if not isinstance(step, (PipelineStep, NestedPipelineStep, *_BUILDER_STEPS)):
             out.append(
                 problem(
                     f"steps[{i}]",
                     step,
-                    "is not a PipelineStep or a step builder",
+                    "is not a PipelineStep, NestedPipelineStep or a step builder",
                     "wrap it in PipelineStep(...) or build a SparkSubmitStep, HiveScriptStep, "
                     "CommandRunnerStep or ScriptRunnerStep",
                 )
@@ -457,6 +698,18 @@ def _steps_problems(steps: Any) -> list[str]:
                 problem(f"steps[{i}].name", step.name, "is used twice", "give every step its own name")
             )
         seen.add(step.name)
+        if isinstance(step, NestedPipelineStep):
+            if not hasattr(step.state_machine, "state_machine_arn"):
+                out.append(
+                    problem(
+                        f"steps[{i}].state_machine",
+                        step.state_machine,
+                        "is not a state machine",
+                        "pass ClusterStepsPipeline(...).state_machine or an imported state machine",
+                    )
+                )
+            out += _timeout_problems(f"steps[{i}].timeout", step.timeout)
+            continue
         if not isinstance(step, PipelineStep):
             continue
         if not step.args or any(not isinstance(a, str) for a in step.args):
@@ -474,14 +727,12 @@ def _steps_problems(steps: Any) -> list[str]:
                     "pass the input location explicitly",
                 )
             )
-        seconds = step.timeout.to_seconds() if isinstance(step.timeout, Duration) else None
-        if seconds is None or seconds < 60:
-            out.append(
-                problem(
-                    f"steps[{i}].timeout",
-                    step.timeout,
-                    "must be a Duration of 1 minute or more",
-                    "use Duration.hours(6)",
-                )
-            )
+        out += _timeout_problems(f"steps[{i}].timeout", step.timeout)
     return out
+
+
+def _timeout_problems(prop: str, timeout: Any) -> list[str]:
+    seconds = timeout.to_seconds() if isinstance(timeout, Duration) else None
+    if seconds is None or seconds < 60:
+        return [problem(prop, timeout, "must be a Duration of 1 minute or more", "use Duration.hours(6)")]
+    return []
