@@ -354,7 +354,10 @@ def _build(**overrides: Any) -> TransientClusterPipeline:
             {"spec": make_spec(shell_access=ShellAccess.SSH_KEY_PAIR, ec2_key_name="ops")},
             "spec.shell_access='ssh-key-pair'",
         ),
-        ({"steps": ["spark-submit"]}, "steps[0]='spark-submit': is not a PipelineStep, NestedPipelineStep or a step builder"),
+        (
+            {"steps": ["spark-submit"]},
+            "steps[0]='spark-submit': is not a PipelineStep, NestedPipelineStep or a step builder",
+        ),
         ({"input_fields": None}, "steps[2]='$.input.date': reads a JSONPath from untyped input"),
         (
             {"steps": [SparkSubmitStep(name="p", main="s3://code/p.py", args=(Arg.path("$.date"),))]},
