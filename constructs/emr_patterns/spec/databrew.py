@@ -205,7 +205,7 @@ is required here (DataBrew would name the column itself; a recipe that names it 
 
 
 def _close(word: str, options: Iterable[str]) -> str:
-    found = difflib.get_close_matches(word, sorted(options), n=1)
+    found = difflib.get_close_matches(word, sorted(str(o) for o in options), n=1)
     return f"did you mean {found[0]!r}? " if found else ""
 
 
@@ -412,7 +412,7 @@ def step_problems(where: str, step: object) -> list[str]:
         elif name in spec.booleans and value not in ("true", "false"):
             issue, fix = "is not 'true' or 'false'", "pass 'true' or 'false'"
         elif name in spec.choices and value not in spec.choices[name]:
-            issue = f"is not a {name} {spec.name} takes"
+            issue = f"is not a {name} value"
             fix = f"{_close(value, spec.choices[name])}use one of {', '.join(sorted(spec.choices[name]))}"
         if issue:
             out.append(problem(at, value, f"{issue} ({spec.name})", fix))
