@@ -877,9 +877,7 @@ class Recipe:
 
         Every step is checked against :data:`OPERATIONS`; problems name ``steps[i]``.
         """
-        raise_if_problems(
-            f"Recipe {name!r}", validate_steps(list(steps) if isinstance(steps, tuple) else steps)
-        )
+        raise_if_problems(f"Recipe {name!r}", validate_steps(steps))
         out: list[RecipeStep] = []
         for step in steps:
             conditions = tuple(
