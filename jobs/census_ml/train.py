@@ -165,12 +165,6 @@ def write_text(spark: Any, uri: str, text: str) -> None:
         stream.close()
 
 
-def read_text(spark: Any, uri: str) -> str:
-    """Read ``uri`` (UTF-8) through Hadoop's FileSystem."""
-    lines = spark.sparkContext.textFile(uri, 1).collect()
-    return "\n".join(lines)
-
-
 def _join(base: str, name: str) -> str:
     return base.rstrip("/") + "/" + name
 
