@@ -38,7 +38,9 @@ _RATE_UNITS = {"minute": "minutes", "hour": "hours", "day": "days"}
 _AT_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-_EXAMPLES = "rate(1 hour), rate(15 minutes), cron(0 2 * * ? *), cron(0 18 ? * MON-FRI *) or at(2030-01-31T08:00:00)"
+_EXAMPLES = (
+    "rate(1 hour), rate(15 minutes), cron(0 2 * * ? *), cron(0 18 ? * MON-FRI *) or at(2030-01-31T08:00:00)"
+)
 
 
 @dataclass(frozen=True)
@@ -171,12 +173,15 @@ def cron_problems(fields_text: str) -> list[str]:
             f"cron needs exactly six fields separated by single spaces (minutes hours day-of-month month "
             f"day-of-week year), got {len([f for f in fields if f])}"
         ]
-    issues = [issue for field, text in zip(CRON_FIELDS, fields, strict=True) for issue in _field_issues(field, text)]
+    issues = [
+        issue for field, text in zip(CRON_FIELDS, fields, strict=True) for issue in _field_issues(field, text)
+    ]
     day_of_month, day_of_week = fields[2], fields[4]
     if (day_of_month == "?") == (day_of_week == "?"):
         issues.append(
             "exactly one of day-of-month and day-of-week must be '?' "
-            f"(got {day_of_month!r} and {day_of_week!r}); for example cron(0 2 * * ? *) or cron(0 2 ? * MON *)"
+            f"(got {day_of_month!r} and {day_of_week!r}); "
+            "for example cron(0 2 * * ? *) or cron(0 2 ? * MON *)"
         )
     return issues
 
