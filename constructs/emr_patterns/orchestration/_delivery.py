@@ -149,7 +149,7 @@ def _json_problems(prop: str, value: Any, path: str, problems: list[str], angle_
                         ),
                     )
                 )
-    elif isinstance(value, float) and not Token.is_unresolved(value) and not math.isfinite(value):
+    elif isinstance(value, float) and not math.isfinite(value):  # never hand NaN to jsii (JSON)
         problems.append(problem(where, value, "is not a finite number", "JSON has no NaN or Infinity"))
     elif value is not None and not isinstance(value, bool | int | float):
         problems.append(

@@ -108,6 +108,8 @@ def _item_issues(field: CronField, item: str) -> list[str]:
     bounds = [start, end] if dash else [start]
     for text in bounds:
         stray = sorted({c for c in text if c in "*?LW#"})
+        if field.value(text) is not None:
+            continue
         if stray:
             issues.append(
                 f"{field.name} item {item!r} uses {''.join(stray)!r}, which cannot be combined "
