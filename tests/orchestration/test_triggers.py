@@ -496,6 +496,49 @@ def test_cfn_lint_clean(built: Built) -> None:
     assert passed, output
 
 
+@pytest.mark.parametrize("env", [None, {"account": "123456789012", "region": "eu-west-1"}])
+def test_platform_in_its_own_stack_synthesizes_without_cycles_or_findings(env: Any) -> None:
+    """The shape users deploy: a platform stack and a pipeline stack. The triggers and the
+    notifications add nothing to the platform stack that points back at the pipeline stack."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_s3 as s3
+
+    from emr_patterns.foundation.options import SecurityOptions
+    from emr_patterns.foundation.platform import EmrPlatform
+    from emr_patterns.gates import nag_findings
+    from emr_patterns.orchestration import TransientClusterPipeline
+    from emr_patterns.orchestration.notifications import PipelineNotifications
+    from emr_patterns.orchestration.triggers import PipelineSchedule, S3UploadTrigger
+
+    app = App()
+    platform_stack = Stack(app, "Platform", env=env)
+    certs = s3.Bucket.from_bucket_name(platform_stack, "Certs", "certs-bucket")
+    platform = EmrPlatform(
+        platform_stack,
+        "Platform",
+        security=SecurityOptions(certificate_bucket=certs, certificate_key="emr/tls.zip"),
+    )
+    stack = Stack(app, "Pipelines", env=env)
+    pipeline = TransientClusterPipeline(
+        stack, "Pipeline", platform=platform, spec=make_spec(), steps=make_steps()
+    )
+    machine = pipeline.state_machine
+    S3UploadTrigger(
+        stack,
+        "OnUpload",
+        platform=platform,
+        state_machine=machine,
+        bucket=platform.data_buckets[1],
+        prefix="in/",
+    )
+    PipelineSchedule(stack, "Daily", platform=platform, state_machine=machine, expression="rate(1 day)")
+    PipelineNotifications(stack, "Notify", state_machines=[machine])
+    cloud = app.synth()
+    platform_template = json.dumps(cloud.get_stack_by_name("Platform").template)
+    assert "Fn::ImportValue" not in platform_template and "Pipelines" not in platform_template
+    assert nag_findings(app) == []
+
+
 # ---- bad props -----------------------------------------------------------------------------------------
 def _upload(**overrides: Any) -> Any:
     from emr_patterns.orchestration import TransientClusterPipeline

@@ -22,6 +22,7 @@ from emr_patterns.errors import problem
 __all__ = [
     "CRON_FIELDS",
     "SCHEDULER_CONTEXT_ATTRIBUTES",
+    "CronField",
     "cron_problems",
     "schedule_expression_problems",
     "timezone_problems",
