@@ -25,7 +25,12 @@ from emr_patterns.defaults import (
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.nag import acknowledge_rules, checkov_skip, rule_in_packs
 
-__all__ = ["DataLakeStorage", "LakeLayout"]
+__all__ = [
+    "DataLakeStorage",
+    "LakeLayout",
+    "enable_event_bridge_notifications",
+    "event_bridge_notifications_enabled",
+]
 
 #: Every bucket the platform creates (besides access logs), by purpose.
 PLATFORM_BUCKETS = ("raw", "work", "curated", "logs", "artifacts")
@@ -64,6 +69,10 @@ class DataLakeStorage(Construct):
     SSL-only bucket policy, versioning, server access logs to the access-logs bucket, noncurrent
     versions expiring, incomplete multipart uploads aborted, RETAIN on stack deletion (DESTROY and
     auto-delete only with the context flag ``emr-patterns:removeDataOnDestroy``).
+
+    The data buckets (raw, work, curated) send their events to EventBridge (the bucket's own
+    ``NotificationConfiguration``, no custom resource), so an
+    :class:`~emr_patterns.orchestration.S3UploadTrigger` can start a pipeline on upload.
 
     The access-logs bucket is the one exception to SSE-KMS: S3 server access logging can only
     deliver to a bucket encrypted with SSE-S3, so it uses S3-managed keys (acknowledged in the
@@ -218,6 +227,8 @@ class DataLakeStorage(Construct):
                 auto_delete_objects=destroy,
             )
             self._log_access_to(bucket, f"{purpose}/")
+            if purpose in DATA_BUCKETS:
+                enable_event_bridge_notifications(bucket)
             acknowledge_rules(
                 bucket,
                 rule_in_packs("S3BucketReplicationEnabled"),
@@ -278,3 +289,55 @@ class DataLakeStorage(Construct):
         for grant in grants[1:]:
             combined = combined.combine(grant)
         return combined
+
+
+def enable_event_bridge_notifications(bucket: s3.Bucket) -> None:
+    """Send every event of ``bucket`` to EventBridge, through the bucket's own CloudFormation property.
+
+    Sets ``NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled`` on the
+    ``AWS::S3::Bucket``. ``s3.Bucket(event_bridge_enabled=True)`` would instead add the
+    ``BucketNotifications`` custom resource and its Lambda function. Do not also call
+    ``bucket.add_event_notification(...)``: that custom resource writes the whole notification
+    configuration and would drop this setting.
+    """
+    cfn = cast(s3.CfnBucket, cfn_of(bucket))
+    current = cfn.notification_configuration
+    if isinstance(current, s3.CfnBucket.NotificationConfigurationProperty):
+        cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            ),
+            lambda_configurations=current.lambda_configurations,
+            queue_configurations=current.queue_configurations,
+            topic_configurations=current.topic_configurations,
+        )
+        return
+    cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+        event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+    )
+
+
+def event_bridge_notifications_enabled(bucket: s3.IBucket) -> bool | None:
+    """Whether ``bucket`` sends its events to EventBridge, as far as this app can tell.
+
+    True when the bucket is defined in the app with
+    ``NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled`` set
+    (:func:`enable_event_bridge_notifications`); False when it is defined in the app without it
+    and without aws-cdk's ``Notifications`` custom resource; None when the app cannot tell: an
+    imported bucket (its owner decides), or a bucket whose notifications aws-cdk manages with that
+    custom resource (``event_bridge_enabled=True`` or ``add_event_notification``).
+    """
+    cfn = bucket.node.default_child
+    if not isinstance(cfn, s3.CfnBucket):
+        return None
+    config = cfn.notification_configuration
+    if isinstance(config, s3.CfnBucket.NotificationConfigurationProperty):
+        bridge = config.event_bridge_configuration
+        if (
+            isinstance(bridge, s3.CfnBucket.EventBridgeConfigurationProperty)
+            and bridge.event_bridge_enabled is True
+        ):
+            return True
+    if bucket.node.try_find_child("Notifications") is not None:
+        return None
+    return False
