@@ -41,6 +41,9 @@ _EXPORTS: dict[str, str] = {
     "NotebookRun": "emr_patterns.orchestration.notebooks",
     "NotebookParam": "emr_patterns.orchestration.notebooks",
     "NotebookFile": "emr_patterns.orchestration.notebooks",
+    "S3UploadTrigger": "emr_patterns.orchestration.triggers",
+    "PipelineSchedule": "emr_patterns.orchestration.triggers",
+    "PipelineNotifications": "emr_patterns.orchestration.notifications",
     "EmrClusterSweeper": "emr_patterns.orchestration.sweeper",
     "GravitonSparkClusterStack": "emr_patterns.stacks.clusters",
     "SpotFleetClusterStack": "emr_patterns.stacks.clusters",
@@ -66,9 +69,12 @@ __all__ = [
     "NotebookParam",
     "NotebookPipeline",
     "NotebookRun",
+    "PipelineNotifications",
+    "PipelineSchedule",
     "PipelineStep",
     "PlatformBaseStack",
     "RoleOptions",
+    "S3UploadTrigger",
     "SecurityOptions",
     "SpotFleetClusterStack",
     "StorageOptions",
@@ -94,6 +100,7 @@ if TYPE_CHECKING:  # pragma: no cover
         NotebookPipeline,
         NotebookRun,
     )
+    from emr_patterns.orchestration.notifications import PipelineNotifications
     from emr_patterns.orchestration.pipeline import (
         ClusterStepsPipeline,
         NestedPipelineStep,
@@ -101,6 +108,7 @@ if TYPE_CHECKING:  # pragma: no cover
         TransientClusterPipeline,
     )
     from emr_patterns.orchestration.sweeper import EmrClusterSweeper
+    from emr_patterns.orchestration.triggers import PipelineSchedule, S3UploadTrigger
     from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
     from emr_patterns.stacks.platform_base import PlatformBaseStack
 

@@ -4,10 +4,14 @@
 item of the input's ``modes`` and terminates it, also when anything fails; a
 ``NestedPipelineStep`` runs a ``ClusterStepsPipeline`` (steps on a given cluster) inside it.
 ``NotebookPipeline`` runs EMR notebooks in order, one's result feeding the next's parameters.
-``EmrClusterSweeper`` terminates the clusters an aborted, timed-out or failed execution left
-running. This layer imports only ``spec``, ``foundation`` and ``compute``.
+``S3UploadTrigger`` and ``PipelineSchedule`` start a pipeline on an upload or a schedule;
+``PipelineNotifications`` tells a topic how each execution ended. ``EmrClusterSweeper``
+terminates the clusters an aborted, timed-out or failed execution left running.
+``asl_to_mermaid`` draws a machine. This layer imports only ``spec``, ``foundation`` and
+``compute``.
 """
 
+from emr_patterns.orchestration.diagram import asl_to_mermaid
 from emr_patterns.orchestration.notebooks import (
     NOTEBOOK_APPLICATIONS,
     NotebookFile,
@@ -15,6 +19,7 @@ from emr_patterns.orchestration.notebooks import (
     NotebookPipeline,
     NotebookRun,
 )
+from emr_patterns.orchestration.notifications import PipelineNotifications
 from emr_patterns.orchestration.pipeline import (
     EXECUTION_ARN_TAG,
     ClusterStepsPipeline,
@@ -23,6 +28,7 @@ from emr_patterns.orchestration.pipeline import (
     TransientClusterPipeline,
 )
 from emr_patterns.orchestration.sweeper import DEFAULT_TAG_KEY, SWEPT_STATUSES, EmrClusterSweeper
+from emr_patterns.orchestration.triggers import PipelineSchedule, S3UploadTrigger
 
 __all__ = [
     "DEFAULT_TAG_KEY",
@@ -36,6 +42,10 @@ __all__ = [
     "NotebookParam",
     "NotebookPipeline",
     "NotebookRun",
+    "PipelineNotifications",
+    "PipelineSchedule",
     "PipelineStep",
+    "S3UploadTrigger",
     "TransientClusterPipeline",
+    "asl_to_mermaid",
 ]
