@@ -209,6 +209,8 @@ def read_csv(spark: Any, uri: str) -> Any:
         if "UNABLE_TO_INFER_SCHEMA" in text or "Unable to infer schema" in text:
             raise InputError(f"--input {uri}: no CSV data (empty files or an empty folder)") from None
         raise
+    if not columns:
+        raise InputError(f"--input {uri}: no CSV data (empty files or an empty folder)")
     return raw.toDF(*[c.strip().lower() for c in columns])
 
 
@@ -260,18 +262,22 @@ def bad_rows_message(uri: str, count: int, examples: List[Any], limit: int) -> s
 def clean(frame: Any, uri: str, max_bad_rows: int) -> Dict[str, Any]:
     """Drop bad (up to ``max_bad_rows``), null and duplicate rows; the rows and their counts."""
     frame = frame.cache()
-    total = frame.count()
+    is_bad = F.col("_bad") != ""
+    has_null = F.greatest(*[F.col(c).isNull() for c in COLUMNS])
+    counts = frame.agg(
+        F.count(F.lit(1)).alias("total"),
+        F.sum(is_bad.cast("long")).alias("bad"),
+        F.sum((~is_bad & has_null).cast("long")).alias("null"),
+    ).first()
+    total, bad_count, null_count = counts["total"], counts["bad"] or 0, counts["null"] or 0
     if total == 0:
         raise InputError(f"--input {uri}: the header has no data rows under it")
-    bad = frame.filter(F.col("_bad") != "")
-    bad_count = bad.count()
     if bad_count > max_bad_rows:
-        raise InputError(bad_rows_message(uri, bad_count, bad.limit(QUOTED_BAD_ROWS).collect(), max_bad_rows))
-    good = frame.filter(F.col("_bad") == "").select(*COLUMNS)
-    complete = good.dropna(how="any")
-    null_count = total - bad_count - complete.count()
-    rows = complete.dropDuplicates(list(COLUMNS)).cache()
+        examples = frame.filter(is_bad).limit(QUOTED_BAD_ROWS).collect()
+        raise InputError(bad_rows_message(uri, bad_count, examples, max_bad_rows))
+    rows = frame.filter(~is_bad).select(*COLUMNS).dropna(how="any").dropDuplicates(list(COLUMNS)).cache()
     out = rows.count()
+    frame.unpersist()
     if out == 0:
         raise InputError(f"--input {uri}: no rows left after dropping rows with empty values")
     return {
