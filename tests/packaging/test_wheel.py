@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 _SKIP_PARTS = {"__pycache__"}
+_SHIPPED_SUFFIXES = (".py", ".json", ".typed", ".sh", ".txt", ".csv", ".ipynb")
 
 
 def _source_files() -> dict[str, Path]:
@@ -31,7 +32,7 @@ def _source_files() -> dict[str, Path]:
             rel = path.relative_to(root)
             if path.is_dir() or _SKIP_PARTS & set(rel.parts) or path.suffix == ".pyc":
                 continue
-            if path.suffix in (".py", ".json", ".typed", ".sh", ".txt", ".csv") or path.name == "py.typed":
+            if path.suffix in _SHIPPED_SUFFIXES or path.name == "py.typed":
                 expected[f"{target}/{rel.as_posix()}"] = path
     return expected
 
@@ -45,6 +46,9 @@ def test_wheel_holds_every_construct_job_and_handler(wheel):
         "a top-level package would shadow or leak"
     )
     assert "emr_patterns/lambdas/tls_certificate/handler.py" in names
+    for notebook in ("daily_top_states", "trailing_n_days"):  # package data, not Python
+        assert f"emr_patterns/jobs/notebooks/{notebook}.ipynb" in names
+    assert "emr_patterns/jobs/sensor_anomaly/preprocess.py" in names
 
 
 VENDOR = "emr_patterns/lambdas/tls_certificate/_vendor/"
