@@ -44,6 +44,8 @@ def nag_resource(scope: IConstruct, value: str) -> str:
         if isinstance(part, dict) and "Fn::GetAtt" in part:
             logical_id, attribute = part["Fn::GetAtt"]
             return f"<{logical_id}.{attribute}>"
+        if isinstance(part, dict) and "Fn::ImportValue" in part:  # a cross-stack reference
+            return str(render(part["Fn::ImportValue"]))
         if isinstance(part, dict) and "Fn::Join" in part:
             separator, parts = part["Fn::Join"]
             return str(separator).join(render(p) for p in parts)

@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import App, Environment, Validations
 
 from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
+from emr_patterns.stacks.pipelines import NotebookPipelineStack, TransientSparkPipelineStack
 from emr_patterns.stacks.platform_base import PlatformBaseStack
 
 __all__ = [
@@ -24,6 +25,8 @@ PLATFORM_STACK_ID = "PlatformBaseStack"
 PATTERN_STACKS: dict[str, Any] = {
     "GravitonSparkClusterStack": GravitonSparkClusterStack,
     "SpotFleetClusterStack": SpotFleetClusterStack,
+    "TransientSparkPipelineStack": TransientSparkPipelineStack,
+    "NotebookPipelineStack": NotebookPipelineStack,
 }
 #: Stack id -> class, for every prebuilt stack (``make synth`` and the gate tests use this).
 PREBUILT_STACKS: dict[str, Any] = {PLATFORM_STACK_ID: PlatformBaseStack, **PATTERN_STACKS}

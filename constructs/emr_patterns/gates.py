@@ -13,6 +13,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,11 @@ def write_registry(path: Path) -> int:
 
     cdk_json = Path("cdk.json")
     context = json.loads(cdk_json.read_text())["context"] if cdk_json.exists() else {}
-    entries = acknowledged_rules(build_app(App(context=context), with_nag=False))
+    with tempfile.TemporaryDirectory() as outdir:
+        app = build_app(App(context=context, outdir=outdir), with_nag=False)
+        # Acknowledgements of cross-stack resources are made at synthesis (emr_patterns.nag).
+        app.synth()
+        entries = acknowledged_rules(app)
     path.write_text(render_registry(entries))
     return len(set(entries))
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import jsii
 from aws_cdk import Validations
-from constructs import IConstruct
+from constructs import IConstruct, IValidation
 
 from emr_patterns._cfn import cfn_of
 
 __all__ = [
     "NAG_PACK_PREFIXES",
     "acknowledge",
+    "acknowledge_resource",
     "acknowledge_rules",
     "cfn_lint_ignore",
     "checkov_skip",
@@ -44,6 +46,32 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
         raise ValueError(f"reason for {rule_id} on {scope.node.path} is too short to be reviewed")
     if _ENABLED:
         scope.node.add_metadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, {rule_id: reason})
+
+
+@jsii.implements(IValidation)
+class _ResourceAcknowledgement:
+    """Adds a granular acknowledgement once references are final (a node validation runs after
+    aws-cdk has turned cross-stack references into ``Fn::ImportValue``)."""
+
+    def __init__(self, scope: IConstruct, rule: str, arn: str, reason: str) -> None:
+        self.scope, self.rule, self.arn, self.reason = scope, rule, arn, reason
+
+    def validate(self) -> list[str]:
+        from emr_patterns._cfn import nag_resource
+
+        acknowledge(self.scope, f"{self.rule}[Resource::{nag_resource(self.scope, self.arn)}]", self.reason)
+        return []
+
+
+def acknowledge_resource(scope: IConstruct, rule: str, arn: str, reason: str) -> None:
+    """Acknowledge the granular finding ``rule[Resource::<arn as cdk-nag writes it>]`` on ``scope``.
+
+    ``arn`` may hold tokens, also of another stack: the id is computed when the app is
+    synthesized, after aws-cdk has made cross-stack references imports, so it matches what
+    cdk-nag reports (``<Stack>:ExportsOutput...``) as well as same-stack ``<LogicalId.Arn>``.
+    """
+    if _ENABLED:
+        scope.node.add_validation(_ResourceAcknowledgement(scope, rule, arn, reason))
 
 
 def acknowledge_rules(scope: IConstruct, rule_ids: Iterable[str], reason: str) -> None:

@@ -39,7 +39,7 @@ NOTEBOOK_JSON = {
         {
             "cell_type": "code",
             "metadata": {"tags": ["parameters"]},
-            "source": "DATE = '2026-01-01'\nTOP_K = 5\nRESULT_URI = ''\n",
+            "source": "DATE = '2026-01-01'\nTOP_K = 5\nSTATES = []\nRESULT_URI = ''\n",
             "outputs": [],
             "execution_count": None,
         }
@@ -442,6 +442,10 @@ def _build(tmp_path: Path, **overrides: Any) -> Any:
             "is not an .ipynb file",
         ),
         ({"notebooks": []}, "non-empty sequence of NotebookRun"),
+        (
+            {"notebooks": lambda p, f: [NotebookRun("a", NotebookFile(f), parameters={"TOPK": 5})]},
+            "NotebookParams key 'TOPK' is not a parameter of top.ipynb",
+        ),
         ({"cluster_id": "j-ABC"}, "exactly one must be given"),
         ({"spec": None}, "exactly one must be given"),
         ({"spec": None, "cluster_id": "cluster-1"}, "is not a cluster id"),

@@ -29,7 +29,7 @@ from emr_patterns.compute.cluster import cluster_security_groups, platform_bindi
 from emr_patterns.errors import problem
 from emr_patterns.foundation.platform import IEmrPlatform
 from emr_patterns.foundation.roles import create_cleanup_role_statement, pass_role_targets
-from emr_patterns.nag import acknowledge, cfn_lint_ignore
+from emr_patterns.nag import acknowledge, cfn_lint_ignore, checkov_skip
 from emr_patterns.orchestration.sweeper import DEFAULT_TAG_KEY
 from emr_patterns.spec import ClusterSpec
 from emr_patterns.spec.steps import intrinsic_literal
@@ -357,6 +357,7 @@ class PipelineMachine:
         # aws-cdk adds a DependsOn on the role that the RoleArn GetAtt already implies (W3005).
         cfn_lint_ignore(self.state_machine, "W3005")
         acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]", wildcard_reason)
+        checkov_skip(self.policy, "CKV_AWS_111", wildcard_reason)
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",

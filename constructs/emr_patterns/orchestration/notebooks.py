@@ -27,14 +27,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from emr_patterns import _perms
-from emr_patterns._cfn import nag_resource
 from emr_patterns._iam import ManagedGrantsRole, managed_policy_grant
 from emr_patterns._retention import retention_days
 from emr_patterns._tokens import is_unresolved
 from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG, LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
-from emr_patterns.nag import acknowledge
+from emr_patterns.nag import acknowledge, acknowledge_resource
 from emr_patterns.orchestration._machine import (
     EXECUTION_ARN_TAG,
     ClusterLifecycle,
@@ -739,9 +738,10 @@ class NotebookPipeline(Construct):
             self.output_bucket.arn_for_objects(f"{self.output_prefix}/*/result.json"),
         ):
             for construct in (self.service_policy, self.policy):
-                acknowledge(
+                acknowledge_resource(
                     construct,
-                    f"AwsSolutions-IAM5[Resource::{nag_resource(self, arn)}]",
+                    "AwsSolutions-IAM5",
+                    arn,
                     "The run prefix holds one folder per execution and notebook, named at run time.",
                 )
 
@@ -970,6 +970,8 @@ def _notebooks_problems(
                             "use a Python identifier",
                         )
                     )
+            if isinstance(run.notebook, NotebookFile) and not out_of(out, f"{prop}.notebook"):
+                out += _declared_parameter_problems(f"{prop}.parameters", run.notebook.path, names)
             static: dict[str, Any] = {}
             for name, value in run.parameters.items():
                 if isinstance(value, NotebookParam):
@@ -1015,6 +1017,25 @@ def _notebooks_problems(
         if isinstance(run.name, str):
             seen[run.name] = bool(run.writes_result)
     return out
+
+
+def out_of(problems: Sequence[str], prop: str) -> bool:
+    """Whether ``problems`` already name ``prop``."""
+    return any(p.lstrip("- ").startswith(prop) for p in problems)
+
+
+def _declared_parameter_problems(prop: str, path: str, names: Sequence[str]) -> list[str]:
+    """A notebook file's parameters cell must assign every parameter the pipeline passes (papermill
+    would add an unknown one silently, and the notebook would never read it)."""
+    from emr_patterns.jobs.notebooks import check_params
+
+    try:
+        found = check_params(path, dict.fromkeys(n for n in names if isinstance(n, str)))
+    except (OSError, SyntaxError, ValueError) as exc:
+        return [
+            problem(prop, path, f"has no readable parameters cell ({exc})", "tag one code cell 'parameters'")
+        ]
+    return [problem(prop, path, text, "pass only the names its parameters cell assigns") for text in found]
 
 
 def _param_problems(
