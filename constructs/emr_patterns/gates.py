@@ -55,8 +55,19 @@ class StackTemplate:
 
 
 def nag_findings(scope: Any, packs: list[Any] | None = None) -> list[NagFinding]:
-    """Unacknowledged findings of the three packs over ``scope`` (the same walk the plugins do)."""
+    """Unacknowledged findings of the packs over ``scope`` (the same walk the plugins do).
+
+    The app is synthesized first (once; aws-cdk caches the assembly), as the plugins see it:
+    cross-stack references are imports by then, and the acknowledgements of such resources
+    are made (:func:`emr_patterns.nag.acknowledge_resource`).
+    """
+    from aws_cdk import Stage
+
     from emr_patterns.app_factory import nag_packs
+
+    root = scope.node.root
+    if Stage.is_stage(root):
+        root.synth()
 
     findings: list[NagFinding] = []
     for pack in packs if packs is not None else nag_packs(scope):

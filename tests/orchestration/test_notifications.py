@@ -41,7 +41,12 @@ class Built:
 
         self.app, self.stack, self.platform = make_platform()
         self.pipeline = TransientClusterPipeline(
-            self.stack, "Pipeline", platform=self.platform, spec=make_spec(), steps=make_steps()
+            self.stack,
+            "Pipeline",
+            platform=self.platform,
+            spec=make_spec(),
+            steps=make_steps(),
+            input_fields={"date": "string"},
         )
         self.notify = PipelineNotifications(
             self.stack, "Notify", state_machines=[self.pipeline.state_machine], emails=EMAILS
@@ -317,7 +322,12 @@ def _notifications(**overrides: Any) -> Any:
 
     _, stack, platform = make_platform()
     pipeline = TransientClusterPipeline(
-        stack, "Pipeline", platform=platform, spec=make_spec(), steps=make_steps()
+        stack,
+        "Pipeline",
+        platform=platform,
+        spec=make_spec(),
+        steps=make_steps(),
+        input_fields={"date": "string"},
     )
     kwargs: dict[str, Any] = dict(state_machines=[pipeline.state_machine])
     kwargs.update(overrides)

@@ -54,7 +54,12 @@ class Built:
 
         self.app, self.stack, self.platform = make_platform()
         self.pipeline = TransientClusterPipeline(
-            self.stack, "Pipeline", platform=self.platform, spec=make_spec(), steps=make_steps()
+            self.stack,
+            "Pipeline",
+            platform=self.platform,
+            spec=make_spec(),
+            steps=make_steps(),
+            input_fields={"date": "string"},
         )
         machine = self.pipeline.state_machine
         self.raw = self.platform.data_buckets[0]
@@ -448,7 +453,12 @@ def test_rate_expression_and_disabled_schedule_render() -> None:
 
     _, stack, platform = make_platform()
     pipeline = TransientClusterPipeline(
-        stack, "Pipeline", platform=platform, spec=make_spec(), steps=make_steps()
+        stack,
+        "Pipeline",
+        platform=platform,
+        spec=make_spec(),
+        steps=make_steps(),
+        input_fields={"date": "string"},
     )
     PipelineSchedule(
         stack,
@@ -520,7 +530,12 @@ def test_platform_in_its_own_stack_synthesizes_without_cycles_or_findings(env: A
     )
     stack = Stack(app, "Pipelines", env=env)
     pipeline = TransientClusterPipeline(
-        stack, "Pipeline", platform=platform, spec=make_spec(), steps=make_steps()
+        stack,
+        "Pipeline",
+        platform=platform,
+        spec=make_spec(),
+        steps=make_steps(),
+        input_fields={"date": "string"},
     )
     machine = pipeline.state_machine
     S3UploadTrigger(
@@ -546,7 +561,12 @@ def _upload(**overrides: Any) -> Any:
 
     _, stack, platform = make_platform()
     pipeline = TransientClusterPipeline(
-        stack, "Pipeline", platform=platform, spec=make_spec(), steps=make_steps()
+        stack,
+        "Pipeline",
+        platform=platform,
+        spec=make_spec(),
+        steps=make_steps(),
+        input_fields={"date": "string"},
     )
     kwargs: dict[str, Any] = dict(
         platform=platform, state_machine=pipeline.state_machine, bucket=platform.data_buckets[0]
@@ -623,7 +643,12 @@ def _schedule_with(**overrides: Any) -> Any:
 
     _, stack, platform = make_platform()
     pipeline = TransientClusterPipeline(
-        stack, "Pipeline", platform=platform, spec=make_spec(), steps=make_steps()
+        stack,
+        "Pipeline",
+        platform=platform,
+        spec=make_spec(),
+        steps=make_steps(),
+        input_fields={"date": "string"},
     )
     kwargs: dict[str, Any] = dict(
         platform=platform, state_machine=pipeline.state_machine, expression="rate(1 day)"

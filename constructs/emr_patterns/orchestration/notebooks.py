@@ -720,30 +720,31 @@ class NotebookPipeline(Construct):
             "EC2 Describe* calls support no resource-level permissions; the ENI, instance and security "
             "group actions are limited by the EMR managed-policy tag.",
         )
+        stack = Stack.of(self)
         for resource in ("subnet", "security-group", "network-interface", "instance"):
-            acknowledge(
+            acknowledge_resource(
                 self.service_policy,
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:{resource}/*]",
+                "AwsSolutions-IAM5",
+                stack.format_arn(service="ec2", resource=resource, resource_name="*"),
                 "The notebook service attaches to interfaces and groups it finds by the EMR managed-policy "
                 "tag (the condition on the statement); their ids are not known at deploy time.",
             )
-        acknowledge(
+        acknowledge_resource(
             self.service_policy,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticmapreduce:<AWS::Region>:"
-            "<AWS::AccountId>:cluster/*]",
+            "AwsSolutions-IAM5",
+            stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name="*"),
             "The cluster a notebook runs on is created by the execution; its id is not known at deploy time.",
         )
-        for arn in (
-            self.output_bucket.arn_for_objects(f"{self.output_prefix}/*"),
-            self.output_bucket.arn_for_objects(f"{self.output_prefix}/*/result.json"),
+        for construct, objects in (
+            (self.service_policy, f"{self.output_prefix}/*"),
+            (self.policy, f"{self.output_prefix}/*/result.json"),
         ):
-            for construct in (self.service_policy, self.policy):
-                acknowledge_resource(
-                    construct,
-                    "AwsSolutions-IAM5",
-                    arn,
-                    "The run prefix holds one folder per execution and notebook, named at run time.",
-                )
+            acknowledge_resource(
+                construct,
+                "AwsSolutions-IAM5",
+                self.output_bucket.arn_for_objects(objects),
+                "The run prefix holds one folder per execution and notebook, named at run time.",
+            )
 
 
 def _split_s3(uri: str) -> tuple[str, str]:

@@ -19,14 +19,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from emr_patterns._cfn import nag_resource
 from emr_patterns._iam import managed_policy_grant
 from emr_patterns._retention import retention_days
 from emr_patterns.compute.cluster import platform_spec_problems
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
-from emr_patterns.nag import acknowledge
+from emr_patterns.nag import acknowledge_resource
 from emr_patterns.orchestration._machine import (
     EXECUTION_ARN_TAG,
     ClusterLifecycle,
@@ -304,9 +303,10 @@ class TransientClusterPipeline(Construct):
         self.emr_policy = machine.policy
         self.state_machine = machine.state_machine
         for execution in _nested_execution_arns(self, self.nested_state_machines):
-            acknowledge(
+            acknowledge_resource(
                 self.emr_policy,
-                f"AwsSolutions-IAM5[Resource::{nag_resource(self, execution)}]",
+                "AwsSolutions-IAM5",
+                execution,
                 "The nested pipeline's executions are named at run time; the policy allows only the "
                 "executions of that one state machine.",
             )
@@ -426,9 +426,10 @@ class ClusterStepsPipeline(Construct):
         self.role = machine.role
         self.emr_policy = machine.policy
         self.state_machine = machine.state_machine
-        acknowledge(
+        acknowledge_resource(
             self.emr_policy,
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, clusters)}]",
+            "AwsSolutions-IAM5",
+            clusters,
             _GIVEN_CLUSTER,
         )
 
