@@ -38,7 +38,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install lambda-deps synth test lint bench clean nag-registry deploy destroy dist emr-wheelhouse emr-test-venv
+.PHONY: help install lambda-deps synth test lint bench clean nag-registry diagrams deploy destroy dist emr-wheelhouse emr-test-venv
 
 help:
 	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
@@ -48,6 +48,7 @@ help:
 	@echo "make dist   - build the wheel into dist/"
 	@echo "make deploy STACK=<id>   - deploy one prebuilt stack (and the platform it needs) to your account"
 	@echo "make destroy STACK=<id>  - destroy one prebuilt stack"
+	@echo "make diagrams - redraw the state-machine diagrams in docs/ from the synthesized stacks"
 	@echo "make lambda-deps - vendor the Lambda handlers' native dependencies (part of install and synth)"
 
 install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done $(LAMBDA_DEPS) $(NODE_MODULES) \
@@ -153,5 +154,9 @@ clean:
 	rm -rf cdk.out .pytest_cache build dist *.egg-info constructs/*.egg-info .cache
 
 # Rewrite docs/nag-acknowledgements.toml from the code's acknowledgements (review the diff).
+# Redraw the state-machine diagrams marked in docs/*.md from the synthesized prebuilt stacks.
+diagrams: $(SYNTH_STAMP) $(LAMBDA_DEPS) $(NODE_MODULES)
+	$(PY) -c 'from pathlib import Path; from emr_patterns.gates import write_diagrams; print("redrawn:", [str(p) for p in write_diagrams(Path("docs"))])'
+
 nag-registry: install
 	$(PY) -c 'from pathlib import Path; from emr_patterns.gates import write_registry; print(write_registry(Path("docs/nag-acknowledgements.toml")), "entries")'

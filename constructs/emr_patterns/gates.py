@@ -192,6 +192,29 @@ def render_registry(entries: list[tuple[str, str, str]]) -> str:
     return _REGISTRY_HEADER + "\n" + "\n".join(blocks)
 
 
+def write_diagrams(docs: Path) -> list[Path]:
+    """Redraw every marked state-machine diagram in ``docs/*.md`` from the prebuilt app's
+    synthesized templates (``make diagrams``); returns the pages that changed."""
+    from aws_cdk import App
+
+    from emr_patterns.app_factory import build_app
+    from emr_patterns.orchestration.diagram import update_diagrams
+
+    cdk_json = Path("cdk.json")
+    context = json.loads(cdk_json.read_text())["context"] if cdk_json.exists() else {}
+    with tempfile.TemporaryDirectory() as outdir:
+        assembly = build_app(App(context=context, outdir=outdir), with_nag=False).synth()
+        templates = {stack.stack_name: stack.template for stack in assembly.stacks}
+    changed = []
+    for page in sorted(docs.glob("*.md")):
+        text = page.read_text()
+        updated = update_diagrams(text, templates)
+        if updated != text:
+            page.write_text(updated)
+            changed.append(page)
+    return changed
+
+
 def write_registry(path: Path) -> int:
     """Rewrite the registry from the acknowledgements the prebuilt app makes; returns the count."""
     from aws_cdk import App

@@ -468,3 +468,12 @@ def test_a_notebook_in_the_platform_buckets_and_a_data_bucket_output_are_accepte
         output_bucket=lambda p, f: p.data_buckets[2],
     )
     assert pipeline.output_bucket is pipeline.platform.data_buckets[2]
+
+
+def test_docs_props_table_lists_every_prop():
+    import inspect
+
+    from ..constructs.test_docs import DOCS, _single_props_table
+
+    params = set(inspect.signature(NotebookPipeline.__init__).parameters) - {"self", "scope", "id"}
+    assert _single_props_table(DOCS / "notebook-pipeline.md", "## Props") == params

@@ -13,7 +13,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["asl_to_mermaid"]
+__all__ = ["asl_to_mermaid", "definition_of", "update_diagrams"]
+
+#: Marks a generated diagram in a Markdown page: ``<!-- diagram: <StackId> -->`` ... ``<!-- /diagram -->``.
+DIAGRAM_RE = re.compile(
+    r"(<!-- diagram: (?P<stack>[A-Za-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /diagram -->)", re.S
+)
 
 _ID_RE = re.compile(r"[^A-Za-z0-9_]")
 
@@ -121,3 +126,43 @@ def asl_to_mermaid(asl: Mapping[str, Any], *, direction: str = "TD") -> str:
     _machine(asl, "", lines, "  ")
     lines.append(f"  {start} --> {_node_id('', asl['StartAt'])}")
     return "\n".join(lines) + "\n"
+
+
+def _deployed(value: Any) -> str:
+    """A CloudFormation string value with each reference as a readable placeholder."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((fn, arg),) = value.items()
+        if fn == "Fn::Join":
+            return str(arg[0]).join(_deployed(p) for p in arg[1])
+        if fn == "Ref":
+            return "aws" if arg == "AWS::Partition" else f"${{{arg}}}"
+        if fn == "Fn::GetAtt":
+            return f"${{{arg[0]}.{arg[1]}}}"
+        if fn == "Fn::ImportValue":
+            return f"${{Import:{_deployed(arg)}}}"
+        if fn == "Fn::Sub":
+            return str(arg)
+    raise ValueError(f"cannot render {value!r} as a string")
+
+
+def definition_of(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The one state machine of a synthesized ``template``, its ``DefinitionString`` parsed."""
+    import json
+
+    machines = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    if len(machines) != 1:
+        raise ValueError(f"the template has {len(machines)} state machines, not one")
+    parsed: dict[str, Any] = json.loads(_deployed(machines[0]["Properties"]["DefinitionString"]))
+    return parsed
+
+
+def update_diagrams(markdown: str, templates: Mapping[str, Mapping[str, Any]]) -> str:
+    """``markdown`` with every marked diagram block redrawn from the stack it names."""
+
+    def redraw(match: re.Match[str]) -> str:
+        diagram = asl_to_mermaid(definition_of(templates[match["stack"]]))
+        return f"{match.group(1)}```mermaid\n{diagram}```\n{match.group(4)}"
+
+    return DIAGRAM_RE.sub(redraw, markdown)
