@@ -13,23 +13,10 @@ import math
 import random
 from typing import Any
 
-COLUMNS = (
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education-num",
-    "marital-status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital-gain",
-    "capital-loss",
-    "hours-per-week",
-    "native-country",
-    "income",
-)
+from emr_patterns.spec.databrew import CENSUS_INCOME_COLUMNS
+
+#: The census-income CSV's columns (the library's list: the generator writes what the recipe reads).
+COLUMNS = CENSUS_INCOME_COLUMNS
 
 WORKCLASS = {
     "Private": 22696,

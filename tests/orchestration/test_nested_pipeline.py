@@ -16,16 +16,13 @@ runs on moto on its own, from the input that Map item gives it.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from typing import Any
 
-import boto3
 import botocore.session
 import botocore.validate
 import pytest
 from aws_cdk import Duration
-from moto import mock_aws
 
 from emr_patterns import EmrPatternsValidationError
 from emr_patterns.orchestration import (
@@ -38,7 +35,7 @@ from emr_patterns.spec.steps import Arg, SparkSubmitStep
 
 from .conftest import make_platform, make_spec, resolve_tokens
 from .test_pipeline_asl import _failure_violations, _states, _tasks
-from .test_pipeline_execution import CLUSTER_ID, REGION, TABLE, _stand_in, stand_in_asl
+from .test_pipeline_execution import CLUSTER_ID, TABLE, _stand_in, moto_interpreter, stand_in_asl
 
 pytestmark = pytest.mark.cdk
 
@@ -245,19 +242,7 @@ def _outer_stand_in(asl: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def runner(nested):
-    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        role = boto3.client("iam", region_name=REGION).create_role(
-            RoleName="r", AssumeRolePolicyDocument="{}"
-        )["Role"]["Arn"]
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+    with moto_interpreter() as (sfn, dynamodb, role):
         arns = {
             prefix: sfn.create_state_machine(
                 name=prefix, definition=json.dumps(stand_in_asl(nested.asl(prefix))), roleArn=role

@@ -23,17 +23,14 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import time
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from . import test_notebook_pipeline
 from .test_pipeline_asl import _states
-from .test_pipeline_execution import CLUSTER_ID, REGION, TABLE, _stand_in
+from .test_pipeline_execution import CLUSTER_ID, TABLE, _stand_in, moto_interpreter
 
 pytestmark = pytest.mark.cdk
 
@@ -134,19 +131,7 @@ class _Runner:
 
 @pytest.fixture(scope="module")
 def runner(notebook_app):
-    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        role = boto3.client("iam", region_name=REGION).create_role(
-            RoleName="notebooks", AssumeRolePolicyDocument="{}"
-        )["Role"]["Arn"]
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+    with moto_interpreter() as (sfn, dynamodb, role):
         arns = {
             prefix: sfn.create_state_machine(
                 name=prefix, definition=json.dumps(stand_in_asl(notebook_app.asl(prefix))), roleArn=role

@@ -14,10 +14,12 @@ CloudFormation deploys.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -80,9 +82,10 @@ def stand_in_asl(asl: dict[str, Any]) -> dict[str, Any]:
     return asl
 
 
-@pytest.fixture(scope="module")
-def machine(pipeline_app):
-    """A moto account with the ledger table and the stand-in state machine."""
+@contextlib.contextmanager
+def moto_interpreter() -> Iterator[tuple[Any, Any, str]]:
+    """(Step Functions client, DynamoDB client, role ARN) of a moto account that executes state
+    machines, with the stand-ins' ledger table."""
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -95,7 +98,13 @@ def machine(pipeline_app):
         role = boto3.client("iam", region_name=REGION).create_role(
             RoleName="pipeline", AssumeRolePolicyDocument="{}"
         )["Role"]["Arn"]
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+        yield boto3.client("stepfunctions", region_name=REGION), dynamodb, role
+
+
+@pytest.fixture(scope="module")
+def machine(pipeline_app):
+    """A moto account with the ledger table and the stand-in state machine."""
+    with moto_interpreter() as (sfn, dynamodb, role):
         arn = sfn.create_state_machine(
             name="pipeline", definition=json.dumps(stand_in_asl(pipeline_app.asl)), roleArn=role
         )["stateMachineArn"]

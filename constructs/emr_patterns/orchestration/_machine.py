@@ -24,7 +24,7 @@ from constructs import Construct
 
 from emr_patterns import _perms
 from emr_patterns._context import resolve_removal_policy
-from emr_patterns._iam import ManagedGrantsRole
+from emr_patterns._iam import ManagedGrantsRole, managed_policy_grant
 from emr_patterns.compute.cluster import cluster_security_groups, platform_bindings
 from emr_patterns.errors import problem
 from emr_patterns.foundation.platform import IEmrPlatform
@@ -302,6 +302,20 @@ class ClusterLifecycle:
             ),
             with_sid(create_cleanup_role_statement(stack), "CreateEmrCleanupRole"),
         ]
+
+
+def grant_start_execution(
+    scope: Construct, grantee: iam.IGrantable, machine: sfn.IStateMachine, description: str
+) -> iam.Grant:
+    """A customer-managed policy letting ``grantee`` start executions of ``machine`` only."""
+    return managed_policy_grant(
+        scope,
+        "StartExecution",
+        grantee,
+        actions=["states:StartExecution"],
+        resource_arns=[machine.state_machine_arn],
+        description=description,
+    )
 
 
 class PipelineMachine:

@@ -27,7 +27,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from emr_patterns import _perms
-from emr_patterns._iam import ManagedGrantsRole, managed_policy_grant
+from emr_patterns._iam import ManagedGrantsRole
 from emr_patterns._retention import retention_days
 from emr_patterns._tokens import is_unresolved
 from emr_patterns.defaults import EMR_MANAGED_POLICY_TAG, LOG_GROUP_RETENTION_DAYS
@@ -43,6 +43,9 @@ from emr_patterns.orchestration._machine import (
     input_fields_problems,
     task,
     validate_input,
+)
+from emr_patterns.orchestration._machine import (
+    grant_start_execution as start_execution_grant,
 )
 from emr_patterns.orchestration.pipeline import _spec_problems
 from emr_patterns.spec import ClusterSpec
@@ -384,13 +387,8 @@ class NotebookPipeline(Construct):
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` start executions of this state machine (a customer-managed policy)."""
-        return managed_policy_grant(
-            self,
-            "StartExecution",
-            grantee,
-            actions=["states:StartExecution"],
-            resource_arns=[self.state_machine.state_machine_arn],
-            description=f"Start executions of the notebook pipeline {self.node.path}",
+        return start_execution_grant(
+            self, grantee, self.state_machine, f"Start executions of the notebook pipeline {self.node.path}"
         )
 
     def run_prefix(self, notebook: str) -> str:

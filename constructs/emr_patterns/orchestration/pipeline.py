@@ -19,7 +19,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from emr_patterns._iam import managed_policy_grant
 from emr_patterns._retention import retention_days
 from emr_patterns.compute.cluster import platform_spec_problems
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
@@ -35,6 +34,9 @@ from emr_patterns.orchestration._machine import (
     input_fields_problems,
     task,
     validate_input,
+)
+from emr_patterns.orchestration._machine import (
+    grant_start_execution as start_execution_grant,
 )
 from emr_patterns.spec import ClusterSpec
 from emr_patterns.spec.steps import (
@@ -319,13 +321,8 @@ class TransientClusterPipeline(Construct):
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` start executions of this state machine (a customer-managed policy)."""
-        return managed_policy_grant(
-            self,
-            "StartExecution",
-            grantee,
-            actions=["states:StartExecution"],
-            resource_arns=[self.state_machine.state_machine_arn],
-            description=f"Start executions of the pipeline {self.node.path}",
+        return start_execution_grant(
+            self, grantee, self.state_machine, f"Start executions of the pipeline {self.node.path}"
         )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from emr_patterns._assets import job_file
@@ -98,6 +99,19 @@ def _email_problems(emails: Any) -> list[str]:
             )
         ]
     return []
+
+
+def _watch(
+    stack: Stack, platform: IEmrPlatform, machine: sfn.IStateMachine, emails: Sequence[str]
+) -> tuple[EmrClusterSweeper, PipelineNotifications]:
+    """A pipeline stack's sweeper and notifications, and its two outputs."""
+    sweeper = EmrClusterSweeper(stack, "Sweeper", platform=platform, state_machines=[machine])
+    notifications = PipelineNotifications(stack, "Notifications", state_machines=[machine], emails=emails)
+    CfnOutput(stack, "StateMachineArn", value=machine.state_machine_arn, description="The pipeline")
+    CfnOutput(
+        stack, "NotificationTopicArn", value=notifications.topic.topic_arn, description="How runs ended"
+    )
+    return sweeper, notifications
 
 
 class TransientSparkPipelineStack(Stack):
@@ -217,24 +231,14 @@ class TransientSparkPipelineStack(Stack):
             suffix=".csv",
             input={"modes": list(SENSOR_MODES)},
         )
-        self.sweeper = EmrClusterSweeper(
-            self, "Sweeper", platform=platform, state_machines=[self.pipeline.state_machine]
+        self.sweeper, self.notifications = _watch(
+            self, platform, self.pipeline.state_machine, notification_emails
         )
-        self.notifications = PipelineNotifications(
-            self, "Notifications", state_machines=[self.pipeline.state_machine], emails=notification_emails
-        )
-        CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine_arn, description="The pipeline")
         CfnOutput(
             self,
             "UploadPrefix",
             value=upload_prefix,
             description="Upload sensor readings (.csv) below this prefix of the platform's raw bucket",
-        )
-        CfnOutput(
-            self,
-            "NotificationTopicArn",
-            value=self.notifications.topic.topic_arn,
-            description="How runs ended",
         )
 
 
@@ -329,22 +333,12 @@ class NotebookPipelineStack(Stack):
             input={"scheduled_time": "<aws.scheduler.scheduled-time>"},
             description="Run the daily notebooks",
         )
-        self.sweeper = EmrClusterSweeper(
-            self, "Sweeper", platform=platform, state_machines=[self.pipeline.state_machine]
+        self.sweeper, self.notifications = _watch(
+            self, platform, self.pipeline.state_machine, notification_emails
         )
-        self.notifications = PipelineNotifications(
-            self, "Notifications", state_machines=[self.pipeline.state_machine], emails=notification_emails
-        )
-        CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine_arn, description="The pipeline")
         CfnOutput(
             self,
             "CasesKey",
             value=cases_key,
             description="Key of the daily cases CSV in the platform's raw bucket",
-        )
-        CfnOutput(
-            self,
-            "NotificationTopicArn",
-            value=self.notifications.topic.topic_arn,
-            description="How runs ended",
         )
