@@ -28,6 +28,7 @@ from emr_patterns.orchestration.notebooks import (
 from ..spec.test_acceptance import assert_botocore_valid
 from .conftest import make_platform, make_spec, resolve_tokens
 from .test_pipeline_asl import _failure_violations, _states, _tasks
+from .test_pipeline_asl import _sampled as sample_paths
 
 pytestmark = pytest.mark.cdk
 
@@ -250,18 +251,7 @@ SAMPLES = {
 
 
 def _sampled(value: Any) -> Any:
-    if isinstance(value, dict):
-        out = {}
-        for key, inner in value.items():
-            if key.endswith(".$"):
-                assert key in SAMPLES, f"no sample for JSONPath field {key}"
-                out[key[:-2]] = SAMPLES[key]
-            else:
-                out[key] = _sampled(inner)
-        return out
-    if isinstance(value, list):
-        return [_sampled(v) for v in value]
-    return value
+    return sample_paths(value, SAMPLES)
 
 
 @pytest.mark.parametrize(

@@ -174,19 +174,19 @@ SAMPLES = {
 }
 
 
-def _sampled(value: Any) -> Any:
+def _sampled(value: Any, samples: dict[str, Any] = SAMPLES) -> Any:
     """``value`` with every ``.$`` field replaced by a typed sample under its plain name."""
     if isinstance(value, dict):
         out = {}
         for key, inner in value.items():
             if key.endswith(".$"):
-                assert key in SAMPLES, f"no sample for JSONPath field {key}"
-                out[key[:-2]] = SAMPLES[key]
+                assert key in samples, f"no sample for JSONPath field {key}"
+                out[key[:-2]] = samples[key]
             else:
-                out[key] = _sampled(inner)
+                out[key] = _sampled(inner, samples)
         return out
     if isinstance(value, list):
-        return [_sampled(v) for v in value]
+        return [_sampled(v, samples) for v in value]
     return value
 
 
