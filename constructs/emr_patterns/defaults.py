@@ -99,6 +99,7 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "Bucket access": "block all public access, SSL-only, TLS 1.2 minimum, ACLs disabled",
     "Bucket versioning": f"on; noncurrent versions expire after {NONCURRENT_VERSION_EXPIRATION_DAYS} days",
     "Temporary data": f"work bucket `tmp/` expires after {TEMPORARY_DATA_EXPIRATION_DAYS} days",
+    "Bucket events": "raw, work and curated buckets send their events to EventBridge (for upload triggers)",
     "Log retention": f"EMR logs and access logs {S3_LOG_RETENTION_DAYS} days",
     "Removal policy": "RETAIN; DESTROY only with `emr-patterns:removeDataOnDestroy=true`",
     "EMR service role": "`AmazonEMRServicePolicy_v2`, confused-deputy conditions",

@@ -81,6 +81,25 @@ def test_temporary_data_expires_in_work_bucket(resources):
     assert tmp["Prefix"] == "tmp/" and tmp["ExpirationInDays"] == TEMPORARY_DATA_EXPIRATION_DAYS
 
 
+def test_only_the_data_buckets_send_events_to_event_bridge(resources):
+    sending = sorted(
+        k
+        for k, b in _of_type(resources, "AWS::S3::Bucket").items()
+        if b["Properties"]
+        .get("NotificationConfiguration", {})
+        .get("EventBridgeConfiguration", {})
+        .get("EventBridgeEnabled")
+        is True
+    )
+    assert [re.sub(r"[0-9A-F]{8}$", "", k) for k in sending] == [
+        "PlatformStorageCurated",
+        "PlatformStorageRaw",
+        "PlatformStorageWork",
+    ]
+    # No custom-resource Lambda does it (aws-cdk's event_bridge_enabled=True would add one).
+    assert not _of_type(resources, "Custom::S3BucketNotifications")
+
+
 def test_every_bucket_policy_denies_insecure_transport(resources):
     policies = _of_type(resources, "AWS::S3::BucketPolicy")
     assert len(policies) == 6
