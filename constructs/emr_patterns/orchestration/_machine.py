@@ -39,7 +39,7 @@ EXECUTION_ARN_TAG = DEFAULT_TAG_KEY
 
 #: The types an input field may be declared with, and the Choice conditions that refute each.
 INPUT_TYPES = ("string", "number", "boolean", "array", "object", "timestamp")
-_FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,7}$")
+FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,7}$")
 
 
 def escape(text: str) -> str:
@@ -91,7 +91,7 @@ def input_fields_problems(prop: str, input_fields: Any) -> list[str]:
         return [problem(prop, input_fields, "is not a mapping", 'pass e.g. {"date": "string"}')]
     out = []
     for name, kind in input_fields.items():
-        if not isinstance(name, str) or not _FIELD_RE.match(name):
+        if not isinstance(name, str) or not FIELD_RE.match(name):
             out.append(
                 problem(
                     f"{prop} key",

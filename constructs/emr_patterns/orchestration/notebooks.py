@@ -36,6 +36,7 @@ from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, acknowledge_resource
 from emr_patterns.orchestration._machine import (
     EXECUTION_ARN_TAG,
+    FIELD_RE,
     ClusterLifecycle,
     PipelineMachine,
     escape,
@@ -67,7 +68,6 @@ _FAILED_STATUSES = ("FAILED", "STOPPED")
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 _PARAM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,7}$")
 _ENV_RE = re.compile(r"^(KERNEL_[A-Za-z0-9_]{1,249}|LOG_CONTEXT)$")
 _NOTEBOOK_PARAMS_MAX = 10280
 
@@ -969,7 +969,7 @@ def _notebooks_problems(
                             "use a Python identifier",
                         )
                     )
-            if isinstance(run.notebook, NotebookFile) and not out_of(out, f"{prop}.notebook"):
+            if isinstance(run.notebook, NotebookFile) and not _names_prop(out, f"{prop}.notebook"):
                 out += _declared_parameter_problems(f"{prop}.parameters", run.notebook.path, names)
             static: dict[str, Any] = {}
             for name, value in run.parameters.items():
@@ -1018,7 +1018,7 @@ def _notebooks_problems(
     return out
 
 
-def out_of(problems: Sequence[str], prop: str) -> bool:
+def _names_prop(problems: Sequence[str], prop: str) -> bool:
     """Whether ``problems`` already name ``prop``."""
     return any(p.lstrip("- ").startswith(prop) for p in problems)
 
@@ -1061,7 +1061,7 @@ def _param_problems(
         return [
             problem(prop, value.source, "is not a parameter source", "build it with NotebookParam.from_...")
         ]
-    if not isinstance(value.field, str) or not _FIELD_RE.match(value.field):
+    if not isinstance(value.field, str) or not FIELD_RE.match(value.field):
         return [problem(prop, value.field, "is not a result field name", "use e.g. 'top_state'")]
     notebook = value.notebook if value.notebook is not None else (list(seen)[-1] if seen else None)
     if notebook is None or notebook not in seen:
