@@ -39,6 +39,7 @@ EXECUTION_ARN_TAG = DEFAULT_TAG_KEY
 
 #: The types an input field may be declared with, and the Choice conditions that refute each.
 INPUT_TYPES = ("string", "number", "boolean", "array", "object", "timestamp")
+#: A field name: letters, digits and `_`, dotted for nested objects (input and result fields).
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,7}$")
 
 
