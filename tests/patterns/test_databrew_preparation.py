@@ -9,6 +9,7 @@ object with its own output bucket and prefix.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,20 @@ def test_cfn_lint_clean_at_warning_level(brew):
 
     ok, output = run_cfn_lint([brew.template_path])
     assert ok, output
+
+
+REPO = Path(__file__).resolve().parents[2]
+CHECKOV = REPO / ".tools" / "checkov" / "bin" / "checkov"
+
+
+@pytest.mark.skipif(not CHECKOV.exists() and not shutil.which("checkov"), reason="run `make install` first")
+def test_checkov_zero_failures(brew):
+    from emr_patterns.gates import run_checkov
+
+    checkov = str(CHECKOV) if CHECKOV.exists() else shutil.which("checkov")
+    assert checkov is not None
+    ok, failed = run_checkov(checkov, [brew.template_path])
+    assert ok, failed
 
 
 # ---- bad props -------------------------------------------------------------------------------------
