@@ -106,7 +106,7 @@ class DataBrewPreparation(Construct):
         self.dataset = databrew.CfnDataset(
             self,
             "Dataset",
-            name=Names.unique_resource_name(self, max_length=255, separator="-") + "-input",
+            name=Names.unique_resource_name(self, max_length=249, separator="-") + "-input",  # <= 255
             format="CSV",
             format_options=databrew.CfnDataset.FormatOptionsProperty(
                 csv=databrew.CfnDataset.CsvOptionsProperty(delimiter=",", header_row=True)
