@@ -343,3 +343,17 @@ def test_docs_props_table_lists_every_prop():
         _single_props_table(DOCS / "databrew-recipes.md", "## Running a recipe: DataBrewPreparation")
         == params
     )
+
+
+def test_construct_and_handler_agree_on_properties_and_the_version_attribute(brew):
+    from emr_patterns.lambdas.databrew_publish import handler as pub
+
+    props = brew.props(brew.census.published)
+    assert set(props) - pub.IGNORED_PROPERTIES <= pub.KNOWN_PROPERTIES
+    assert pub.parse_properties({"RecipeName": RECIPE.name, "StepsHash": props["StepsHash"]}) == (
+        RECIPE.name,
+        None,
+    )
+    assert brew.props(brew.census.publisher.function)["Handler"] == "handler.on_event"
+    # The job reads the attribute on_event returns under Data.
+    assert brew.props(brew.census.job)["Recipe"]["Version"]["Fn::GetAtt"][1] == "RecipeVersion"
