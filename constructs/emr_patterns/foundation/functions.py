@@ -125,6 +125,10 @@ class PlatformFunction(Construct):
             it). Default: none, acknowledged for functions invoked synchronously or on a schedule.
         invocation: how often the function runs, as the reason it reserves no concurrency.
             Default: "Runs once per stack operation or once a day".
+        outside_vpc_reason: run the user functions outside the VPC (``vpc`` and ``vpc_subnets``
+            are then not used: no security group, no network-interface actions), for this
+            reason, which acknowledges ``LambdaInsideVPC`` on them. For a handler whose only
+            AWS API has no endpoint in the platform VPC. Default: none (in the VPC).
     """
 
     def __init__(
@@ -149,6 +153,7 @@ class PlatformFunction(Construct):
         memory_size: int = 256,
         dead_letter_queue: sqs.IQueue | None = None,
         invocation: str = "Runs once per stack operation or once a day",
+        outside_vpc_reason: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         if is_complete_entry is not None and not custom_resource:
@@ -197,7 +202,11 @@ class PlatformFunction(Construct):
                 ),
                 iam.PolicyStatement(
                     sid="UnscopedActions",
-                    actions=[*_perms.ENI_ACTIONS, *_XRAY_ACTIONS, *unscoped_actions],
+                    actions=[
+                        *(_perms.ENI_ACTIONS if outside_vpc_reason is None else ()),
+                        *_XRAY_ACTIONS,
+                        *unscoped_actions,
+                    ],
                     resources=["*"],
                 ),
             ],
@@ -206,9 +215,14 @@ class PlatformFunction(Construct):
         acknowledge(
             self.policy,
             "AwsSolutions-IAM5[Resource::*]",
-            "Lambda's VPC network-interface actions, the X-Ray trace upload actions (and any listed "
-            "ec2:Describe* or cloudwatch:PutMetricData action) support no resource-level permissions; "
-            "every other statement is scoped.",
+            (
+                "Lambda's VPC network-interface actions, the X-Ray trace upload actions (and any listed "
+                "ec2:Describe* or cloudwatch:PutMetricData action) support no resource-level permissions; "
+                "every other statement is scoped."
+            )
+            if outside_vpc_reason is None
+            else "The X-Ray trace upload actions (and any listed unscoped action) support no "
+            "resource-level permissions; every other statement is scoped.",
         )
         acknowledge(
             self.policy,
@@ -224,14 +238,19 @@ class PlatformFunction(Construct):
             "ec2:Describe*, cloudwatch:PutMetricData) use Resource '*'; the function's own statements "
             "are scoped.",
         )
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description=f"{description}: HTTPS out to the VPC endpoints only",
-            allow_all_outbound=False,
-        )
-        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC endpoints")
+        #: The functions' security group; ``None`` outside the VPC.
+        self.security_group: ec2.SecurityGroup | None = None
+        if outside_vpc_reason is None:
+            self.security_group = ec2.SecurityGroup(
+                self,
+                "SecurityGroup",
+                vpc=vpc,
+                description=f"{description}: HTTPS out to the VPC endpoints only",
+                allow_all_outbound=False,
+            )
+            self.security_group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC endpoints"
+            )
         code = lambda_.Code.from_asset(asset_dir, exclude=["__pycache__", "*.pyc"])
         # Grants aws-cdk would add to the role (X-Ray for tracing) are in the managed policy.
         function_role = self.role.without_policy_updates()
@@ -248,9 +267,9 @@ class PlatformFunction(Construct):
                 timeout=timeout or Duration.minutes(5),
                 memory_size=memory_size,
                 role=function_role,
-                vpc=vpc,
-                vpc_subnets=vpc_subnets,
-                security_groups=[self.security_group],
+                vpc=vpc if self.security_group is not None else None,
+                vpc_subnets=vpc_subnets if self.security_group is not None else None,
+                security_groups=[self.security_group] if self.security_group is not None else None,
                 log_group=self.log_group,
                 tracing=lambda_.Tracing.ACTIVE,
                 dead_letter_queue=dead_letter_queue,
@@ -265,6 +284,9 @@ class PlatformFunction(Construct):
                 has_dead_letter_queue=dead_letter_queue is not None,
                 invocation=invocation,
             )
+            if outside_vpc_reason is not None:
+                acknowledge_rules(function, rule_in_packs("LambdaInsideVPC"), outside_vpc_reason)
+                checkov_skip(function, "CKV_AWS_117", outside_vpc_reason)
             return function
 
         self.function = user_function("Resource", entry)
