@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "PipelineSchedule": "emr_patterns.orchestration.triggers",
     "PipelineNotifications": "emr_patterns.orchestration.notifications",
     "EmrClusterSweeper": "emr_patterns.orchestration.sweeper",
+    "DataBrewPreparation": "emr_patterns.patterns.databrew",
     "GravitonSparkClusterStack": "emr_patterns.stacks.clusters",
     "SpotFleetClusterStack": "emr_patterns.stacks.clusters",
 }
@@ -52,6 +53,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "BootstrapScript",
     "ClusterStepsPipeline",
+    "DataBrewPreparation",
     "DataLakeStorage",
     "DataPlatformNetwork",
     "EmrCluster",
@@ -109,6 +111,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from emr_patterns.orchestration.sweeper import EmrClusterSweeper
     from emr_patterns.orchestration.triggers import PipelineSchedule, S3UploadTrigger
+    from emr_patterns.patterns.databrew import DataBrewPreparation
     from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
     from emr_patterns.stacks.platform_base import PlatformBaseStack
 
