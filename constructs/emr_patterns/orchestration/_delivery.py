@@ -30,8 +30,14 @@ MAX_INPUT_CHARS = 8192
 _RULE_NAME_MAX = 64
 
 
-def dead_letter_queue(scope: Construct, key: kms.IKey, purpose: str) -> sqs.Queue:
-    """``DeadLetterQueue`` under ``scope``: SSE-KMS with ``key``, SSL only, 14 days, retained by default."""
+def dead_letter_queue(
+    scope: Construct, key: kms.IKey, purpose: str, *, lambda_dead_letter_queue: bool = False
+) -> sqs.Queue:
+    """``DeadLetterQueue`` under ``scope``: SSE-KMS with ``key``, SSL only, 14 days, retained by default.
+
+    ``lambda_dead_letter_queue``: the queue is also a function's dead-letter queue, a use cdk-nag
+    recognises, so ``AwsSolutions-SQS3`` does not fire and is not acknowledged.
+    """
     queue = sqs.Queue(
         scope,
         "DeadLetterQueue",
@@ -49,6 +55,8 @@ def dead_letter_queue(scope: Construct, key: kms.IKey, purpose: str) -> sqs.Queu
         f"This queue is itself the dead-letter queue of {purpose}; a redrive policy would only move "
         "the same messages to another queue.",
     )
+    if lambda_dead_letter_queue:
+        return queue
     acknowledge(
         queue,
         "AwsSolutions-SQS3",

@@ -15,16 +15,15 @@ from aws_cdk import Arn, ArnComponents, ArnFormat, Aws, Duration, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IValidation
 
 from emr_patterns._cfn import nag_resource
-from emr_patterns._context import resolve_removal_policy
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
-from emr_patterns.nag import acknowledge, acknowledge_rules, checkov_skip, rule_in_packs
+from emr_patterns.nag import acknowledge, checkov_skip
+from emr_patterns.orchestration._delivery import dead_letter_queue
 
 __all__ = ["DEFAULT_TAG_KEY", "SWEPT_STATUSES", "EmrClusterSweeper"]
 
@@ -37,7 +36,6 @@ TERMINATE_ACTIONS = ("elasticmapreduce:SetTerminationProtection", "elasticmapred
 _MAX_TAG_KEY = 128
 #: How long EventBridge (and Lambda's asynchronous queue) keep retrying one event.
 _MAX_EVENT_AGE = Duration.hours(6)
-_DLQ_RETENTION = Duration.days(14)
 
 
 @jsii.implements(IValidation)
@@ -121,22 +119,11 @@ class EmrClusterSweeper(Construct):
         stack = Stack.of(self)
         key = platform.key
 
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = dead_letter_queue(
             self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            data_key_reuse=Duration.hours(1),
-            enforce_ssl=True,
-            retention_period=_DLQ_RETENTION,
-            # Undelivered events are data: kept on stack deletion unless the destroy flag is set.
-            removal_policy=resolve_removal_policy(self, None, "dead-letter queue"),
-        )
-        acknowledge_rules(
-            self.dead_letter_queue,
-            rule_in_packs("SQSRedrivePolicy"),
-            "This queue is itself the dead-letter queue of the sweeper's EventBridge target and of its "
-            "function's asynchronous invocations; a redrive policy would only move the same messages.",
+            key,
+            "the sweeper's EventBridge target and of its function's asynchronous invocations",
+            lambda_dead_letter_queue=True,
         )
         # EventBridge encrypts with the key when it parks an event in the queue.
         key.add_to_resource_policy(
