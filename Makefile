@@ -34,11 +34,19 @@ EMR_PYTHON_VERSION := 3.9
 # machine image; EMR_TEST_PYTHON=... names another interpreter).
 EMR_TEST_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.9*/bin/python3.9) $(shell command -v python3.9))
 EMR_TEST_VENV := .cache/emr-py39-venv
+# JVM parts the tests run for real (HBase, Hudi, the Hive metastore): one pom-only resolver
+# project per part in tests/jvm/<name>/pom.xml, resolved by Maven on Java 17 into .cache/m2, its
+# runtime classpath written to .cache/jvm/<name>.classpath (tests/services.py reads it).
+JAVA17_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
+JVM_CLASSPATHS := $(patsubst tests/jvm/%/pom.xml,.cache/jvm/%.classpath,$(wildcard tests/jvm/*/pom.xml))
+# Servers the tests start privately on loopback (never as system services).
+DEBIAN_PACKAGES := mariadb-server slapd ldap-utils postgresql
+DEBIAN_STAMP := .cache/debian-packages.done
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install lambda-deps synth test lint bench clean nag-registry diagrams deploy destroy dist emr-wheelhouse emr-test-venv
+.PHONY: help install jvm-deps debian-deps lambda-deps synth test lint bench clean nag-registry diagrams deploy destroy dist emr-wheelhouse emr-test-venv
 
 help:
 	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
@@ -52,7 +60,30 @@ help:
 	@echo "make lambda-deps - vendor the Lambda handlers' native dependencies (part of install and synth)"
 
 install: $(STAMP) $(CHECKOV) $(COMPAT_WHEELS)/.done $(LAMBDA_DEPS) $(NODE_MODULES) \
-	$(EMR_WHEELHOUSE)/.done $(EMR_TEST_VENV)/.done
+	$(EMR_WHEELHOUSE)/.done $(EMR_TEST_VENV)/.done $(JVM_CLASSPATHS) $(DEBIAN_STAMP)
+
+jvm-deps: $(JVM_CLASSPATHS)
+
+.cache/jvm/%.classpath: tests/jvm/%/pom.xml
+	mkdir -p .cache/jvm
+	JAVA_HOME=$(JAVA17_HOME) mvn -q -B -f $< -Dmaven.repo.local=$(CURDIR)/.cache/m2 \
+		dependency:resolve dependency:build-classpath -Dmdep.includeScope=runtime \
+		-Dmdep.outputFile=$(CURDIR)/$@.tmp
+	mv $@.tmp $@
+
+debian-deps: $(DEBIAN_STAMP)
+
+# Installed only when missing; the packages' own services are not started (tests start private
+# instances). Needs root or sudo.
+$(DEBIAN_STAMP):
+	mkdir -p .cache
+	missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q \
+			--no-install-recommends $$missing; \
+	fi
+	touch $@
 
 lambda-deps: $(LAMBDA_DEPS)
 

@@ -1,0 +1,196 @@
+"""Real services for tests: JVM parts resolved by Maven, Debian servers, started once per run.
+
+Every service binds to 127.0.0.1 on a free port, runs in its own process group with its output
+in a log file, and is stopped by pid (SIGTERM to the group, then SIGKILL) when the session ends.
+
+Jars come from the resolver projects in ``tests/jvm/<name>/pom.xml``: ``make jvm-deps`` (part of
+``make install``) resolves each into the local repository ``.cache/m2`` and writes its runtime
+classpath to ``.cache/jvm/<name>.classpath``. Nothing is fetched at test time; a missing
+classpath file is an error that names the make target, not a download.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+JVM_CACHE = REPO / ".cache" / "jvm"
+#: Java 17 for every JVM part: Java 24+ breaks Hadoop's UserGroupInformation (Subject.getSubject).
+JAVA_HOME = Path(os.environ.get("EMR_PATTERNS_JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64"))
+#: The module flags HBase's own bin/hbase passes on JDK 11+ (Hadoop and HBase need them on 17).
+JDK17_FLAGS = (
+    "-Dorg.apache.hbase.thirdparty.io.netty.tryReflectionSetAccessible=true",
+    "--add-modules=jdk.unsupported",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+    "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
+    "--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+    "--add-exports=java.base/sun.net.dns=ALL-UNNAMED",
+    "--add-exports=java.base/sun.net.util=ALL-UNNAMED",
+)
+
+
+class ServiceUnavailable(RuntimeError):
+    """A service could not be set up or did not become ready (the message says why)."""
+
+
+def java() -> str:
+    """The Java 17 launcher."""
+    launcher = JAVA_HOME / "bin" / "java"
+    if not launcher.exists():
+        raise ServiceUnavailable(f"Java 17 not found at {launcher} (set EMR_PATTERNS_JAVA_HOME)")
+    return str(launcher)
+
+
+def java_env(**extra: str) -> dict[str, str]:
+    """The environment for a JVM part: Java 17 first on PATH, as JAVA_HOME."""
+    env = dict(os.environ)
+    env["JAVA_HOME"] = str(JAVA_HOME)
+    env["PATH"] = f"{JAVA_HOME / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def classpath(name: str) -> str:
+    """The runtime classpath ``make jvm-deps`` resolved for ``tests/jvm/<name>/pom.xml``."""
+    path = JVM_CACHE / f"{name}.classpath"
+    if not path.exists():
+        raise ServiceUnavailable(f"{path} is missing: run `make jvm-deps` (part of `make install`)")
+    return path.read_text().strip()
+
+
+def jars(name: str) -> list[str]:
+    """The jars of :func:`classpath` as a list of paths."""
+    return [entry for entry in classpath(name).split(os.pathsep) if entry]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the caller binds it soon after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def which(program: str, *extra_dirs: str) -> str:
+    """The path of ``program`` on PATH or in ``extra_dirs`` (Debian puts servers in sbin)."""
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", *extra_dirs])
+    found = shutil.which(program, path=search)
+    if not found:
+        raise ServiceUnavailable(f"{program} not found: run `make debian-deps` (part of `make install`)")
+    return found
+
+
+@dataclass
+class Service:
+    """A server process started by a test fixture, stopped by pid."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll ``ready`` until it is true; fail with the log tail if the process dies or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise ServiceUnavailable(
+                    f"{self.name} exited with {self.process.returncode} before {what}:\n{self.log_tail()}"
+                )
+            with contextlib.suppress(Exception):
+                if ready():
+                    return
+            time.sleep(0.25)
+        self.stop()
+        raise ServiceUnavailable(f"{self.name}: no {what} within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM to the process group, SIGKILL after ``grace`` seconds."""
+        if not self.alive():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+
+def start(
+    name: str,
+    argv: Sequence[str],
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    ports: dict[str, int] | None = None,
+) -> Service:
+    """Start ``argv`` in a new process group with stdout and stderr in ``log_dir/<name>.log``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    return Service(name, process, log, dict(ports or {}))
+
+
+def run_java(
+    cp: str,
+    main: str,
+    args: Sequence[str],
+    *,
+    heap: str = "512m",
+    properties: dict[str, str] | None = None,
+    timeout: float = 300.0,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run one Java main class to completion on Java 17 (a tool, not a server)."""
+    argv = [java(), *JDK17_FLAGS, f"-Xmx{heap}"]
+    argv += [f"-D{key}={value}" for key, value in (properties or {}).items()]
+    argv += ["-cp", cp, main, *args]
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=timeout, env=java_env(), cwd=cwd, check=False
+    )
