@@ -59,11 +59,21 @@ class SynthesizedApp:
         return self.template_json(stack_id)["Resources"][logical_id]
 
 
+#: Session fixtures that start a real server, and the xdist group their tests share: each server
+#: is started once per run, on the one worker that runs that group.
+SERVICE_GROUPS = {"mariadb": "mariadb", "postgres": "postgres"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep Spark tests on one xdist worker (one JVM) and CDK tests on one worker (one synth)."""
+    """Keep Spark tests on one xdist worker (one JVM), CDK tests on one worker (one synth), and
+    the tests of each real server on one worker (one server)."""
     for item in items:
-        if item.get_closest_marker("spark") or "spark" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        service = next((group for name, group in SERVICE_GROUPS.items() if name in fixtures), None)
+        if item.get_closest_marker("spark") or "spark" in fixtures:
             item.add_marker(pytest.mark.xdist_group("spark"))
+        elif service:
+            item.add_marker(pytest.mark.xdist_group(service))
         elif item.get_closest_marker("cdk"):
             item.add_marker(pytest.mark.xdist_group("cdk"))
 
@@ -88,3 +98,23 @@ def nag_findings(synthesized: SynthesizedApp) -> list[Any]:
     from emr_patterns.gates import nag_findings as find
 
     return find(synthesized.app)
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's MariaDB, private to this run, on a free loopback port (binlog on, ROW format)."""
+    from tests import services
+
+    db = services.start_mariadb(tmp_path_factory.mktemp("mariadb"))
+    yield db
+    db.service.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's PostgreSQL, private to this run, on a free loopback port."""
+    from tests import services
+
+    db = services.start_postgres(tmp_path_factory.mktemp("postgres"))
+    yield db
+    db.service.stop()

@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -194,3 +195,112 @@ def run_java(
     return subprocess.run(
         argv, capture_output=True, text=True, timeout=timeout, env=java_env(), cwd=cwd, check=False
     )
+
+
+def _as_service_user(argv: list[str], user: str) -> list[str]:
+    """Run as ``user`` when we are root (PostgreSQL refuses to run as root); as is otherwise."""
+    if os.geteuid() != 0:
+        return argv
+    return [which("runuser"), "-u", user, "--", *argv]
+
+
+@dataclass
+class Database:
+    """A private database server: where it listens and who may log in."""
+
+    service: Service
+    host: str
+    port: int
+    user: str
+    password: str
+    socket: Path | None = None
+
+
+def start_mariadb(base: Path, *, timeout: float = 60.0) -> Database:
+    """Debian's MariaDB on a free loopback port with its own data directory under ``base``.
+
+    The root account gets a password and TCP access; the caller creates databases and users.
+    """
+    datadir, sock = base / "data", base / "mysqld.sock"
+    base.mkdir(parents=True, exist_ok=True)
+    install = subprocess.run(
+        [which("mariadb-install-db"), f"--datadir={datadir}", "--user=root", "--auth-root-authentication-method=normal",
+         "--skip-test-db"],
+        capture_output=True, text=True, check=False,
+    )
+    if install.returncode != 0:
+        raise ServiceUnavailable(f"mariadb-install-db failed:\n{install.stdout}\n{install.stderr}")
+    port = free_port()
+    service = start(
+        "mariadb",
+        [which("mariadbd"), "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}",
+         "--bind-address=127.0.0.1", "--user=root", f"--pid-file={base / 'mysqld.pid'}",
+         "--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--log-bin=mysql-bin",
+         "--binlog-format=ROW", "--server-id=1"],
+        base,
+        ports={"mysql": port},
+    )
+    service.wait_until(lambda: sock.exists() and port_open(port), timeout, "MariaDB accepting connections")
+    password = "test-root-password"
+    client = [which("mariadb"), f"--socket={sock}", "-uroot"]
+    sql = (
+        f"ALTER USER 'root'@'localhost' IDENTIFIED BY '{password}';"
+        f"CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '{password}';"
+        "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; FLUSH PRIVILEGES;"
+    )
+    done = subprocess.run([*client, "-e", sql], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        service.stop()
+        raise ServiceUnavailable(f"MariaDB set-up failed: {done.stderr}")
+    return Database(service, "127.0.0.1", port, "root", password, sock)
+
+
+def _postgres_bin(program: str) -> str:
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"), reverse=True)
+    if candidates:
+        return str(candidates[0])
+    return which(program)
+
+
+def start_postgres(base: Path, *, timeout: float = 60.0) -> Database:
+    """Debian's PostgreSQL on a free loopback port with its own cluster under ``base``.
+
+    As root the server runs as the ``postgres`` account the Debian package creates.
+    """
+    datadir = base / "data"
+    base.mkdir(parents=True, exist_ok=True)
+    password = "test-postgres-password"
+    pwfile = base / "pwfile"
+    pwfile.write_text(password + "\n")
+    if os.geteuid() == 0:
+        # The postgres account must reach base: pytest's temporary folders are 0700 and root's.
+        tmp = Path(tempfile.gettempdir()).resolve()
+        for parent in base.resolve().parents:
+            if parent == tmp or tmp not in parent.parents:
+                break
+            parent.chmod(parent.stat().st_mode | 0o011)
+        shutil.chown(base, "postgres")
+        shutil.chown(pwfile, "postgres")
+    init = subprocess.run(
+        _as_service_user(
+            [_postgres_bin("initdb"), "-D", str(datadir), "-U", "postgres", "--auth=scram-sha-256",
+             f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8", "--locale=C"],
+            "postgres",
+        ),
+        capture_output=True, text=True, check=False,
+    )
+    if init.returncode != 0:
+        raise ServiceUnavailable(f"initdb failed:\n{init.stdout}\n{init.stderr}")
+    port = free_port()
+    service = start(
+        "postgres",
+        _as_service_user(
+            [_postgres_bin("postgres"), "-D", str(datadir), "-h", "127.0.0.1", "-p", str(port),
+             "-k", str(base), "-c", "fsync=off", "-c", "shared_buffers=32MB"],
+            "postgres",
+        ),
+        base,
+        ports={"postgres": port},
+    )
+    service.wait_until(lambda: port_open(port), timeout, "PostgreSQL accepting connections")
+    return Database(service, "127.0.0.1", port, "postgres", password, base)
