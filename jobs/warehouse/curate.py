@@ -8,8 +8,9 @@ Usage (spark-submit; ``sparkfs.py`` beside it with ``--py-files``)::
 
 Input: delimited text with a header row (``.gz`` and ``.bz2`` are read as such), one file or a
 prefix. ``--columns`` names the columns to keep, in the warehouse table's order, each with its
-Spark type (``string``, ``int``, ``bigint``, ``double``, ``boolean``, ``date``, ``timestamp``,
-``decimal(p,s)``). A row is rejected (and counted) when a key column is empty or when a non-empty
+Spark type (``string``, ``smallint``, ``int``, ``bigint``, ``float``, ``double``, ``boolean``,
+``date``, ``timestamp``, ``decimal(p,s)``); timestamps are written as INT64 microseconds, which a
+warehouse COPY reads. A row is rejected (and counted) when a key column is empty or when a non-empty
 value does not convert to its column's type; of rows with the same key one is kept (the greatest
 by the other columns, so reruns keep the same one).
 
@@ -39,7 +40,9 @@ except ImportError:  # on the cluster: shipped beside the job with --py-files
 PROG = "curate"
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
-_TYPES = re.compile(r"^(string|int|bigint|double|boolean|date|timestamp|decimal\((\d{1,2}),(\d{1,2})\))$")
+_TYPES = re.compile(
+    r"^(string|smallint|int|bigint|float|double|boolean|date|timestamp|decimal\((\d{1,2}),(\d{1,2})\))$"
+)
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -71,8 +74,8 @@ def parse_columns(text: str) -> List[Tuple[str, str]]:
             raise InputError(f"--columns item {item.strip()!r} is not name:type with a lower-case name")
         if not _TYPES.match(kind.strip()):
             raise InputError(
-                f"--columns {name}: type {kind.strip()!r} is not one of string, int, bigint, double, "
-                "boolean, date, timestamp, decimal(p,s)"
+                f"--columns {name}: type {kind.strip()!r} is not one of string, smallint, int, bigint, "
+                "float, double, boolean, date, timestamp, decimal(p,s)"
             )
         if name in [n for n, _ in out]:
             raise InputError(f"--columns names {name!r} twice")
@@ -152,6 +155,7 @@ def run(spark: Any, args: argparse.Namespace) -> Dict[str, Any]:
     spark.sparkContext._jsc.hadoopConfiguration().set(
         "mapreduce.fileoutputcommitter.marksuccessfuljobs", "false"
     )
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     curated.write.mode("overwrite").parquet(data_uri)
     written = spark.read.parquet(data_uri)
     rows = written.count()

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.spark]
 ROOT = Path(__file__).resolve().parents[2]
 VENV39 = ROOT / ".cache" / "emr-py39-venv" / "bin" / "python"
 ROLE = "arn:aws:iam::123456789012:role/warehouse-copy"
-COLUMNS = "date:date,state:string,fips:string,cases:bigint,deaths:bigint"
+COLUMNS = covid_state_daily_table().spark_columns()
 DAY1 = """date,state,fips,cases,deaths
 2021-03-01,Washington,53,340000,5000
 2021-03-01,Oregon,41,157000,2200

@@ -162,6 +162,20 @@ _RESERVED = frozenset(
         "unpivot",
     ]
 )
+#: Redshift type -> the Spark type written for it (Parquet physical type COPY accepts).
+_SPARK_TYPES = {
+    "SMALLINT": "smallint",
+    "INTEGER": "int",
+    "BIGINT": "bigint",
+    "REAL": "float",
+    "DOUBLE PRECISION": "double",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMPTZ": "timestamp",
+    "VARCHAR": "string",
+    "CHAR": "string",
+}
 _S3_URI_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^'\\\x00-\x1f]*)?$")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
@@ -235,6 +249,14 @@ class Column:
 
     def ddl(self) -> str:
         return f"{self.name} {self.type}" + ("" if self.nullable else " NOT NULL")
+
+    @property
+    def spark_type(self) -> str:
+        """The Spark SQL type whose Parquet encoding COPY loads into :attr:`type`."""
+        base = self.type.split("(")[0]
+        if base == "DECIMAL":
+            return self.type.lower().replace(" ", "")
+        return _SPARK_TYPES[base]
 
 
 @dataclass(frozen=True)
@@ -326,6 +348,10 @@ class WarehouseTable:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    def spark_columns(self) -> str:
+        """``name:type,...`` for ``jobs/warehouse/curate.py --columns``: the Spark types, in order."""
+        return ",".join(f"{c.name}:{c.spark_type}" for c in self.columns)
 
     # ---- SQL ----------------------------------------------------------------------------------------
     def create_statement(self) -> str:
