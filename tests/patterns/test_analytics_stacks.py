@@ -125,10 +125,7 @@ def test_warehouse_machine_checks_the_manifest_before_one_batch_and_polls_to_an_
         "Cause": states["LoadColumnsMismatch"]["Cause"],
     }
     assert states["Curate-Run"]["Catch"][0]["Next"] == "CurateFailed"
-    check = {
-        c.get("StringEquals", "polls"): c["Next"]
-        for c in states["LoadCheck"]["Choices"]
-    }
+    check = {c.get("StringEquals", "polls"): c["Next"] for c in states["LoadCheck"]["Choices"]}
     assert check == {
         "FINISHED": "LoadDone",
         "FAILED": "LoadFailed",
@@ -257,7 +254,9 @@ def test_copy_role_reads_only_the_runs_prefix(synthesized):
     assert statements["CopyListPrefix"]["Condition"] == {
         "StringLike": {"s3:prefix": ["warehouse/covid_state_daily/runs/*"]}
     }
-    assert statements["CopyReadObjects"]["Resource"]["Fn::Join"][1][-1] == "/warehouse/covid_state_daily/runs/*"
+    assert (
+        statements["CopyReadObjects"]["Resource"]["Fn::Join"][1][-1] == "/warehouse/covid_state_daily/runs/*"
+    )
 
 
 # ---- the DataBrew ML pipeline --------------------------------------------------------------------
@@ -357,4 +356,40 @@ def test_bad_load_props_name_the_prop():
         RedshiftLoad(
             stack, "Load", warehouse=warehouse.endpoint, table=covid_state_daily_table(),
             bucket=base.platform.data_buckets[2], run_prefix="runs/",
+        )  # fmt: skip
+
+
+def test_an_existing_workgroup_is_loaded_without_creating_a_warehouse():
+    from emr_patterns.patterns.redshift import WarehouseEndpoint
+    from emr_patterns.stacks.analytics import DataLakeWarehouseStack
+    from emr_patterns.stacks.platform_base import PlatformBaseStack
+
+    app = App()
+    base = PlatformBaseStack(app, "Base")  # two zones: enough when the workgroup lives elsewhere
+    stack = Stack(app, "Endpoints")
+    endpoint = WarehouseEndpoint.existing(
+        stack,
+        "Analytics",
+        workgroup_name="analytics",
+        workgroup_id="0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+        database="dev",
+        copy_role_arn="arn:aws:iam::123456789012:role/analytics-copy",
+    )
+    wh = DataLakeWarehouseStack(app, "Wh", platform=base.platform, warehouse=endpoint)
+    template = app.synth().get_stack_by_name("Wh").template
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert not {"AWS::RedshiftServerless::Namespace", "AWS::RedshiftServerless::Workgroup"} & kinds
+    assert wh.warehouse is None
+    statements = [
+        s
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and logical_id.startswith("PipelineEmrPolicy")
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (batch,) = [s for s in statements if s.get("Sid") == "LoadBatch"]
+    assert "workgroup/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0" in json.dumps(batch["Resource"])
+    with pytest.raises(ValueError, match="workgroup_id='abc': is not a workgroup id"):
+        WarehouseEndpoint.existing(
+            stack, "Bad", workgroup_name="analytics", workgroup_id="abc", database="dev",
+            copy_role_arn="arn:aws:iam::123456789012:role/x",
         )  # fmt: skip

@@ -15,9 +15,11 @@ from typing import Any
 
 __all__ = ["asl_to_mermaid", "definition_of", "update_diagrams"]
 
-#: Marks a generated diagram in a Markdown page: ``<!-- diagram: <StackId> -->`` ... ``<!-- /diagram -->``.
+#: Marks a generated diagram in a Markdown page: ``<!-- diagram: <StackId> -->`` (or
+#: ``<StackId>/<machine logical id without its hash>``) ... ``<!-- /diagram -->``.
 DIAGRAM_RE = re.compile(
-    r"(<!-- diagram: (?P<stack>[A-Za-z0-9-]+)(?:/(?P<machine>[A-Za-z0-9]+))? -->\n)(?P<body>.*?)(<!-- /diagram -->)",
+    r"(<!-- diagram: (?P<stack>[A-Za-z0-9-]+)(?:/(?P<machine>[A-Za-z0-9]+))? -->\n)"
+    r"(?P<body>.*?)(<!-- /diagram -->)",
     re.S,
 )
 

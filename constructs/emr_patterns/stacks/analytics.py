@@ -77,7 +77,9 @@ class DataBrewMlStack(Stack):
         notification_emails: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("description", "cdk-emr-patterns: DataBrew recipe and EMR model training (pattern 3)")
+        kwargs.setdefault(
+            "description", "cdk-emr-patterns: DataBrew recipe and EMR model training (pattern 3)"
+        )
         super().__init__(scope, id, **kwargs)
         raise_if_problems(f"DataBrewMlStack '{id}'", _email_problems(notification_emails))
         self.platform = platform = _platform(self, id, platform)
@@ -111,7 +113,9 @@ class DataBrewMlStack(Stack):
             value=self.pipeline.notifications.topic.topic_arn,
             description="The AUC of every run, and how every execution ended",
         )
-        CfnOutput(self, "InputKey", value=input_key, description="Upload the census CSV here in the raw bucket")
+        CfnOutput(
+            self, "InputKey", value=input_key, description="Upload the census CSV here in the raw bucket"
+        )
 
 
 class DataLakeWarehouseStack(Stack):
@@ -149,12 +153,23 @@ class DataLakeWarehouseStack(Stack):
         notification_emails: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("description", "cdk-emr-patterns: Spark to Parquet to Redshift Serverless (pattern 6)")
+        kwargs.setdefault(
+            "description", "cdk-emr-patterns: Spark to Parquet to Redshift Serverless (pattern 6)"
+        )
         super().__init__(scope, id, **kwargs)
         problems = _email_problems(notification_emails)
-        if not isinstance(upload_prefix, str) or not upload_prefix.endswith("/") or upload_prefix.startswith("/"):
+        if (
+            not isinstance(upload_prefix, str)
+            or not upload_prefix.endswith("/")
+            or upload_prefix.startswith("/")
+        ):
             problems.append(
-                problem("upload_prefix", upload_prefix, "must end in '/' and not start with one", "use 'covid/daily/'")
+                problem(
+                    "upload_prefix",
+                    upload_prefix,
+                    "must end in '/' and not start with one",
+                    "use 'covid/daily/'",
+                )
             )
         raise_if_problems(f"DataLakeWarehouseStack '{id}'", problems)
         if platform is None:
@@ -195,8 +210,15 @@ class DataLakeWarehouseStack(Stack):
         )
         CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine_arn, description="The pipeline")
         CfnOutput(
-            self, "NotificationTopicArn", value=self.notifications.topic.topic_arn, description="How runs ended"
+            self,
+            "NotificationTopicArn",
+            value=self.notifications.topic.topic_arn,
+            description="How runs ended",
         )
         CfnOutput(self, "WorkgroupName", value=warehouse.workgroup_name, description="The Redshift workgroup")
-        CfnOutput(self, "Table", value=self.table.qualified_name, description="The table each upload merges into")
-        CfnOutput(self, "UploadPrefix", value=upload_prefix, description="Upload case counts below this prefix")
+        CfnOutput(
+            self, "Table", value=self.table.qualified_name, description="The table each upload merges into"
+        )
+        CfnOutput(
+            self, "UploadPrefix", value=upload_prefix, description="Upload case counts below this prefix"
+        )
