@@ -284,3 +284,25 @@ def test_reconciliation_names_bad_input(cdc: dict[str, Any], hudi_streamer: Any)
     wrong[wrong.index("shop.orders")] = "shop.no_such_table"
     gone = hudi_streamer.call("reconcile", argv=wrong, env=env)
     assert gone["status"] == 1 and "could not reconcile shop.no_such_table" in gone["stderr"]
+
+
+def test_a_configured_merge_mode_does_not_take_with_the_dms_payload(
+    cdc: dict[str, Any], hudi_streamer: Any
+) -> None:
+    """Why the spec refuses ``hoodie.record.merge.mode``: Hudi 1.0.2 records CUSTOM anyway."""
+    work = cdc["work"] / "merge-mode"
+    DmsS3Writer(work / "dms" / "shop" / "orders").cdc(
+        [{"Op": "I", "dms_ts": "2025-03-01 09:00:00.000000", **cdc["table"]._image(1)}], reverse_halves=False
+    )
+    props = work / "orders.properties"
+    props.write_text(LOCAL.properties_file(source_root=LOCAL.dms_folder(f"file://{work}/dms")))
+    base = f"file://{work}/hudi/orders"
+    args = LOCAL.streamer_arguments(target_base_path=base, props_uri=f"file://{props}")
+    result = hudi_streamer.call(
+        "streamer", args=[*args, "--hoodie-conf", "hoodie.record.merge.mode=EVENT_TIME_ORDERING"]
+    )
+    assert result["ok"] and result["committed"], result.get("trace")
+    table = Path(work, "hudi", "orders", ".hoodie", "hoodie.properties").read_text()
+    assert "hoodie.record.merge.mode=CUSTOM" in table.splitlines()
+    with pytest.raises(ValueError, match="hoodie.record.merge.mode"):
+        dataclasses.replace(LOCAL, extra_properties={"hoodie.record.merge.mode": "EVENT_TIME_ORDERING"})

@@ -22,9 +22,12 @@ duplicate keys. Because ``ParquetDFSSource`` takes only files modified after the
 checkpoint, the full-load files and the CDC files can stay in the one DMS folder: nothing has to
 be moved between the full load and the first incremental run.
 
-Hudi 1.0 trap (merge modes): Hudi 1.0 infers the table's ``hoodie.record.merge.mode`` from the
-payload class (``CUSTOM`` for ``AWSDmsAvroPayload``) and refuses a configured merge mode that
-disagrees with it, so the rendered properties never set ``hoodie.record.merge.mode`` or
+Hudi 1.0 trap (merge modes): Hudi 1.0 records the table's ``hoodie.record.merge.mode`` in
+``hoodie.properties``, inferred from the payload class: ``CUSTOM`` for ``AWSDmsAvroPayload``. Hudi
+1.0.2 keeps ``CUSTOM`` whatever merge mode is configured (the CDC tests write a table with
+``EVENT_TIME_ORDERING`` set and read back ``CUSTOM``), and later releases map payload classes to
+merge modes of their own, so a configured merge mode is at best ignored and misleads whoever
+reads the job. The rendered properties never set ``hoodie.record.merge.mode`` or
 ``hoodie.record.merge.strategy.id``, and ``extra_properties`` may not either.
 """
 
@@ -87,8 +90,8 @@ HUDI_SPARK_CONF: Mapping[str, str] = MappingProxyType(
 
 RESERVED_PROPERTIES: Mapping[str, str] = MappingProxyType(
     {
-        "hoodie.record.merge.mode": "leave it unset: Hudi 1.0 infers CUSTOM from AWSDmsAvroPayload and "
-        "refuses a merge mode that disagrees",
+        "hoodie.record.merge.mode": "leave it unset: Hudi 1.0 infers CUSTOM from AWSDmsAvroPayload "
+        "and keeps it whatever is configured",
         "hoodie.write.record.merge.mode": "leave it unset: Hudi 1.0 infers it from the payload class",
         "hoodie.record.merge.strategy.id": "leave it unset: Hudi 1.0 infers it from the payload class",
         "hoodie.datasource.write.payload.class": "the payload is always AWSDmsAvroPayload (deletes apply)",
