@@ -304,5 +304,5 @@ def test_a_configured_merge_mode_does_not_take_with_the_dms_payload(
     assert result["ok"] and result["committed"], result.get("trace")
     table = Path(work, "hudi", "orders", ".hoodie", "hoodie.properties").read_text()
     assert "hoodie.record.merge.mode=CUSTOM" in table.splitlines()
-    with pytest.raises(ValueError, match="hoodie.record.merge.mode"):
+    with pytest.raises(ValueError, match=r"hoodie\.record\.merge\.mode"):
         dataclasses.replace(LOCAL, extra_properties={"hoodie.record.merge.mode": "EVENT_TIME_ORDERING"})
