@@ -46,13 +46,17 @@ def arg(args: list[str], flag: str) -> str:
     return args[args.index(flag) + 1]
 
 
-def test_streamer_arguments_for_dms_parquet() -> None:
-    args = table().spark_submit_arguments(
-        target_base_path="s3://lake/hudi/orders", props_uri="s3://c/o.properties"
-    )
+def test_streamer_step_for_dms_parquet() -> None:
+    step = table().streamer_step(target_base_path="s3://lake/hudi/orders", props_uri="s3://c/o.properties")
+    config = step.to_step_config()
+    assert config["Name"] == "hudi-orders" and config["HadoopJarStep"]["Jar"] == "command-runner.jar"
+    args = config["HadoopJarStep"]["Args"]
     assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
     assert arg(args, "--class") == HOODIE_STREAMER_CLASS
-    assert args[args.index("--class") + 2] == "/usr/lib/hudi/hudi-utilities-bundle.jar"
+    jar = args.index("file:/usr/lib/hudi/hudi-utilities-bundle.jar")
+    assert args[jar + 1 :] == table().streamer_arguments(
+        target_base_path="s3://lake/hudi/orders", props_uri="s3://c/o.properties"
+    )
     assert arg(args, "--source-class") == PARQUET_DFS_SOURCE
     assert arg(args, "--transformer-class") == AWS_DMS_TRANSFORMER
     assert arg(args, "--payload-class") == AWS_DMS_PAYLOAD

@@ -14,7 +14,7 @@ renders, from the same data:
 * :meth:`HudiCdcTable.properties`: the ``--props`` file's keys (record key, key generator,
   ordering field = the DMS timestamp column, DFS root, parallelism, sync settings);
 * :meth:`HudiCdcTable.streamer_arguments`: HoodieStreamer's own arguments;
-* :meth:`HudiCdcTable.spark_submit_arguments`: the whole ``spark-submit`` command of the EMR step.
+* :meth:`HudiCdcTable.streamer_step`: the EMR step (``spark-submit`` of HoodieStreamer) with them.
 
 Every run is an ``UPSERT``, the first (full-load) run included: a ``BULK_INSERT`` first run would
 write the DMS delete records captured while the full load ran as rows and would not merge
@@ -41,6 +41,7 @@ from types import MappingProxyType
 
 from emr_patterns._tokens import is_unresolved
 from emr_patterns.errors import problem, raise_if_problems
+from emr_patterns.spec.steps import ActionOnFailure, SparkSubmitStep
 
 __all__ = [
     "AWS_DMS_PAYLOAD",
@@ -467,29 +468,39 @@ class HudiCdcTable:
             args += ["--enable-sync", "--sync-tool-classes", _SYNC_TOOL[HudiSyncTarget(self.sync)]]
         return args
 
-    def spark_submit_arguments(
-        self, *, target_base_path: str, props_uri: str, jar: str = EMR_HUDI_UTILITIES_JAR
-    ) -> list[str]:
-        """The whole ``command-runner.jar`` argument list of the EMR step (``spark-submit ...``).
+    def streamer_step(
+        self,
+        *,
+        target_base_path: str,
+        props_uri: str,
+        name: str | None = None,
+        jar: str = EMR_HUDI_UTILITIES_JAR,
+        spark_conf: Mapping[str, str] | None = None,
+        action_on_failure: ActionOnFailure | str = ActionOnFailure.CONTINUE,
+    ) -> SparkSubmitStep:
+        """The EMR step that runs HoodieStreamer once for this table (``spark-submit --class
+        HoodieStreamer <jar> <streamer_arguments>``, with :data:`HUDI_SPARK_CONF`).
 
         Args:
             target_base_path: the Hudi table's folder.
             props_uri: where the :meth:`properties` file is.
-            jar: the HoodieStreamer jar. Default: EMR's ``/usr/lib/hudi/hudi-utilities-bundle.jar``.
+            name: the step name. Default: ``hudi-<table>``.
+            jar: the HoodieStreamer jar on the nodes. Default: EMR's
+                ``/usr/lib/hudi/hudi-utilities-bundle.jar``.
+            spark_conf: more ``--conf`` sizing settings (executor memory, cores...). Default: none.
+            action_on_failure: what EMR does when the step fails. Default: ``CONTINUE`` (the
+                pipeline fails and terminates the cluster).
         """
-        conf: list[str] = []
-        for key, value in HUDI_SPARK_CONF.items():
-            conf += ["--conf", f"{key}={value}"]
-        return [
-            "spark-submit",
-            "--deploy-mode",
-            "cluster",
-            *conf,
-            "--class",
-            HOODIE_STREAMER_CLASS,
-            jar,
-            *self.streamer_arguments(target_base_path=target_base_path, props_uri=props_uri),
-        ]
+        conf = {**HUDI_SPARK_CONF, **dict(spark_conf or {})}
+        return SparkSubmitStep(
+            name=name or f"hudi-{self.table_name}",
+            main_class=HOODIE_STREAMER_CLASS,
+            jars=(jar if "://" in jar or jar.startswith("file:") else f"file:{jar}",),
+            args=tuple(self.streamer_arguments(target_base_path=target_base_path, props_uri=props_uri)),
+            spark_conf=conf,
+            extra_allowed_spark_conf=tuple(HUDI_SPARK_CONF),
+            action_on_failure=action_on_failure,
+        )
 
     def properties_file(self, *, source_root: str) -> str:
         """:meth:`properties` as the text of a Java properties file (sorted, escaped)."""
