@@ -50,34 +50,40 @@ EMR_PATHS = {
 }
 
 
-def emr_arguments() -> list[str]:
-    return SPEC.streamer_arguments(target_base_path=EMR_PATHS["base"], props_uri=EMR_PATHS["props"])
-
-
 def test_local_run_differs_from_the_emr_step_only_in_paths_and_sync(tmp_path: Path) -> None:
     local_paths = {
         "base": f"file://{tmp_path}/hudi",
         "props": f"file://{tmp_path}/p",
-        "dms": f"file://{tmp_path}/dms",
+        "dms": f"file://{tmp_path}/dms/shop/orders/",
     }
-    local = LOCAL.streamer_arguments(target_base_path=local_paths["base"], props_uri=local_paths["props"])
-    emr = emr_arguments()
+    emr_paths = {
+        "base": "s3://lake/hudi/orders",
+        "props": "s3://lake/conf/orders.properties",
+        "dms": SPEC.dms_folder("s3://raw/dms"),
+    }
+
+    def render(spec: HudiCdcTable, paths: dict[str, str]) -> list[str]:
+        return spec.streamer_arguments(
+            source_root=paths["dms"], target_base_path=paths["base"], props_uri=paths["props"]
+        )
+
+    emr, local = render(SPEC, emr_paths), render(LOCAL, local_paths)
     sync = emr.index("--enable-sync")
-    assert emr[sync:] == [
+    assert emr[sync : sync + 3] == [
         "--enable-sync",
         "--sync-tool-classes",
         "org.apache.hudi.aws.sync.AwsGlueCatalogSyncTool",
     ]
-    swapped = [next((local_paths[k] for k, p in EMR_PATHS.items() if p == v), v) for v in emr[:sync]]
-    assert swapped == local
-    emr_props = SPEC.properties(source_root=SPEC.dms_folder(EMR_PATHS["dms"]))
-    local_props = LOCAL.properties(source_root=LOCAL.dms_folder(local_paths["dms"]))
+    emr = emr[:sync] + emr[sync + 3 :]
+    swap = {emr_paths[k]: local_paths[k] for k in emr_paths}
+    swap[f"hoodie.streamer.source.dfs.root={emr_paths['dms']}"] = (
+        f"hoodie.streamer.source.dfs.root={local_paths['dms']}"
+    )
+    assert [swap.get(v, v) for v in emr] == local
+    emr_props, local_props = SPEC.properties(), LOCAL.properties()
     sync_keys = {k for k in emr_props if k.startswith("hoodie.datasource.hive_sync.")}
     assert sync_keys and not sync_keys & set(local_props)
-    assert {k: v for k, v in emr_props.items() if k not in sync_keys} == {
-        **local_props,
-        "hoodie.streamer.source.dfs.root": "s3://raw/dms/shop/orders/",
-    }
+    assert {k: v for k, v in emr_props.items() if k not in sync_keys} == local_props
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +99,10 @@ def cdc(mariadb: Any, hudi_streamer: Any, tmp_path_factory: pytest.TempPathFacto
     dms = DmsS3Writer(work / "dms" / "shop" / "orders")
     base = f"file://{work}/hudi/orders"
     props = work / "orders.properties"
-    props.write_text(LOCAL.properties_file(source_root=LOCAL.dms_folder(f"file://{work}/dms")))
-    args = LOCAL.streamer_arguments(target_base_path=base, props_uri=f"file://{props}")
+    props.write_text(LOCAL.properties_file())
+    args = LOCAL.streamer_arguments(
+        source_root=LOCAL.dms_folder(f"file://{work}/dms"), target_base_path=base, props_uri=f"file://{props}"
+    )
     runs: list[dict[str, Any]] = []
 
     def ingest(label: str) -> None:
@@ -216,7 +224,7 @@ def test_merge_mode_is_inferred_from_the_payload(cdc: dict[str, Any]) -> None:
     assert table["hoodie.compaction.payload.class"] == "org.apache.hudi.common.model.AWSDmsAvroPayload"
     assert table["hoodie.table.precombine.field"] == "dms_ts"
     assert table["hoodie.table.version"] == "8"
-    assert "hoodie.record.merge.mode" not in LOCAL.properties(source_root="file:///x")
+    assert "hoodie.record.merge.mode" not in LOCAL.properties()
 
 
 def reconcile_argv(cdc: dict[str, Any], *extra: str) -> list[str]:
@@ -295,9 +303,11 @@ def test_a_configured_merge_mode_does_not_take_with_the_dms_payload(
         [{"Op": "I", "dms_ts": "2025-03-01 09:00:00.000000", **cdc["table"]._image(1)}], reverse_halves=False
     )
     props = work / "orders.properties"
-    props.write_text(LOCAL.properties_file(source_root=LOCAL.dms_folder(f"file://{work}/dms")))
+    props.write_text(LOCAL.properties_file())
     base = f"file://{work}/hudi/orders"
-    args = LOCAL.streamer_arguments(target_base_path=base, props_uri=f"file://{props}")
+    args = LOCAL.streamer_arguments(
+        source_root=LOCAL.dms_folder(f"file://{work}/dms"), target_base_path=base, props_uri=f"file://{props}"
+    )
     result = hudi_streamer.call(
         "streamer", args=[*args, "--hoodie-conf", "hoodie.record.merge.mode=EVENT_TIME_ORDERING"]
     )

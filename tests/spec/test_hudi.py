@@ -47,7 +47,11 @@ def arg(args: list[str], flag: str) -> str:
 
 
 def test_streamer_step_for_dms_parquet() -> None:
-    step = table().streamer_step(target_base_path="s3://lake/hudi/orders", props_uri="s3://c/o.properties")
+    step = table().streamer_step(
+        source_root="s3://raw/dms/shop/orders/",
+        target_base_path="s3://lake/hudi/orders",
+        props_uri="s3://c/o.properties",
+    )
     config = step.to_step_config()
     assert config["Name"] == "hudi-orders" and config["HadoopJarStep"]["Jar"] == "command-runner.jar"
     args = config["HadoopJarStep"]["Args"]
@@ -55,7 +59,9 @@ def test_streamer_step_for_dms_parquet() -> None:
     assert arg(args, "--class") == HOODIE_STREAMER_CLASS
     jar = args.index("file:/usr/lib/hudi/hudi-utilities-bundle.jar")
     assert args[jar + 1 :] == table().streamer_arguments(
-        target_base_path="s3://lake/hudi/orders", props_uri="s3://c/o.properties"
+        source_root="s3://raw/dms/shop/orders/",
+        target_base_path="s3://lake/hudi/orders",
+        props_uri="s3://c/o.properties",
     )
     assert arg(args, "--source-class") == PARQUET_DFS_SOURCE
     assert arg(args, "--transformer-class") == AWS_DMS_TRANSFORMER
@@ -65,48 +71,51 @@ def test_streamer_step_for_dms_parquet() -> None:
     assert arg(args, "--table-type") == "COPY_ON_WRITE"
     assert arg(args, "--target-table") == "orders"
     assert arg(args, "--props") == "s3://c/o.properties"
+    assert arg(args, "--hoodie-conf") == "hoodie.streamer.source.dfs.root=s3://raw/dms/shop/orders/"
     assert arg(args, "--sync-tool-classes") == "org.apache.hudi.aws.sync.AwsGlueCatalogSyncTool"
     assert "spark.serializer=org.apache.spark.serializer.KryoSerializer" in args
 
 
 def test_properties_order_by_the_dms_timestamp_and_never_set_a_merge_mode() -> None:
-    props = table().properties(source_root="s3://raw/dms/shop/orders/")
+    props = table().properties()
     assert props["hoodie.datasource.write.precombine.field"] == "dms_ts"
     assert props["hoodie.datasource.write.payload.class"] == AWS_DMS_PAYLOAD
     assert props["hoodie.datasource.write.recordkey.field"] == "order_id"
     assert props["hoodie.datasource.write.partitionpath.field"] == "region"
     assert props["hoodie.datasource.write.keygenerator.class"] == "org.apache.hudi.keygen.SimpleKeyGenerator"
     assert props["hoodie.index.type"] == "GLOBAL_SIMPLE"
-    assert props["hoodie.streamer.source.dfs.root"] == "s3://raw/dms/shop/orders/"
     assert props["hoodie.datasource.hive_sync.partition_fields"] == "region"
     assert not any("merge.mode" in key or "merge.strategy" in key for key in props)
 
 
 def test_key_generators_and_sync_targets() -> None:
     flat = table(partition_fields=(), sync=HudiSyncTarget.HIVE)
-    props = flat.properties(source_root="s3://r/")
+    props = flat.properties()
     assert props["hoodie.datasource.write.keygenerator.class"].endswith("NonpartitionedKeyGenerator")
     assert props["hoodie.datasource.hive_sync.mode"] == "hms"
     assert props["hoodie.datasource.hive_sync.partition_extractor_class"].endswith("NonPartitionedExtractor")
     assert "hoodie.index.type" not in props
     assert (
-        arg(flat.streamer_arguments(target_base_path="s3://b/t", props_uri="s3://p"), "--sync-tool-classes")
+        arg(
+            flat.streamer_arguments(source_root="s3://r/", target_base_path="s3://b/t", props_uri="s3://p"),
+            "--sync-tool-classes",
+        )
         == "org.apache.hudi.hive.HiveSyncTool"
     )
     multi = table(record_key=("order_id", "region"), partition_fields=("region", "status"))
     assert multi.key_generator.endswith("ComplexKeyGenerator")
     off = table(sync="none", table_type="MERGE_ON_READ")
-    args = off.streamer_arguments(target_base_path="s3://b/t", props_uri="s3://p")
+    args = off.streamer_arguments(source_root="s3://r/", target_base_path="s3://b/t", props_uri="s3://p")
     assert "--enable-sync" not in args and arg(args, "--table-type") == "MERGE_ON_READ"
     assert off.table_type is HudiTableType.MERGE_ON_READ
-    assert not any(k.startswith("hoodie.datasource.hive_sync") for k in off.properties(source_root="s3://r/"))
+    assert not any(k.startswith("hoodie.datasource.hive_sync") for k in off.properties())
 
 
 def test_properties_file_is_what_hudi_parses() -> None:
-    text = table().properties_file(source_root="s3://raw/dms/shop/orders/")
+    text = table().properties_file()
     lines = text.splitlines()
     assert lines == sorted(lines)
-    assert "hoodie.streamer.source.dfs.root=s3://raw/dms/shop/orders/" in lines
+    assert not any("dfs.root" in line for line in lines)  # deploy-time value: an argument
     with pytest.raises(ValueError, match="cannot be written to a Hudi properties file"):
         java_properties({"hoodie.x": "a\nb"})
 

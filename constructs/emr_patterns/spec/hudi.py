@@ -100,8 +100,8 @@ RESERVED_PROPERTIES: Mapping[str, str] = MappingProxyType(
         "hoodie.datasource.write.partitionpath.field": "set partition_fields",
         "hoodie.datasource.write.precombine.field": "set timestamp_column (the DMS TimestampColumnName)",
         "hoodie.datasource.write.keygenerator.class": "it follows from record_key and partition_fields",
-        "hoodie.streamer.source.dfs.root": "pass source_root to the renderer",
-        "hoodie.deltastreamer.source.dfs.root": "pass source_root to the renderer",
+        "hoodie.streamer.source.dfs.root": "pass source_root to streamer_arguments",
+        "hoodie.deltastreamer.source.dfs.root": "pass source_root to streamer_arguments",
         "hoodie.table.name": "set target_table",
         "hoodie.datasource.write.operation": "every run is an UPSERT",
     }
@@ -386,21 +386,12 @@ class HudiCdcTable:
         ``<prefix>/<database>/<table>/`` (DMS's ``schema/table`` layout)."""
         return f"{bucket_prefix.rstrip('/')}/{self.source_database}/{self.source_table}/"
 
-    def properties(self, *, source_root: str) -> dict[str, str]:
-        """The keys of HoodieStreamer's ``--props`` file.
-
-        Args:
-            source_root: the folder DMS writes this table's Parquet files to (see :meth:`dms_folder`).
-        """
-        raise_if_problems(
-            "HudiCdcTable.properties",
-            [problem("source_root", source_root, "is empty", "pass the DMS folder of the table")]
-            if not source_root
-            else [],
-        )
+    def properties(self) -> dict[str, str]:
+        """The keys of HoodieStreamer's ``--props`` file: everything but the DMS folder, which
+        :meth:`streamer_arguments` passes as ``--hoodie-conf`` (it holds the bucket name, known to
+        CloudFormation only at deploy time, while the file is a synth-time asset)."""
         parallelism = str(self.shuffle_parallelism)
         props: dict[str, str] = {
-            "hoodie.streamer.source.dfs.root": source_root,
             "hoodie.datasource.write.recordkey.field": ",".join(self.record_key),
             "hoodie.datasource.write.partitionpath.field": ",".join(self.partition_fields),
             "hoodie.datasource.write.keygenerator.class": self.key_generator,
@@ -437,13 +428,27 @@ class HudiCdcTable:
         props.update(self.extra_properties)
         return props
 
-    def streamer_arguments(self, *, target_base_path: str, props_uri: str) -> list[str]:
+    def streamer_arguments(self, *, source_root: str, target_base_path: str, props_uri: str) -> list[str]:
         """HoodieStreamer's own arguments (after the jar in ``spark-submit``).
 
         Args:
+            source_root: the folder DMS writes this table's Parquet files to (see
+                :meth:`dms_folder`), passed as ``--hoodie-conf hoodie.streamer.source.dfs.root=...``.
             target_base_path: the Hudi table's folder (``s3://bucket/prefix/table``).
             props_uri: where the :meth:`properties` file is (``s3://.../table.properties``).
         """
+        raise_if_problems(
+            "HudiCdcTable.streamer_arguments",
+            [
+                problem(name, value, "is empty", f"pass the {name.replace('_', ' ')}")
+                for name, value in (
+                    ("source_root", source_root),
+                    ("target_base_path", target_base_path),
+                    ("props_uri", props_uri),
+                )
+                if not isinstance(value, str) or not value
+            ],
+        )
         args = [
             "--props",
             props_uri,
@@ -463,6 +468,8 @@ class HudiCdcTable:
             target_base_path,
             "--target-table",
             self.table_name,
+            "--hoodie-conf",
+            f"hoodie.streamer.source.dfs.root={source_root}",
         ]
         if self.sync is not HudiSyncTarget.NONE:
             args += ["--enable-sync", "--sync-tool-classes", _SYNC_TOOL[HudiSyncTarget(self.sync)]]
@@ -471,6 +478,7 @@ class HudiCdcTable:
     def streamer_step(
         self,
         *,
+        source_root: str,
         target_base_path: str,
         props_uri: str,
         name: str | None = None,
@@ -482,6 +490,7 @@ class HudiCdcTable:
         HoodieStreamer <jar> <streamer_arguments>``, with :data:`HUDI_SPARK_CONF`).
 
         Args:
+            source_root: the table's DMS folder (see :meth:`streamer_arguments`).
             target_base_path: the Hudi table's folder.
             props_uri: where the :meth:`properties` file is.
             name: the step name. Default: ``hudi-<table>``.
@@ -496,15 +505,19 @@ class HudiCdcTable:
             name=name or f"hudi-{self.table_name}",
             main_class=HOODIE_STREAMER_CLASS,
             jars=(jar if "://" in jar or jar.startswith("file:") else f"file:{jar}",),
-            args=tuple(self.streamer_arguments(target_base_path=target_base_path, props_uri=props_uri)),
+            args=tuple(
+                self.streamer_arguments(
+                    source_root=source_root, target_base_path=target_base_path, props_uri=props_uri
+                )
+            ),
             spark_conf=conf,
             extra_allowed_spark_conf=tuple(HUDI_SPARK_CONF),
             action_on_failure=action_on_failure,
         )
 
-    def properties_file(self, *, source_root: str) -> str:
-        """:meth:`properties` as the text of a Java properties file (sorted, escaped)."""
-        return java_properties(self.properties(source_root=source_root))
+    def properties_file(self) -> str:
+        """:meth:`properties` as the text of the ``--props`` file."""
+        return java_properties(self.properties())
 
 
 def java_properties(values: Mapping[str, str]) -> str:
