@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk import App, Environment, Validations
 
+from emr_patterns.stacks.cdc_hudi import CdcHudiStack
 from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
 from emr_patterns.stacks.pipelines import NotebookPipelineStack, TransientSparkPipelineStack
 from emr_patterns.stacks.platform_base import PlatformBaseStack
@@ -27,6 +28,7 @@ PATTERN_STACKS: dict[str, Any] = {
     "SpotFleetClusterStack": SpotFleetClusterStack,
     "TransientSparkPipelineStack": TransientSparkPipelineStack,
     "NotebookPipelineStack": NotebookPipelineStack,
+    "CdcHudiStack": CdcHudiStack,
 }
 #: Stack id -> class, for every prebuilt stack (``make synth`` and the gate tests use this).
 PREBUILT_STACKS: dict[str, Any] = {PLATFORM_STACK_ID: PlatformBaseStack, **PATTERN_STACKS}

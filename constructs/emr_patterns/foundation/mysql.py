@@ -14,6 +14,7 @@ from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from emr_patterns._context import resolve_removal_policy
@@ -40,7 +41,7 @@ class PrivateMySql(Construct):
 
     Defaults: Multi-AZ; storage, Performance Insights and the generated credentials (a Secrets
     Manager secret ``{"username", "password", ...}``) encrypted with the platform key;
-    ``require_secure_transport=ON`` (TLS required); a non-default port; automated backups kept
+    ``require_secure_transport=1`` (TLS required); a non-default port; automated backups kept
     7 days; deletion protection; ``RETAIN`` (``emr-patterns:removeDataOnDestroy`` allows
     ``DESTROY``); IAM database authentication; Enhanced Monitoring every 60 s; minor version
     upgrades; an option group with the MariaDB audit plugin (connections, DDL, grants); the audit,
@@ -151,14 +152,14 @@ class PrivateMySql(Construct):
                     "pass a size in GiB within that range",
                 )
             )
-        settings = {"require_secure_transport": "ON", **dict(parameters or {})}
+        settings = {"require_secure_transport": "1", **dict(parameters or {})}
         if settings["require_secure_transport"] not in ("ON", "1"):
             problems.append(
                 problem(
                     "parameters",
                     {"require_secure_transport": settings["require_secure_transport"]},
                     "turns TLS off",
-                    "leave require_secure_transport at ON",
+                    "leave require_secure_transport at 1",
                 )
             )
         retention = retention_days("log_retention_days", log_retention_days, problems)
@@ -166,6 +167,9 @@ class PrivateMySql(Construct):
 
         self.port = port
         self.database_name = database_name
+        #: The DB parameter group's settings.
+        self.parameters: dict[str, str] = dict(settings)
+        self._platform = platform
         removal = resolve_removal_policy(self, removal_policy, "removal_policy")
         self.security_group = ec2.SecurityGroup(
             self,
@@ -261,21 +265,13 @@ class PrivateMySql(Construct):
         self.rotation_security_group.add_egress_rule(
             self.security_group, ec2.Port.tcp(port), "MySQL to the database"
         )
+        self._rotation_days = rotation_days
         self.rotation = self.instance.add_rotation_single_user(
             automatically_after=Duration.days(rotation_days),
             vpc_subnets=platform.vpc_subnets,
             security_group=self.rotation_security_group,
         )
-        # aws-cdk opens the database port to the rotation function with the port as a token (the
-        # endpoint's port attribute), which the port rules cannot evaluate at synth.
-        for child in self.security_group.node.children:
-            if child.node.id.startswith("from ") and child.node.id.endswith(":{IndirectPort}"):
-                acknowledge_rules(
-                    child,
-                    [*rule_in_packs("EC2RestrictedCommonPorts"), *rule_in_packs("EC2RestrictedSSH")],
-                    f"Ingress from the rotation function's security group only, on the database port "
-                    f"({port}), which aws-cdk writes as the endpoint's port attribute.",
-                )
+        self._acknowledge_rotation_ingress()
         # AWS Backup on top of the automated backups (daily, kept 35 days, vault on the key).
         self.backup_vault = backup.BackupVault(
             self, "BackupVault", encryption_key=platform.key, removal_policy=removal
@@ -299,6 +295,41 @@ class PrivateMySql(Construct):
                 "RDS Enhanced Monitoring's own service role policy: it only lets RDS write the "
                 "RDSOSMetrics log group.",
             )
+
+    def add_user_rotation(self, id: str, secret: secretsmanager.ISecret) -> secretsmanager.SecretRotation:
+        """Rotate another user's ``secret`` (JSON ``username``, ``password``, ``host``, ``port``)
+        every ``rotation_days`` with the hosted single-user function, on the rotation security
+        group (the user changes its own password)."""
+        rotation = secretsmanager.SecretRotation(
+            self,
+            id,
+            application=secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
+            secret=secret,
+            target=self.instance,
+            vpc=self._platform.vpc,
+            vpc_subnets=self._platform.vpc_subnets,
+            security_group=self.rotation_security_group,
+            automatically_after=Duration.days(self._rotation_days),
+        )
+        self._acknowledge_rotation_ingress()
+        return rotation
+
+    def _acknowledge_rotation_ingress(self) -> None:
+        # aws-cdk opens the database port to the rotation function with the port as a token (the
+        # endpoint's port attribute), which the port rules cannot evaluate at synth.
+        done: set[str] = getattr(self, "_acknowledged", set())
+        self._acknowledged = done
+        for child in self.security_group.node.children:
+            if child.node.id in done:
+                continue
+            if child.node.id.startswith("from ") and child.node.id.endswith(":{IndirectPort}"):
+                done.add(child.node.id)
+                acknowledge_rules(
+                    child,
+                    [*rule_in_packs("EC2RestrictedCommonPorts"), *rule_in_packs("EC2RestrictedSSH")],
+                    f"Ingress from the rotation function's security group only, on the database port "
+                    f"({self.port}), which aws-cdk writes as the endpoint's port attribute.",
+                )
 
     def allow_from(self, peer: ec2.ISecurityGroup, description: str = "MySQL client") -> None:
         """Let ``peer`` connect on the database port (and only that)."""

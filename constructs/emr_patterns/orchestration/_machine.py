@@ -335,7 +335,7 @@ class PipelineMachine:
         description: str,
         policy_description: str,
         comment: str,
-        wildcard_reason: str = (
+        wildcard_reason: str | None = (
             "RunJobFlow supports no resource-level permissions, and the cluster ids of the other EMR "
             "actions are only known at run time (the clusters this machine creates); PassRole and the "
             "EventBridge rules are scoped."
@@ -371,8 +371,9 @@ class PipelineMachine:
         self.state_machine.node.add_dependency(self.policy)
         # aws-cdk adds a DependsOn on the role that the RoleArn GetAtt already implies (W3005).
         cfn_lint_ignore(self.state_machine, "W3005")
-        acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]", wildcard_reason)
-        checkov_skip(self.policy, "CKV_AWS_111", wildcard_reason)
+        if wildcard_reason is not None:  # None: ``statements`` hold no wildcard resource
+            acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]", wildcard_reason)
+            checkov_skip(self.policy, "CKV_AWS_111", wildcard_reason)
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",

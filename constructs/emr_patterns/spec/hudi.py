@@ -56,6 +56,7 @@ __all__ = [
     "HudiCdcTable",
     "HudiSyncTarget",
     "HudiTableType",
+    "dms_table_mappings",
     "identifier_problems",
     "java_properties",
 ]
@@ -536,3 +537,37 @@ def java_properties(values: Mapping[str, str]) -> str:
     ]
     raise_if_problems("java_properties", bad)
     return "".join(f"{key}={value.strip()}\n" for key, value in sorted(values.items()))
+
+
+def dms_table_mappings(tables: Sequence[HudiCdcTable]) -> dict[str, object]:
+    """The DMS task's ``TableMappings``: one ``include`` selection rule per table, by exact name.
+
+    Names come from :class:`HudiCdcTable`, which refuses wildcards, so the task replicates the
+    allowlist and nothing else (a new table at the source is not picked up by accident)."""
+    problems: list[str] = []
+    if not tables:
+        problems.append(problem("tables", tables, "is empty", "list at least one HudiCdcTable"))
+    seen: set[tuple[str, str]] = set()
+    for i, table in enumerate(tables):
+        if not isinstance(table, HudiCdcTable):
+            problems.append(problem(f"tables[{i}]", table, "is not a HudiCdcTable", "build one per table"))
+            continue
+        pair = (table.source_database.lower(), table.source_table.lower())
+        if pair in seen:
+            problems.append(
+                problem(f"tables[{i}]", ".".join(pair), "is listed twice", "list each table once")
+            )
+        seen.add(pair)
+    raise_if_problems("dms_table_mappings", problems)
+    return {
+        "rules": [
+            {
+                "rule-type": "selection",
+                "rule-id": str(i + 1),
+                "rule-name": f"include-{t.source_database}-{t.source_table}",
+                "object-locator": {"schema-name": t.source_database, "table-name": t.source_table},
+                "rule-action": "include",
+            }
+            for i, t in enumerate(tables)
+        ]
+    }
