@@ -192,3 +192,31 @@ def test_other_bad_props_are_all_named() -> None:
         "is not a hoodie.* property",
     ):
         assert fragment in text
+
+
+def test_dms_table_mappings_are_one_exact_include_rule_per_table() -> None:
+    from emr_patterns.spec.hudi import dms_table_mappings
+
+    mappings = dms_table_mappings([table(), table(source_table="customers", target_table="customers")])
+    assert mappings == {
+        "rules": [
+            {
+                "rule-type": "selection",
+                "rule-id": "1",
+                "rule-name": "include-shop-orders",
+                "object-locator": {"schema-name": "shop", "table-name": "orders"},
+                "rule-action": "include",
+            },
+            {
+                "rule-type": "selection",
+                "rule-id": "2",
+                "rule-name": "include-shop-customers",
+                "object-locator": {"schema-name": "shop", "table-name": "customers"},
+                "rule-action": "include",
+            },
+        ]
+    }
+    with pytest.raises(ValueError, match="is listed twice"):
+        dms_table_mappings([table(), table()])
+    with pytest.raises(ValueError, match="tables=\\[\\]: is empty"):
+        dms_table_mappings([])

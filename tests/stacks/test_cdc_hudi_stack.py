@@ -158,4 +158,8 @@ def test_gate_calls_are_valid_against_the_botocore_model(
     params = machine(synthesized, "IngestGate")["States"][state]["Parameters"]
     model = botocore.session.get_session().get_service_model(service)
     shape = model.operation_model(operation).input_shape
-    botocore.validate.validate_parameters(params, shape)
+    # Step Functions' SDK integrations take every parameter in PascalCase, also where the API
+    # (Step Functions' own) names it in camelCase.
+    members = {name[0].upper() + name[1:]: name for name in shape.members}
+    assert set(params) <= set(members), (set(params), set(members))
+    botocore.validate.validate_parameters({members[k]: v for k, v in params.items()}, shape)

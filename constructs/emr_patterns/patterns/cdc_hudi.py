@@ -67,6 +67,11 @@ DMS_CLOUDWATCH_LOGS_ROLE = "dms-cloudwatch-logs-role"
 """The role name DMS looks up to write task logs (fixed by DMS, one per account)."""
 MARIADB_CONNECTOR = "/usr/share/java/mariadb-connector-java.jar"
 """The JDBC driver EMR installs on every node (the reconciliation job reads the source with it)."""
+EMR_HUDI_SPARK_BUNDLE = "/usr/lib/hudi/hudi-spark-bundle.jar"
+"""Hudi's Spark bundle on EMR nodes, which a Spark job that reads Hudi puts in ``--jars``."""
+RECONCILE_JDBC_OPTIONS = "sslMode=trust"
+"""MariaDB Connector/J options of the reconciliation's source URL: TLS (the database requires it)
+without verifying the RDS certificate, whose CA bundle is not on the nodes."""
 
 
 def cdc_cluster_spec(name: str = "cdc-hudi") -> ClusterSpec:
@@ -709,7 +714,7 @@ class HudiCdcIngest(Construct):
                 SparkSubmitStep(
                     name=f"reconcile-{table.table_name}",
                     main=self.reconcile_program.s3_object_url,
-                    jars=(f"file:{MARIADB_CONNECTOR}",),
+                    jars=(f"file:{MARIADB_CONNECTOR}", f"file:{EMR_HUDI_SPARK_BUNDLE}"),
                     spark_conf={
                         "spark.sql.extensions": "org.apache.spark.sql.hudi.HoodieSparkSessionExtension",
                         "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
@@ -717,7 +722,7 @@ class HudiCdcIngest(Construct):
                     extra_allowed_spark_conf=("spark.sql.extensions", "spark.serializer"),
                     args=(
                         "--jdbc-url",
-                        db.jdbc_url,
+                        f"{db.jdbc_url}?{RECONCILE_JDBC_OPTIONS}",
                         "--secret-id",
                         db.secret.secret_arn,
                         "--region",
