@@ -531,8 +531,9 @@ class HudiCdcIngest(Construct):
     ``Pipeline`` (a :class:`~emr_patterns.orchestration.TransientClusterPipeline`) runs, for each
     table, ``hudi-<table>`` (HoodieStreamer with the spec's arguments; the ``--props`` file is a
     content-hashed asset ``Properties-<table>``) then ``reconcile-<table>`` (the bundled
-    ``reconcile.py``: source ``COUNT(*)`` over JDBC against the Hudi snapshot, distinct record
-    keys too; a mismatch fails the step, the execution, and terminates the cluster).
+    ``reconcile.py``: source ``COUNT(*)`` over JDBC as the DMS user (read-only grants, TLS) against
+    the Hudi snapshot, distinct record keys too; a mismatch fails the step, the execution, and
+    terminates the cluster).
 
     The full-load hand-off is automated: every run is the same ``UPSERT`` (the first one is the
     full load), and ``Gate`` (a state machine started by ``Schedule``) starts the pipeline only
@@ -639,7 +640,7 @@ class HudiCdcIngest(Construct):
                     resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in assets],
                 ),
                 iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue"], resources=[db.secret.secret_arn]
+                    actions=["secretsmanager:GetSecretValue"], resources=[source.dms_secret.secret_arn]
                 ),
             ],
             roles=[platform.instance_role],
@@ -724,7 +725,7 @@ class HudiCdcIngest(Construct):
                         "--jdbc-url",
                         f"{db.jdbc_url}?{RECONCILE_JDBC_OPTIONS}",
                         "--secret-id",
-                        db.secret.secret_arn,
+                        source.dms_secret.secret_arn,
                         "--region",
                         stack.region,
                         "--table",
