@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "EmrClusterSweeper": "emr_patterns.orchestration.sweeper",
     "DataBrewPreparation": "emr_patterns.patterns.databrew",
     "PrivateMySql": "emr_patterns.foundation.mysql",
+    "ExistingMySql": "emr_patterns.foundation.mysql",
     "MySqlCdcSource": "emr_patterns.patterns.cdc_hudi",
     "DmsToS3": "emr_patterns.patterns.cdc_hudi",
     "HudiCdcIngest": "emr_patterns.patterns.cdc_hudi",
@@ -70,6 +71,7 @@ __all__ = [
     "EmrPlatformAttributes",
     "EmrRoles",
     "EmrSecurityConfiguration",
+    "ExistingMySql",
     "GravitonSparkClusterStack",
     "HudiCdcIngest",
     "IEmrPlatform",
@@ -100,7 +102,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from emr_patterns.compute.cluster import BootstrapScript, EmrCluster
     from emr_patterns.compute.jobs import WideMatrixJobs
     from emr_patterns.errors import EmrPatternsValidationError
-    from emr_patterns.foundation.mysql import PrivateMySql
+    from emr_patterns.foundation.mysql import ExistingMySql, PrivateMySql
     from emr_patterns.foundation.network import DataPlatformNetwork, SubnetMode
     from emr_patterns.foundation.options import NetworkOptions, RoleOptions, SecurityOptions, StorageOptions
     from emr_patterns.foundation.platform import EmrPlatform, EmrPlatformAttributes, IEmrPlatform

@@ -70,3 +70,41 @@ def test_ingest_needs_the_tables_dms_replicates(env: Any) -> None:
     text = str(err.value)
     for fragment in ("is not replicated by dms", "reconcile_tolerance=-1", "lake_prefix='/hudi/'"):
         assert fragment in text
+
+
+def test_an_existing_database_gets_the_set_up_and_rotation_and_passes_the_packs() -> None:
+    """``ExistingMySql``: a database deployed elsewhere; the set-up, DMS user and its rotation
+    are created here, with no nag finding."""
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_secretsmanager as secretsmanager
+
+    from emr_patterns.foundation.mysql import ExistingMySql
+    from emr_patterns.gates import nag_findings
+
+    app, stack, platform = make_platform()
+    db = ExistingMySql(
+        stack,
+        "Existing",
+        platform=platform,
+        endpoint_address="orders.abc.eu-west-1.rds.amazonaws.com",
+        port=3406,
+        admin_secret=secretsmanager.Secret.from_secret_complete_arn(
+            stack, "Admin", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:admin-AbCdEf"
+        ),
+        security_group=ec2.SecurityGroup.from_security_group_id(stack, "DbSg", "sg-0123456789abcdef0"),
+    )
+    source = MySqlCdcSource(stack, "Source", platform=platform, databases=["shop"], database=db)
+    assert source.database is db
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    kinds = [r["Type"] for r in template["Resources"].values()]
+    assert "AWS::RDS::DBInstance" not in kinds and "Custom::MySqlCdcSetup" in kinds
+    assert kinds.count("AWS::SecretsManager::RotationSchedule") == 1  # the DMS user's secret
+    ingress = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+    ]
+    assert ingress and all(r["GroupId"] == "sg-0123456789abcdef0" and r["FromPort"] == 3406 for r in ingress)
+    assert [
+        f for f in nag_findings(stack) if "Source" in f.construct_path or "Existing" in f.construct_path
+    ] == []

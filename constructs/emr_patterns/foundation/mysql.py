@@ -24,7 +24,7 @@ from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, acknowledge_rules, rule_in_packs
 
-__all__ = ["MYSQL_DEFAULT_PORT", "MYSQL_LOG_EXPORTS", "PrivateMySql"]
+__all__ = ["MYSQL_DEFAULT_PORT", "MYSQL_LOG_EXPORTS", "ExistingMySql", "MySqlEndpoint", "PrivateMySql"]
 
 MYSQL_DEFAULT_PORT = 3306
 #: The MySQL logs exported to CloudWatch Logs (``audit`` comes from the MariaDB audit plugin of
@@ -36,7 +36,95 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _USER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
 
 
-class PrivateMySql(Construct):
+class MySqlEndpoint(Construct):
+    """A MySQL database other constructs connect to: where it listens, its admin secret, its
+    security group, and how to let a peer in or rotate another user's secret.
+
+    :class:`PrivateMySql` (created here) and :class:`ExistingMySql` (deployed elsewhere) are the
+    two kinds; code that uses a database takes this type.
+    """
+
+    port: int
+    """The listener port."""
+    endpoint_address: str
+    """The endpoint's host name (a token until deploy)."""
+    secret: secretsmanager.ISecret
+    """The admin credentials (JSON ``username``, ``password``)."""
+    security_group: ec2.ISecurityGroup
+    """The database's security group: peers get in through :meth:`allow_from`."""
+    rotation_security_group: ec2.SecurityGroup
+    """The rotation functions' security group (HTTPS to endpoints, MySQL to the database)."""
+    parameters: dict[str, str] | None
+    """The DB parameter group's settings; ``None`` when this library does not manage them."""
+
+    def _init_rotation(self, platform: IEmrPlatform, rotation_days: int, target: ec2.IConnectable) -> None:
+        self._platform = platform
+        self._rotation_days = rotation_days
+        self._rotation_target = target
+        # Rotation functions run in the private subnets, HTTPS out to the Secrets Manager
+        # endpoint and MySQL out to this database only.
+        self.rotation_security_group = ec2.SecurityGroup(
+            self,
+            "RotationSecurityGroup",
+            vpc=platform.vpc,
+            description=f"MySQL {self.node.path} secret rotation: HTTPS to endpoints, MySQL to the database",
+            allow_all_outbound=False,
+        )
+        self.rotation_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC endpoints"
+        )
+        self.rotation_security_group.add_egress_rule(
+            self.security_group, ec2.Port.tcp(self.port), "MySQL to the database"
+        )
+
+    def add_user_rotation(self, id: str, secret: secretsmanager.ISecret) -> secretsmanager.SecretRotation:
+        """Rotate another user's ``secret`` (JSON ``username``, ``password``, ``host``, ``port``)
+        every ``rotation_days`` with the hosted single-user function, on the rotation security
+        group (the user changes its own password)."""
+        rotation = secretsmanager.SecretRotation(
+            self,
+            id,
+            application=secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
+            secret=secret,
+            target=self._rotation_target,
+            vpc=self._platform.vpc,
+            vpc_subnets=self._platform.vpc_subnets,
+            security_group=self.rotation_security_group,
+            automatically_after=Duration.days(self._rotation_days),
+        )
+        self._acknowledge_rotation_ingress()
+        return rotation
+
+    def _acknowledge_rotation_ingress(self) -> None:
+        # aws-cdk opens the database port to the rotation function with the port as a token (the
+        # endpoint's port attribute), which the port rules cannot evaluate at synth.
+        done: set[str] = getattr(self, "_acknowledged", set())
+        self._acknowledged = done
+        if not isinstance(self.security_group, ec2.SecurityGroup):
+            return  # an imported group's rules live elsewhere; their ports are literal
+        for child in self.security_group.node.children:
+            if child.node.id in done:
+                continue
+            if child.node.id.startswith("from ") and child.node.id.endswith(":{IndirectPort}"):
+                done.add(child.node.id)
+                acknowledge_rules(
+                    child,
+                    [*rule_in_packs("EC2RestrictedCommonPorts"), *rule_in_packs("EC2RestrictedSSH")],
+                    f"Ingress from the rotation function's security group only, on the database port "
+                    f"({self.port}), which aws-cdk writes as the endpoint's port attribute.",
+                )
+
+    def allow_from(self, peer: ec2.ISecurityGroup, description: str = "MySQL client") -> None:
+        """Let ``peer`` connect on the database port (and only that)."""
+        self.security_group.add_ingress_rule(peer, ec2.Port.tcp(self.port), description)
+
+    @property
+    def jdbc_url(self) -> str:
+        """``jdbc:mysql://<endpoint>:<port>/`` (a token until deploy)."""
+        return f"jdbc:mysql://{self.endpoint_address}:{self.port}/"
+
+
+class PrivateMySql(MySqlEndpoint):
     """RDS for MySQL in the platform's private subnets, reachable only from named security groups.
 
     Defaults: Multi-AZ; storage, Performance Insights and the generated credentials (a Secrets
@@ -167,9 +255,7 @@ class PrivateMySql(Construct):
 
         self.port = port
         self.database_name = database_name
-        #: The DB parameter group's settings.
-        self.parameters: dict[str, str] = dict(settings)
-        self._platform = platform
+        self.parameters = dict(settings)
         removal = resolve_removal_policy(self, removal_policy, "removal_policy")
         self.security_group = ec2.SecurityGroup(
             self,
@@ -250,22 +336,7 @@ class PrivateMySql(Construct):
         self.endpoint_address = self.instance.db_instance_endpoint_address
         for peer in allowed_security_groups:
             self.allow_from(peer)
-        # Rotation: the hosted single-user function, in the private subnets, HTTPS out to the
-        # Secrets Manager endpoint and MySQL out to this database only.
-        self.rotation_security_group = ec2.SecurityGroup(
-            self,
-            "RotationSecurityGroup",
-            vpc=platform.vpc,
-            description=f"MySQL {self.node.path} secret rotation: HTTPS to endpoints, MySQL to the database",
-            allow_all_outbound=False,
-        )
-        self.rotation_security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC endpoints"
-        )
-        self.rotation_security_group.add_egress_rule(
-            self.security_group, ec2.Port.tcp(port), "MySQL to the database"
-        )
-        self._rotation_days = rotation_days
+        self._init_rotation(platform, rotation_days, self.instance)
         self.rotation = self.instance.add_rotation_single_user(
             automatically_after=Duration.days(rotation_days),
             vpc_subnets=platform.vpc_subnets,
@@ -296,46 +367,54 @@ class PrivateMySql(Construct):
                 "RDSOSMetrics log group.",
             )
 
-    def add_user_rotation(self, id: str, secret: secretsmanager.ISecret) -> secretsmanager.SecretRotation:
-        """Rotate another user's ``secret`` (JSON ``username``, ``password``, ``host``, ``port``)
-        every ``rotation_days`` with the hosted single-user function, on the rotation security
-        group (the user changes its own password)."""
-        rotation = secretsmanager.SecretRotation(
-            self,
-            id,
-            application=secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
-            secret=secret,
-            target=self.instance,
-            vpc=self._platform.vpc,
-            vpc_subnets=self._platform.vpc_subnets,
-            security_group=self.rotation_security_group,
-            automatically_after=Duration.days(self._rotation_days),
-        )
-        self._acknowledge_rotation_ingress()
-        return rotation
 
-    def _acknowledge_rotation_ingress(self) -> None:
-        # aws-cdk opens the database port to the rotation function with the port as a token (the
-        # endpoint's port attribute), which the port rules cannot evaluate at synth.
-        done: set[str] = getattr(self, "_acknowledged", set())
-        self._acknowledged = done
-        for child in self.security_group.node.children:
-            if child.node.id in done:
-                continue
-            if child.node.id.startswith("from ") and child.node.id.endswith(":{IndirectPort}"):
-                done.add(child.node.id)
-                acknowledge_rules(
-                    child,
-                    [*rule_in_packs("EC2RestrictedCommonPorts"), *rule_in_packs("EC2RestrictedSSH")],
-                    f"Ingress from the rotation function's security group only, on the database port "
-                    f"({self.port}), which aws-cdk writes as the endpoint's port attribute.",
-                )
+class ExistingMySql(MySqlEndpoint):
+    """A MySQL database deployed elsewhere (RDS or self-managed), for constructs that connect to it.
 
-    def allow_from(self, peer: ec2.ISecurityGroup, description: str = "MySQL client") -> None:
-        """Let ``peer`` connect on the database port (and only that)."""
-        self.security_group.add_ingress_rule(peer, ec2.Port.tcp(self.port), description)
+    Nothing is created for the database itself: its parameter group, backups and TLS are its
+    owner's (for DMS change capture, set :data:`~emr_patterns.spec.hudi.MYSQL_CDC_PARAMETERS` and
+    keep automated backups on). Peers are let in with ingress rules on ``security_group``, created
+    in this stack; :meth:`add_user_rotation` rotates another user's secret from the platform's
+    private subnets (``RotationSecurityGroup``).
 
-    @property
-    def jdbc_url(self) -> str:
-        """``jdbc:mysql://<endpoint>:<port>/`` (a token until deploy)."""
-        return f"jdbc:mysql://{self.endpoint_address}:{self.port}/"
+    Args:
+        scope: parent construct.
+        id: construct id.
+        platform: the platform whose VPC reaches the database.
+        endpoint_address: the database's host name.
+        port: its port.
+        admin_secret: a secret with the admin ``username`` and ``password`` (what the CDC set-up
+            connects with).
+        security_group: the database's security group (imported mutable, so rules can be added).
+        rotation_days: days between rotations of secrets added with :meth:`add_user_rotation`.
+            Default 30.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: IEmrPlatform,
+        endpoint_address: str,
+        port: int,
+        admin_secret: secretsmanager.ISecret,
+        security_group: ec2.ISecurityGroup,
+        rotation_days: int = 30,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = check_platform(self, "platform", platform)
+        if not isinstance(endpoint_address, str) or not endpoint_address:
+            problems.append(
+                problem("endpoint_address", endpoint_address, "is empty", "pass the database host name")
+            )
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            problems.append(problem("port", port, "is not a TCP port", "pass the database port"))
+        raise_if_problems(f"ExistingMySql '{self.node.path}'", problems)
+        self.endpoint_address = endpoint_address
+        self.port = port
+        self.secret = admin_secret
+        self.security_group = security_group
+        self.parameters = None
+        connections = ec2.Connections(security_groups=[security_group], default_port=ec2.Port.tcp(port))
+        self._init_rotation(platform, rotation_days, connections)

@@ -38,7 +38,7 @@ from emr_patterns._retention import retention_days
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
-from emr_patterns.foundation.mysql import PrivateMySql
+from emr_patterns.foundation.mysql import MySqlEndpoint, PrivateMySql
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, acknowledge_resource
 from emr_patterns.orchestration import PipelineSchedule, TransientClusterPipeline
@@ -100,7 +100,7 @@ class MySqlCdcSource(Construct):
     Creates a :class:`PrivateMySql` whose parameter group sets
     :data:`~emr_patterns.spec.hudi.MYSQL_CDC_PARAMETERS` (``binlog_format=ROW``,
     ``binlog_row_image=FULL``, ``binlog_checksum=NONE``) with automated backups on (they turn the
-    binary log on), or uses ``database`` (which must have those parameters). Then, at deploy time,
+    binary log on), or uses ``database``. Then, at deploy time,
     ``Setup`` (a custom resource on ``lambdas/mysql_cdc_setup``, in the private subnets) calls
     ``mysql.rds_set_configuration('binlog retention hours', N)`` and creates the DMS user with
     ``REPLICATION CLIENT``, ``REPLICATION SLAVE`` and ``SELECT`` on the allowlisted databases only,
@@ -112,7 +112,10 @@ class MySqlCdcSource(Construct):
         id: construct id.
         platform: the platform.
         databases: the databases DMS may read (exact names).
-        database: an existing :class:`PrivateMySql` of this app. Default: a new one.
+        database: the database: a :class:`~emr_patterns.foundation.mysql.PrivateMySql` of this
+            app (which must have the CDC parameters) or an
+            :class:`~emr_patterns.foundation.mysql.ExistingMySql` deployed elsewhere (whose
+            owner sets them and keeps automated backups on). Default: a new ``PrivateMySql``.
         binlog_retention_hours: how long RDS keeps binary logs (1-168). Default 24.
         dms_user: the DMS user name. Default ``dms_cdc``.
         multi_az: for a new database. Default True.
@@ -125,7 +128,7 @@ class MySqlCdcSource(Construct):
         *,
         platform: IEmrPlatform,
         databases: Sequence[str],
-        database: PrivateMySql | None = None,
+        database: MySqlEndpoint | None = None,
         binlog_retention_hours: int = 24,
         dms_user: str = "dms_cdc",
         multi_az: bool = True,
@@ -152,7 +155,7 @@ class MySqlCdcSource(Construct):
                     "keep the binlog long enough for DMS to catch up, e.g. 24",
                 )
             )
-        if database is not None:
+        if database is not None and database.parameters is not None:
             for key, value in MYSQL_CDC_PARAMETERS.items():
                 if database.parameters.get(key) != value:
                     problems.append(
@@ -164,7 +167,7 @@ class MySqlCdcSource(Construct):
                         )
                     )
         raise_if_problems(f"MySqlCdcSource '{self.node.path}'", problems)
-        self.database = database or PrivateMySql(
+        self.database: MySqlEndpoint = database or PrivateMySql(
             self,
             "Database",
             platform=platform,
