@@ -108,3 +108,23 @@ def test_an_existing_database_gets_the_set_up_and_rotation_and_passes_the_packs(
     assert [
         f for f in nag_findings(stack) if "Source" in f.construct_path or "Existing" in f.construct_path
     ] == []
+
+
+def test_an_imported_platform_s_buckets_count_as_on_the_platform_key() -> None:
+    """Imported platform buckets carry no key object; they are the platform's, so they pass."""
+    from aws_cdk import App
+
+    from emr_patterns.foundation.platform import EmrPlatform, EmrPlatformAttributes
+
+    from ..constructs.test_platform_sharing import OUTPUTS, _pinned_stack
+
+    stack = _pinned_stack(App(), "Other")
+    platform = EmrPlatform.from_platform_attributes(
+        stack, "Platform", EmrPlatformAttributes.from_stack_outputs(OUTPUTS)
+    )
+    source = MySqlCdcSource(stack, "Source", platform=platform, databases=["shop"])
+    dms = DmsToS3(stack, "Dms", platform=platform, source=source, tables=example_tables())
+    HudiCdcIngest(stack, "Ingest", platform=platform, tables=example_tables(), dms=dms, source=source)
+    plain = s3.Bucket.from_bucket_name(stack, "Brought", "someone-elses-bucket")
+    with pytest.raises(EmrPatternsValidationError, match="is not encrypted with the platform key"):
+        DmsToS3(stack, "Dms2", platform=platform, source=source, tables=example_tables(), bucket=plain)

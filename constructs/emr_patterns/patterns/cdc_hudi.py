@@ -281,7 +281,7 @@ class DmsToS3(Construct):
         problems = check_platform(self, "platform", platform)
         problems += _tables_problems(tables)
         bucket = bucket or platform.data_buckets[0]
-        if bucket.encryption_key is None or bucket.encryption_key is not platform.key:
+        if not _on_platform_key(bucket, platform):
             problems.append(
                 problem(
                     "bucket",
@@ -522,6 +522,12 @@ class DmsToS3(Construct):
         return table.dms_folder(f"s3://{self.bucket.bucket_name}/{self.prefix}")
 
 
+def _on_platform_key(bucket: s3.IBucket, platform: IEmrPlatform) -> bool:
+    """A platform data bucket (the platform encrypts them with its key, also when imported, where
+    the bucket object carries no key), or a bucket whose ``encryption_key`` is the platform key."""
+    return any(bucket is b for b in platform.data_buckets) or bucket.encryption_key is platform.key
+
+
 def _unresolved(value: str) -> bool:
     from aws_cdk import Token
 
@@ -586,7 +592,7 @@ class HudiCdcIngest(Construct):
         problems = check_platform(self, "platform", platform)
         problems += _tables_problems(tables)
         lake_bucket = lake_bucket or platform.data_buckets[2]
-        if lake_bucket.encryption_key is not platform.key:
+        if not _on_platform_key(lake_bucket, platform):
             problems.append(
                 problem(
                     "lake_bucket",
