@@ -46,7 +46,7 @@ JDK17_FLAGS = (
 )
 
 
-class ServiceUnavailable(RuntimeError):
+class ServiceUnavailable(RuntimeError):  # noqa: N818 (named for what a test sees)
     """A service could not be set up or did not become ready (the message says why)."""
 
 
@@ -224,19 +224,37 @@ def start_mariadb(base: Path, *, timeout: float = 60.0) -> Database:
     datadir, sock = base / "data", base / "mysqld.sock"
     base.mkdir(parents=True, exist_ok=True)
     install = subprocess.run(
-        [which("mariadb-install-db"), f"--datadir={datadir}", "--user=root", "--auth-root-authentication-method=normal",
-         "--skip-test-db"],
-        capture_output=True, text=True, check=False,
+        [
+            which("mariadb-install-db"),
+            f"--datadir={datadir}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if install.returncode != 0:
         raise ServiceUnavailable(f"mariadb-install-db failed:\n{install.stdout}\n{install.stderr}")
     port = free_port()
     service = start(
         "mariadb",
-        [which("mariadbd"), "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}",
-         "--bind-address=127.0.0.1", "--user=root", f"--pid-file={base / 'mysqld.pid'}",
-         "--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--log-bin=mysql-bin",
-         "--binlog-format=ROW", "--server-id=1"],
+        [
+            which("mariadbd"),
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--socket={sock}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            "--user=root",
+            f"--pid-file={base / 'mysqld.pid'}",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=64M",
+            "--log-bin=mysql-bin",
+            "--binlog-format=ROW",
+            "--server-id=1",
+        ],
         base,
         ports={"mysql": port},
     )
@@ -283,11 +301,24 @@ def start_postgres(base: Path, *, timeout: float = 60.0) -> Database:
         shutil.chown(pwfile, "postgres")
     init = subprocess.run(
         _as_service_user(
-            [_postgres_bin("initdb"), "-D", str(datadir), "-U", "postgres", "--auth=scram-sha-256",
-             f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8", "--locale=C"],
+            [
+                _postgres_bin("initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
             "postgres",
         ),
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if init.returncode != 0:
         raise ServiceUnavailable(f"initdb failed:\n{init.stdout}\n{init.stderr}")
@@ -295,8 +326,21 @@ def start_postgres(base: Path, *, timeout: float = 60.0) -> Database:
     service = start(
         "postgres",
         _as_service_user(
-            [_postgres_bin("postgres"), "-D", str(datadir), "-h", "127.0.0.1", "-p", str(port),
-             "-k", str(base), "-c", "fsync=off", "-c", "shared_buffers=32MB"],
+            [
+                _postgres_bin("postgres"),
+                "-D",
+                str(datadir),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-k",
+                str(base),
+                "-c",
+                "fsync=off",
+                "-c",
+                "shared_buffers=32MB",
+            ],
             "postgres",
         ),
         base,

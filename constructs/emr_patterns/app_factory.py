@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_cdk import App, Environment, Validations
 
+from emr_patterns.foundation.options import NetworkOptions
+from emr_patterns.stacks.analytics import DataBrewMlStack, DataLakeWarehouseStack
 from emr_patterns.stacks.cdc_hudi import CdcHudiStack
 from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
 from emr_patterns.stacks.pipelines import NotebookPipelineStack, TransientSparkPipelineStack
@@ -28,8 +30,12 @@ PATTERN_STACKS: dict[str, Any] = {
     "SpotFleetClusterStack": SpotFleetClusterStack,
     "TransientSparkPipelineStack": TransientSparkPipelineStack,
     "NotebookPipelineStack": NotebookPipelineStack,
+    "DataBrewMlStack": DataBrewMlStack,
+    "DataLakeWarehouseStack": DataLakeWarehouseStack,
     "CdcHudiStack": CdcHudiStack,
 }
+#: The prebuilt platform spans three zones: Redshift Serverless (DataLakeWarehouseStack) needs them.
+PLATFORM_ZONES = 3
 #: Stack id -> class, for every prebuilt stack (``make synth`` and the gate tests use this).
 PREBUILT_STACKS: dict[str, Any] = {PLATFORM_STACK_ID: PlatformBaseStack, **PATTERN_STACKS}
 
@@ -70,7 +76,7 @@ def build_app(app: App | None = None, *, with_nag: bool = True) -> App:
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = os.environ.get("CDK_DEFAULT_REGION")
     env = Environment(account=account, region=region) if account and region else None
-    base = PlatformBaseStack(app, PLATFORM_STACK_ID, env=env)
+    base = PlatformBaseStack(app, PLATFORM_STACK_ID, env=env, network=NetworkOptions(max_azs=PLATFORM_ZONES))
     for stack_id, cls in PATTERN_STACKS.items():
         cls(app, stack_id, env=env, platform=base.platform)
     if with_nag:

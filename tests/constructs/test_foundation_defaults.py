@@ -7,6 +7,7 @@ import re
 import pytest
 from aws_cdk.assertions import Match
 
+from emr_patterns.app_factory import PLATFORM_ZONES
 from emr_patterns.defaults import (
     DEFAULT_SETTINGS,
     IMDS_HOP_LIMIT,
@@ -14,6 +15,7 @@ from emr_patterns.defaults import (
     LOG_GROUP_RETENTION_DAYS,
     NONCURRENT_VERSION_EXPIRATION_DAYS,
     TEMPORARY_DATA_EXPIRATION_DAYS,
+    VPC_MAX_AZS,
 )
 from emr_patterns.foundation.network import GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS
 
@@ -168,7 +170,11 @@ def test_stateful_logical_ids_are_stable(resources):
 
 def test_network_private_only_with_endpoints_and_flow_logs(template, resources):
     subnets = _of_type(resources, "AWS::EC2::Subnet")
-    assert len(subnets) == 2
+    # The prebuilt app's platform spans three zones (Redshift Serverless needs them), each in a
+    # zone of its own; the library's default is VPC_MAX_AZS (two).
+    assert len(subnets) == PLATFORM_ZONES
+    zones = {str(s["Properties"]["AvailabilityZone"]) for s in subnets.values()}
+    assert len(zones) == PLATFORM_ZONES
     for subnet in subnets.values():
         assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
         assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in subnet["Properties"][
@@ -323,8 +329,10 @@ def test_readme_default_settings_hold_in_the_synthesized_templates(synthesized, 
         if r["Type"] == "AWS::EMR::Cluster"
     )
     assert f"`{cluster['Properties']['ReleaseLabel']}`" in rows["EMR release"]
+    # The table gives the library's default; the prebuilt app asks for PLATFORM_ZONES instead.
     zones = len(_of_type(resources, "AWS::EC2::Subnet"))
-    assert _numbers(rows["Network"], r"(\d+) AZs") == [zones]
+    assert zones == PLATFORM_ZONES
+    assert _numbers(rows["Network"], r"(\d+) AZs") == [VPC_MAX_AZS]
     flow_logs = next(v for k, v in _of_type(resources, "AWS::Logs::LogGroup").items() if "FlowLogs" in k)
     assert _numbers(rows["VPC flow logs"], r"(\d+) days") == [flow_logs["Properties"]["RetentionInDays"]]
     assert {_numbers(rows["Bucket versioning"], r"(\d+) days")[0]} == rule_days(

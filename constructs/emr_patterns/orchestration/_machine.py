@@ -131,23 +131,39 @@ def _refutations(path: str, kind: str) -> list[sfn.Condition]:
 
 
 def validate_input(
-    scope: Construct, *, input_fields: Mapping[str, str], next_state: sfn.IChainable, example: str
+    scope: Construct,
+    *,
+    input_fields: Mapping[str, str],
+    next_state: sfn.IChainable,
+    example: str,
+    prefix: str = "$",
+    choice_id: str = "ValidateInput",
+    invalid: sfn.Fail | None = None,
 ) -> sfn.IChainable:
     """``ValidateInput``: a Choice that goes to ``next_state`` only when every declared field of
     the execution input is present with its type, else to ``InvalidInput`` (a Fail state whose
     cause lists the expected fields). Nothing has been created when it fails. With no declared
-    field there is nothing to check, and ``next_state`` is returned (a Choice needs a rule)."""
+    field there is nothing to check, and ``next_state`` is returned (a Choice needs a rule).
+
+    ``prefix`` (a JSONPath, default ``$``), ``choice_id`` and ``invalid`` (a Fail state of the
+    caller's) check fields of another object the same way, e.g. a result a task read."""
     if not input_fields:
         return next_state
-    expected = ", ".join(f"{name} ({kind})" for name, kind in input_fields.items())
-    invalid = sfn.Fail(
-        scope,
-        "InvalidInput",
-        error="InvalidInput",
-        cause=f"The input needs {expected}, e.g. {example}. Nothing was created.",
+    if invalid is None:
+        expected = ", ".join(f"{name} ({kind})" for name, kind in input_fields.items())
+        invalid = sfn.Fail(
+            scope,
+            "InvalidInput",
+            error="InvalidInput",
+            cause=f"The input needs {expected}, e.g. {example}. Nothing was created.",
+        )
+    conditions = [c for name, kind in input_fields.items() for c in _refutations(f"{prefix}.{name}", kind)]
+    comment = (
+        "Fail before anything is created on bad input."
+        if prefix == "$"
+        else f"Fail on a missing or mistyped field of {prefix}."
     )
-    conditions = [c for name, kind in input_fields.items() for c in _refutations(f"$.{name}", kind)]
-    choice = sfn.Choice(scope, "ValidateInput", comment="Fail before anything is created on bad input.")
+    choice = sfn.Choice(scope, choice_id, comment=comment)
     return choice.when(sfn.Condition.or_(*conditions), invalid).otherwise(next_state)
 
 
@@ -371,7 +387,7 @@ class PipelineMachine:
         self.state_machine.node.add_dependency(self.policy)
         # aws-cdk adds a DependsOn on the role that the RoleArn GetAtt already implies (W3005).
         cfn_lint_ignore(self.state_machine, "W3005")
-        if wildcard_reason is not None:  # None: ``statements`` hold no wildcard resource
+        if wildcard_reason is not None:  # None: no statement has a "*" resource
             acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]", wildcard_reason)
             checkov_skip(self.policy, "CKV_AWS_111", wildcard_reason)
         acknowledge(

@@ -15,9 +15,12 @@ from typing import Any
 
 __all__ = ["asl_to_mermaid", "definition_of", "update_diagrams"]
 
-#: Marks a generated diagram in a Markdown page: ``<!-- diagram: <StackId> -->`` ... ``<!-- /diagram -->``.
+#: Marks a generated diagram in a Markdown page: ``<!-- diagram: <StackId> -->`` (or
+#: ``<StackId>/<machine logical id without its hash>``) ... ``<!-- /diagram -->``.
 DIAGRAM_RE = re.compile(
-    r"(<!-- diagram: (?P<stack>[A-Za-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /diagram -->)", re.S
+    r"(<!-- diagram: (?P<stack>[A-Za-z0-9-]+)(?:/(?P<machine>[A-Za-z0-9]+))? -->\n)"
+    r"(?P<body>.*?)(<!-- /diagram -->)",
+    re.S,
 )
 
 _ID_RE = re.compile(r"[^A-Za-z0-9_]")
@@ -147,13 +150,20 @@ def _deployed(value: Any) -> str:
     raise ValueError(f"cannot render {value!r} as a string")
 
 
-def definition_of(template: Mapping[str, Any]) -> dict[str, Any]:
-    """The one state machine of a synthesized ``template``, its ``DefinitionString`` parsed."""
+def definition_of(template: Mapping[str, Any], machine: str | None = None) -> dict[str, Any]:
+    """The state machine of a synthesized ``template``, its ``DefinitionString`` parsed: the
+    template's only one, or the one whose logical id is ``machine`` followed by aws-cdk's hash."""
     import json
 
-    machines = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    machines = [
+        r
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+        and (machine is None or re.fullmatch(f"{machine}[0-9A-F]{{8}}", logical_id))
+    ]
     if len(machines) != 1:
-        raise ValueError(f"the template has {len(machines)} state machines, not one")
+        which = f" with logical id {machine}<hash>" if machine else ""
+        raise ValueError(f"the template has {len(machines)} state machines{which}, not one")
     parsed: dict[str, Any] = json.loads(_deployed(machines[0]["Properties"]["DefinitionString"]))
     return parsed
 
@@ -162,7 +172,7 @@ def update_diagrams(markdown: str, templates: Mapping[str, Mapping[str, Any]]) -
     """``markdown`` with every marked diagram block redrawn from the stack it names."""
 
     def redraw(match: re.Match[str]) -> str:
-        diagram = asl_to_mermaid(definition_of(templates[match["stack"]]))
-        return f"{match.group(1)}```mermaid\n{diagram}```\n{match.group(4)}"
+        diagram = asl_to_mermaid(definition_of(templates[match["stack"]], match["machine"]))
+        return f"{match.group(1)}```mermaid\n{diagram}```\n{match.group(5)}"
 
     return DIAGRAM_RE.sub(redraw, markdown)

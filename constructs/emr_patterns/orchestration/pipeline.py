@@ -53,6 +53,8 @@ __all__ = [
     "NestedPipelineStep",
     "PipelineStep",
     "TransientClusterPipeline",
+    "nested_execution_arns",
+    "nested_pipeline_statements",
 ]
 
 
@@ -295,7 +297,10 @@ class TransientClusterPipeline(Construct):
             definition=validate,
             timeout=timeout,
             retention=retention,
-            statements=[*self.cluster.statements(), *_nested_statements(self, self.nested_state_machines)],
+            statements=[
+                *self.cluster.statements(),
+                *nested_pipeline_statements(self, self.nested_state_machines),
+            ],
             description=f"Step Functions pipeline {self.node.path}: transient EMR clusters",
             policy_description="Create, step and terminate transient EMR clusters; pass two cluster roles",
             comment=f"Transient EMR cluster {spec.name}: create, run steps per mode, terminate",
@@ -304,7 +309,7 @@ class TransientClusterPipeline(Construct):
         self.role = machine.role
         self.emr_policy = machine.policy
         self.state_machine = machine.state_machine
-        for execution in _nested_execution_arns(self, self.nested_state_machines):
+        for execution in nested_execution_arns(self, self.nested_state_machines):
             acknowledge_resource(
                 self.emr_policy,
                 "AwsSolutions-IAM5",
@@ -509,7 +514,8 @@ def _machine_name(stack: Stack, machine: sfn.IStateMachine) -> str:
     return str(stack.split_arn(machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name)
 
 
-def _nested_execution_arns(scope: Construct, machines: Sequence[sfn.IStateMachine]) -> list[str]:
+def nested_execution_arns(scope: Construct, machines: Sequence[sfn.IStateMachine]) -> list[str]:
+    """ARN patterns of the executions of ``machines`` (``...:execution:<name>:*``)."""
     stack = Stack.of(scope)
     return [
         stack.format_arn(
@@ -522,13 +528,15 @@ def _nested_execution_arns(scope: Construct, machines: Sequence[sfn.IStateMachin
     ]
 
 
-def _nested_statements(scope: Construct, machines: Sequence[sfn.IStateMachine]) -> list[iam.PolicyStatement]:
+def nested_pipeline_statements(
+    scope: Construct, machines: Sequence[sfn.IStateMachine]
+) -> list[iam.PolicyStatement]:
     """What ``startExecution.sync:2`` needs: start the nested machines, watch and stop their
     executions, and Step Functions' managed EventBridge rule."""
     if not machines:
         return []
     stack = Stack.of(scope)
-    executions = _nested_execution_arns(scope, machines)
+    executions = nested_execution_arns(scope, machines)
     return [
         iam.PolicyStatement(
             sid="StartNestedPipelines",

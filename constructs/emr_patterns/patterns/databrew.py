@@ -100,6 +100,7 @@ class DataBrewPreparation(Construct):
         self.recipe = recipe
         self.input_bucket = input_bucket or platform.data_buckets[0]
         self.input_key = input_key
+        self.job_timeout_minutes = job_timeout_minutes
         self.output_bucket = output_bucket or platform.data_buckets[2]
         self.output_prefix = output_prefix if output_prefix is not None else f"databrew/{recipe.name}/"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Fn, Stack, Token
 from constructs import Construct
 
 from emr_patterns.foundation.options import NetworkOptions, RoleOptions, SecurityOptions, StorageOptions
@@ -24,7 +24,9 @@ class PlatformBaseStack(Stack):
     Args:
         scope: parent construct.
         id: stack id.
-        network: ``NetworkOptions``. Default: a new isolated VPC in 2 zones.
+        network: ``NetworkOptions``. Default: a new isolated VPC in 2 zones. With ``max_azs`` above
+            2 and no region given, the stack uses the region's first ``max_azs`` zones
+            (``Fn::GetAZs``), where aws-cdk would use two: Redshift Serverless needs three.
         storage: ``StorageOptions``. Default: a new rotating key, RETAIN.
         roles: ``RoleOptions``. Default: platform buckets and key only, SSM on.
         security: ``SecurityOptions``. Default: a generated certificate, IMDSv2 hop limit 1.
@@ -46,8 +48,17 @@ class PlatformBaseStack(Stack):
             "description", "cdk-emr-patterns: secure EMR platform base (network, storage, IAM, encryption)"
         )
         super().__init__(scope, id, **kwargs)
+        self._zones = (network.max_azs if network is not None else 0) or 0
         self.platform = EmrPlatform(
             self, "Platform", network=network, storage=storage, roles=roles, security=security
         )
         for output, value in self.platform.attributes().to_outputs().items():
             CfnOutput(self, output, value=value, description=f"EmrPlatformAttributes: {OUTPUT_KEYS[output]}")
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The zones the VPC spans: in an environment-agnostic stack, aws-cdk offers two
+        (``Fn::Select`` over ``Fn::GetAZs``); with ``max_azs`` above two this offers that many."""
+        if self._zones > 2 and Token.is_unresolved(self.region):
+            return [Fn.select(i, Fn.get_azs()) for i in range(self._zones)]
+        return list(super().availability_zones)
