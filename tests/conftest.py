@@ -61,7 +61,7 @@ class SynthesizedApp:
 
 #: Session fixtures that start a real server, and the xdist group their tests share: each server
 #: is started once per run, on the one worker that runs that group.
-SERVICE_GROUPS = {"mariadb": "mariadb", "postgres": "postgres"}
+SERVICE_GROUPS = {"mariadb": "mariadb", "postgres": "postgres", "hudi_streamer": "mariadb"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -46,16 +46,24 @@ _EXPORTS: dict[str, str] = {
     "PipelineNotifications": "emr_patterns.orchestration.notifications",
     "EmrClusterSweeper": "emr_patterns.orchestration.sweeper",
     "DataBrewPreparation": "emr_patterns.patterns.databrew",
+    "PrivateMySql": "emr_patterns.foundation.mysql",
+    "ExistingMySql": "emr_patterns.foundation.mysql",
+    "MySqlCdcSource": "emr_patterns.patterns.cdc_hudi",
+    "DmsToS3": "emr_patterns.patterns.cdc_hudi",
+    "HudiCdcIngest": "emr_patterns.patterns.cdc_hudi",
+    "CdcHudiStack": "emr_patterns.stacks.cdc_hudi",
     "GravitonSparkClusterStack": "emr_patterns.stacks.clusters",
     "SpotFleetClusterStack": "emr_patterns.stacks.clusters",
 }
 
 __all__ = [
     "BootstrapScript",
+    "CdcHudiStack",
     "ClusterStepsPipeline",
     "DataBrewPreparation",
     "DataLakeStorage",
     "DataPlatformNetwork",
+    "DmsToS3",
     "EmrCluster",
     "EmrClusterSweeper",
     "EmrPatternsValidationError",
@@ -63,8 +71,11 @@ __all__ = [
     "EmrPlatformAttributes",
     "EmrRoles",
     "EmrSecurityConfiguration",
+    "ExistingMySql",
     "GravitonSparkClusterStack",
+    "HudiCdcIngest",
     "IEmrPlatform",
+    "MySqlCdcSource",
     "NestedPipelineStep",
     "NetworkOptions",
     "NotebookFile",
@@ -75,6 +86,7 @@ __all__ = [
     "PipelineSchedule",
     "PipelineStep",
     "PlatformBaseStack",
+    "PrivateMySql",
     "RoleOptions",
     "S3UploadTrigger",
     "SecurityOptions",
@@ -90,6 +102,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from emr_patterns.compute.cluster import BootstrapScript, EmrCluster
     from emr_patterns.compute.jobs import WideMatrixJobs
     from emr_patterns.errors import EmrPatternsValidationError
+    from emr_patterns.foundation.mysql import ExistingMySql, PrivateMySql
     from emr_patterns.foundation.network import DataPlatformNetwork, SubnetMode
     from emr_patterns.foundation.options import NetworkOptions, RoleOptions, SecurityOptions, StorageOptions
     from emr_patterns.foundation.platform import EmrPlatform, EmrPlatformAttributes, IEmrPlatform
@@ -111,7 +124,9 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from emr_patterns.orchestration.sweeper import EmrClusterSweeper
     from emr_patterns.orchestration.triggers import PipelineSchedule, S3UploadTrigger
+    from emr_patterns.patterns.cdc_hudi import DmsToS3, HudiCdcIngest, MySqlCdcSource
     from emr_patterns.patterns.databrew import DataBrewPreparation
+    from emr_patterns.stacks.cdc_hudi import CdcHudiStack
     from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
     from emr_patterns.stacks.platform_base import PlatformBaseStack
 

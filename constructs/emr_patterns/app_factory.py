@@ -9,6 +9,7 @@ from aws_cdk import App, Environment, Validations
 
 from emr_patterns.foundation.options import NetworkOptions
 from emr_patterns.stacks.analytics import DataBrewMlStack, DataLakeWarehouseStack
+from emr_patterns.stacks.cdc_hudi import CdcHudiStack
 from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
 from emr_patterns.stacks.pipelines import NotebookPipelineStack, TransientSparkPipelineStack
 from emr_patterns.stacks.platform_base import PlatformBaseStack
@@ -31,6 +32,7 @@ PATTERN_STACKS: dict[str, Any] = {
     "NotebookPipelineStack": NotebookPipelineStack,
     "DataBrewMlStack": DataBrewMlStack,
     "DataLakeWarehouseStack": DataLakeWarehouseStack,
+    "CdcHudiStack": CdcHudiStack,
 }
 #: The prebuilt platform spans three zones: Redshift Serverless (DataLakeWarehouseStack) needs them.
 PLATFORM_ZONES = 3

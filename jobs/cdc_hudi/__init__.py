@@ -1,0 +1,1 @@
+"""CDC to Hudi: the reconciliation job run after each HoodieStreamer step."""
