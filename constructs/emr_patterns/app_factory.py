@@ -10,6 +10,7 @@ from aws_cdk import App, Environment, Validations
 from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
 from emr_patterns.stacks.pipelines import NotebookPipelineStack, TransientSparkPipelineStack
 from emr_patterns.stacks.platform_base import PlatformBaseStack
+from emr_patterns.stacks.self_service import SelfServiceCatalogStack
 
 __all__ = [
     "PATTERN_STACKS",
@@ -27,6 +28,7 @@ PATTERN_STACKS: dict[str, Any] = {
     "SpotFleetClusterStack": SpotFleetClusterStack,
     "TransientSparkPipelineStack": TransientSparkPipelineStack,
     "NotebookPipelineStack": NotebookPipelineStack,
+    "SelfServiceCatalogStack": SelfServiceCatalogStack,
 }
 #: Stack id -> class, for every prebuilt stack (``make synth`` and the gate tests use this).
 PREBUILT_STACKS: dict[str, Any] = {PLATFORM_STACK_ID: PlatformBaseStack, **PATTERN_STACKS}
