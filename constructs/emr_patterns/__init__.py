@@ -46,6 +46,10 @@ _EXPORTS: dict[str, str] = {
     "PipelineNotifications": "emr_patterns.orchestration.notifications",
     "EmrClusterSweeper": "emr_patterns.orchestration.sweeper",
     "DataBrewPreparation": "emr_patterns.patterns.databrew",
+    "EmrServiceCatalog": "emr_patterns.patterns.catalog",
+    "PortfolioSpec": "emr_patterns.patterns.catalog",
+    "publish_as_product": "emr_patterns.patterns.catalog",
+    "SelfServiceCatalogStack": "emr_patterns.stacks.self_service",
     "GravitonSparkClusterStack": "emr_patterns.stacks.clusters",
     "SpotFleetClusterStack": "emr_patterns.stacks.clusters",
 }
@@ -63,6 +67,7 @@ __all__ = [
     "EmrPlatformAttributes",
     "EmrRoles",
     "EmrSecurityConfiguration",
+    "EmrServiceCatalog",
     "GravitonSparkClusterStack",
     "IEmrPlatform",
     "NestedPipelineStep",
@@ -75,15 +80,18 @@ __all__ = [
     "PipelineSchedule",
     "PipelineStep",
     "PlatformBaseStack",
+    "PortfolioSpec",
     "RoleOptions",
     "S3UploadTrigger",
     "SecurityOptions",
+    "SelfServiceCatalogStack",
     "SpotFleetClusterStack",
     "StorageOptions",
     "SubnetMode",
     "TransientClusterPipeline",
     "WideMatrixJobs",
     "__version__",
+    "publish_as_product",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,9 +119,11 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from emr_patterns.orchestration.sweeper import EmrClusterSweeper
     from emr_patterns.orchestration.triggers import PipelineSchedule, S3UploadTrigger
+    from emr_patterns.patterns.catalog import EmrServiceCatalog, PortfolioSpec, publish_as_product
     from emr_patterns.patterns.databrew import DataBrewPreparation
     from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
     from emr_patterns.stacks.platform_base import PlatformBaseStack
+    from emr_patterns.stacks.self_service import SelfServiceCatalogStack
 
 
 def __getattr__(name: str) -> Any:

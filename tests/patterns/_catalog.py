@@ -7,24 +7,10 @@ from typing import Any
 
 from aws_cdk import App, Environment, Stack
 
-ACCOUNT = "111122223333"
+# The deployed platform's outputs the platform-sharing tests import (account 111122223333).
+from ..constructs.test_platform_sharing import ACCOUNT, OUTPUTS
+
 REGION = "eu-west-1"
-KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-OUTPUTS = {
-    "VpcId": "vpc-0123456789abcdef0",
-    "VpcCidrBlock": "10.40.0.0/16",
-    "AvailabilityZones": f"{REGION}a,{REGION}b",
-    "PrivateSubnetIds": "subnet-aaaa1111,subnet-bbbb2222",
-    "EndpointSecurityGroupId": "sg-0123456789abcdef0",
-    "KeyArn": KEY_ARN,
-    "ServiceRoleArn": f"arn:aws:iam::{ACCOUNT}:role/emr-service",
-    "InstanceRoleArn": f"arn:aws:iam::{ACCOUNT}:role/emr-nodes",
-    "InstanceProfileArn": f"arn:aws:iam::{ACCOUNT}:instance-profile/emr-nodes",
-    "SecurityConfigurationName": "platform-security",
-    "LogsBucketName": "acme-emr-logs",
-    "ArtifactsBucketName": "acme-emr-artifacts",
-    "DataBucketNames": "acme-emr-raw,acme-emr-work,acme-emr-curated",
-}
 
 
 def catalog_app(outdir: Path, snapshots: Path, **catalog_props: Any) -> tuple[App, Stack, Any]:

@@ -31,6 +31,7 @@ __all__ = [
     "access_logs_bucket",
     "enable_event_bridge_notifications",
     "event_bridge_notifications_enabled",
+    "kms_bucket",
     "log_access_to",
 ]
 
@@ -188,21 +189,13 @@ class DataLakeStorage(Construct):
                 )
             if purpose == "logs":
                 rules.append(s3.LifecycleRule(id="expire-logs", expiration=keep_logs))
-            bucket = s3.Bucket(
+            bucket = kms_bucket(
                 self,
                 purpose.capitalize(),
                 bucket_name=name(purpose),
-                encryption=s3.BucketEncryption.KMS,
                 encryption_key=self.key,
-                bucket_key_enabled=True,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-                enforce_ssl=True,
-                minimum_tls_version=1.2,
-                versioned=True,
                 lifecycle_rules=rules,
                 removal_policy=policy,
-                auto_delete_objects=destroy,
             )
             self._log_access_to(bucket, f"{purpose}/")
             if purpose in DATA_BUCKETS:
@@ -297,6 +290,36 @@ def event_bridge_notifications_enabled(bucket: s3.IBucket) -> bool | None:
     if bucket.node.try_find_child("Notifications") is not None:
         return None
     return False
+
+
+def kms_bucket(
+    scope: Construct,
+    id: str,
+    *,
+    bucket_name: str | None,
+    encryption_key: kms.IKey,
+    lifecycle_rules: list[s3.LifecycleRule],
+    removal_policy: RemovalPolicy,
+) -> s3.Bucket:
+    """A bucket as the platform makes them: SSE-KMS with ``encryption_key`` and S3 Bucket Keys,
+    block all public access, ACLs disabled, SSL-only, TLS 1.2, versioned; objects deleted with
+    it only when ``removal_policy`` is DESTROY."""
+    return s3.Bucket(
+        scope,
+        id,
+        bucket_name=bucket_name,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=encryption_key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        versioned=True,
+        lifecycle_rules=lifecycle_rules,
+        removal_policy=removal_policy,
+        auto_delete_objects=removal_policy == RemovalPolicy.DESTROY,
+    )
 
 
 def access_logs_bucket(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from aws_cdk import CfnResource, Duration, Names, RemovalPolicy, Stack, Tags, Token
+from aws_cdk import CfnResource, Duration, Names, Stack, Tags, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -34,7 +34,7 @@ from emr_patterns.defaults import (
 )
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
-from emr_patterns.foundation.storage import access_logs_bucket, log_access_to
+from emr_patterns.foundation.storage import access_logs_bucket, kms_bucket, log_access_to
 from emr_patterns.nag import (
     acknowledge,
     acknowledge_resource,
@@ -471,21 +471,15 @@ class EmrServiceCatalog(Construct):
             ],
             removal_policy=policy,
         )
-        #: The bucket product assets are copied to (product versions keep reading them: RETAIN).
-        self.asset_bucket = s3.Bucket(
+        #: The bucket product assets are copied to (earlier versions keep reading them: RETAIN
+        #: unless ``emr-patterns:removeDataOnDestroy`` is set).
+        self.asset_bucket = kms_bucket(
             self,
             "AssetBucket",
             bucket_name=name,
-            encryption=s3.BucketEncryption.KMS,
             encryption_key=self.asset_key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
             lifecycle_rules=[expire],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=policy,
         )
         log_access_to(self.access_logs_bucket, self.asset_bucket, "assets/")
         # On the CfnBucket: aws-cdk puts the ProductStack asset deployment under the L2 bucket.

@@ -238,26 +238,29 @@ def compute_type_parameter(
     )
 
 
+def _lowest_accepted(where: str, prop: str, upper: int, **probe: Any) -> int:
+    """The smallest value of the one probe argument set to ``None`` that the spec accepts;
+    raises naming ``prop`` when ``upper`` is below it."""
+    (name,) = [k for k, v in probe.items() if v is None]
+    low = next((n for n in range(_PROBE_LIMIT) if _accepts(**{**probe, name: n})), None)
+    if low is None or upper < low:
+        raise EmrPatternsValidationError(
+            where, [problem(prop, upper, f"is below the spec's minimum {low}", f"use {low} or more")]
+        )
+    return low
+
+
 def cluster_size_parameter(max_size: int, release_label: str, default: int = 2) -> ProductParameter:
     """``ClusterSize``: core nodes, from the smallest count the spec accepts up to ``max_size``."""
-    kind = next(iter(COMPUTE_TYPES))
-    low = next(
-        (
-            n
-            for n in range(_PROBE_LIMIT)
-            if _accepts(name="probe", compute_type=kind, cluster_size=n, release_label=release_label)
-        ),
-        None,
+    low = _lowest_accepted(
+        "cluster_size_parameter",
+        "max_cluster_size",
+        max_size,
+        name="probe",
+        compute_type=next(iter(COMPUTE_TYPES)),
+        cluster_size=None,
+        release_label=release_label,
     )
-    if low is None or max_size < low:
-        raise EmrPatternsValidationError(
-            "cluster_size_parameter",
-            [
-                problem(
-                    "max_cluster_size", max_size, f"is below the spec's minimum {low}", f"use {low} or more"
-                )
-            ],
-        )
     return ProductParameter(
         "ClusterSize",
         "Number",
@@ -274,31 +277,17 @@ def max_capacity_parameter(
 ) -> ProductParameter:
     """``MaximumCapacity``: managed scaling's upper bound, from what ``ManagedScalingSpec`` accepts
     above ``min_units`` up to ``max_capacity``."""
-    kind = next(iter(COMPUTE_TYPES))
-    low = next(
-        (
-            n
-            for n in range(_PROBE_LIMIT)
-            if _accepts(
-                name="probe",
-                compute_type=kind,
-                cluster_size=min_units,
-                max_capacity=n,
-                release_label=release_label,
-                applications=("Hadoop", "Hive"),
-            )
-        ),
-        None,
+    low = _lowest_accepted(
+        "max_capacity_parameter",
+        "max_capacity",
+        max_capacity,
+        name="probe",
+        compute_type=next(iter(COMPUTE_TYPES)),
+        cluster_size=min_units,
+        max_capacity=None,
+        release_label=release_label,
+        applications=("Hadoop", "Hive"),
     )
-    if low is None or max_capacity < low:
-        raise EmrPatternsValidationError(
-            "max_capacity_parameter",
-            [
-                problem(
-                    "max_capacity", max_capacity, f"is below the spec's minimum {low}", f"use {low} or more"
-                )
-            ],
-        )
     return ProductParameter(
         "MaximumCapacity",
         "Number",
