@@ -9,9 +9,8 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
-from emr_patterns import PlatformBaseStack
+from emr_patterns import EmrServiceCatalog, PlatformBaseStack, PortfolioSpec, publish_as_product
 from emr_patterns.app_factory import add_nag_plugins
-from emr_patterns import EmrServiceCatalog, PortfolioSpec, publish_as_product
 from emr_patterns.stacks.clusters import GravitonSparkClusterStack
 from emr_patterns.stacks.self_service import DefaultEmrProductStack
 

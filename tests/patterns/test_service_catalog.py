@@ -229,3 +229,30 @@ def test_launch_permissions_follow_the_construct_tree(graviton_product):
     actions = {a for s in statements for a in s.actions}
     assert "elasticmapreduce:RunJobFlow" in actions and "lambda:CreateFunction" in actions
     assert not any(a == "*" or a.endswith(":*") for a in actions)
+
+
+def test_sharing_with_an_account_shares_tag_options_and_the_product_assets(tmp_path):
+    _, stack, catalog = catalog_app(tmp_path / "out", tmp_path, share_with_accounts=["444455556666"])
+    catalog.add_product(
+        "Default",
+        stack_class=DefaultEmrProductStack,
+        product_name="Default EMR",
+        portfolios=["Engineers"],
+        current_version="emr-7.13.0",
+    )
+    t = Template.from_stack(stack)
+    t.has_resource_properties(
+        "AWS::ServiceCatalog::PortfolioShare", {"AccountId": "444455556666", "ShareTagOptions": True}
+    )
+    # The shared account reads the product assets: bucket policy and key policy name it.
+    bucket_policies = t.find_resources("AWS::S3::BucketPolicy")
+    asset_policy = next(
+        p["Properties"]["PolicyDocument"]
+        for p in bucket_policies.values()
+        if p["Properties"]["Bucket"] == {"Ref": stack.get_logical_id(catalog.asset_bucket.node.default_child)}
+    )
+    readers = [s for s in asset_policy["Statement"] if "444455556666" in json.dumps(s.get("Principal", {}))]
+    assert readers and all(s["Effect"] == "Allow" for s in readers)
+    assert any("s3:GetObject" in json.dumps(s["Action"]) for s in readers)
+    key = t.find_resources("AWS::KMS::Key")[stack.get_logical_id(catalog.asset_key.node.default_child)]
+    assert "444455556666" in json.dumps(key["Properties"]["KeyPolicy"])

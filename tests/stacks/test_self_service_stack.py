@@ -327,3 +327,14 @@ def test_launch_role_is_never_admin(synthesized, catalog):
         )
         principal = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
         assert principal == {"Service": "servicecatalog.amazonaws.com"}
+
+
+def test_stateful_resources_keep_their_logical_ids(synthesized):
+    """Renaming these would replace the asset bucket (and with it earlier versions' assets)."""
+    resources = synthesized.template_json(STACK)["Resources"]
+    stateful = sorted(k for k, r in resources.items() if r["Type"] in ("AWS::S3::Bucket", "AWS::KMS::Key"))
+    assert stateful == [
+        "CatalogAssetAccessLogs4C00FA41",
+        "CatalogAssetBucket798B9941",
+        "CatalogAssetKeyA3479364",
+    ]

@@ -63,6 +63,7 @@ DEFAULT_TAG_OPTIONS: Mapping[str, tuple[str, ...]] = {
 _SC_STACK_PREFIX = "SC-"
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _BUCKET_DEPLOYMENT_ID = "Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C"
+_TOOL_METADATA_CONTEXT = ("aws:cdk:enable-path-metadata", "aws:cdk:enable-asset-metadata")
 
 
 @dataclass(frozen=True)
@@ -373,6 +374,11 @@ class EmrServiceCatalog(Construct):
         launch_role_name_prefix: str = "EmrPatternsLaunch",
     ) -> None:
         super().__init__(scope, id)
+        # No aws:cdk:path or aws:asset:* metadata under the catalog: the CDK CLI turns them on and
+        # plain synthesis does not, so the committed product snapshots (and a locked version)
+        # would change with the tool that synthesized them.
+        for flag in _TOOL_METADATA_CONTEXT:
+            self.node.set_context(flag, False)
         problems = check_platform(self, "platform", platform)
         options = dict(DEFAULT_TAG_OPTIONS if tag_options is None else tag_options)
         problems += _tag_option_problems(options)
@@ -519,7 +525,7 @@ class EmrServiceCatalog(Construct):
             self.portfolios[spec.id] = portfolio
         #: Products by id.
         self.products: dict[str, PublishedProduct] = {}
-        #: The platform product stacks are built on (imported from this stack's exports).
+        #: The platform product stacks are built on (imported from its PlatformBaseStack exports).
         self.product_platform = self._platform_for_products(platform)
 
     def _default_bucket_name(self) -> str:
@@ -562,9 +568,16 @@ class EmrServiceCatalog(Construct):
                 imported[name] = tuple(Fn.split(",", token, len(getattr(attributes, name))))
             else:
                 imported[name] = token
-        return EmrPlatform.from_platform_attributes(
+        product_platform = EmrPlatform.from_platform_attributes(
             self, "ProductPlatform", EmrPlatformAttributes(**imported, layout=attributes.layout)
         )
+        from aws_cdk import Annotations
+
+        Annotations.of(cast(Construct, product_platform)).acknowledge_warning(
+            "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+            "Products place clusters and functions in the platform's subnets; no route table is read.",
+        )
+        return product_platform
 
     # ---- products -------------------------------------------------------------------------------
     def add_product(
@@ -889,6 +902,9 @@ def _build_product_stack(
         "asset_bucket": catalog.asset_bucket,
         "server_side_encryption": s3_deployment.ServerSideEncryption.AWS_KMS,
         "server_side_encryption_aws_kms_key_id": catalog.asset_key.key_id,
+        # No CDKMetadata: the CDK CLI adds it and plain synthesis does not, so the committed
+        # snapshots would change with the tool that synthesized them.
+        "analytics_reporting": False,
     }
     try:
         return cast(servicecatalog.ProductStack, product_class(scope, id, **kwargs))
