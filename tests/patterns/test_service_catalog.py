@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from aws_cdk import Stack
@@ -256,3 +257,32 @@ def test_sharing_with_an_account_shares_tag_options_and_the_product_assets(tmp_p
     assert any("s3:GetObject" in json.dumps(s["Action"]) for s in readers)
     key = t.find_resources("AWS::KMS::Key")[stack.get_logical_id(catalog.asset_key.node.default_child)]
     assert "444455556666" in json.dumps(key["Properties"]["KeyPolicy"])
+
+
+def test_portfolios_are_associated_with_groups_users_and_roles(tmp_path):
+    from aws_cdk import aws_iam as iam
+
+    from emr_patterns.patterns.catalog import EmrServiceCatalog, PortfolioSpec
+
+    _, stack, catalog = catalog_app(tmp_path / "out", tmp_path)
+    group = iam.Group.from_group_name(stack, "Engineers", "data-engineers")
+    user = iam.User.from_user_name(stack, "Analyst", "ana")
+    role = iam.Role.from_role_name(stack, "Scientists", "data-scientists")
+    EmrServiceCatalog(
+        stack,
+        "Second",
+        platform=catalog.platform,
+        portfolios=[PortfolioSpec("Mixed", "Mixed personas", principals=[group, user, role])],
+        snapshot_directory=str(tmp_path),
+    )
+    arns = [
+        json.dumps(r["Properties"]["PrincipalARN"])
+        for r in Template.from_stack(stack)
+        .find_resources("AWS::ServiceCatalog::PortfolioPrincipalAssociation")
+        .values()
+    ]
+    assert sorted(re.search(r"(group|user|role)/[a-z-]+", a).group(0) for a in arns) == [
+        "group/data-engineers",
+        "role/data-scientists",
+        "user/ana",
+    ]
