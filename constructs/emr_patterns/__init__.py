@@ -52,6 +52,10 @@ _EXPORTS: dict[str, str] = {
     "DmsToS3": "emr_patterns.patterns.cdc_hudi",
     "HudiCdcIngest": "emr_patterns.patterns.cdc_hudi",
     "CdcHudiStack": "emr_patterns.stacks.cdc_hudi",
+    "EmrServiceCatalog": "emr_patterns.patterns.catalog",
+    "PortfolioSpec": "emr_patterns.patterns.catalog",
+    "publish_as_product": "emr_patterns.patterns.catalog",
+    "SelfServiceCatalogStack": "emr_patterns.stacks.self_service",
     "GravitonSparkClusterStack": "emr_patterns.stacks.clusters",
     "SpotFleetClusterStack": "emr_patterns.stacks.clusters",
 }
@@ -71,6 +75,7 @@ __all__ = [
     "EmrPlatformAttributes",
     "EmrRoles",
     "EmrSecurityConfiguration",
+    "EmrServiceCatalog",
     "ExistingMySql",
     "GravitonSparkClusterStack",
     "HudiCdcIngest",
@@ -86,16 +91,19 @@ __all__ = [
     "PipelineSchedule",
     "PipelineStep",
     "PlatformBaseStack",
+    "PortfolioSpec",
     "PrivateMySql",
     "RoleOptions",
     "S3UploadTrigger",
     "SecurityOptions",
+    "SelfServiceCatalogStack",
     "SpotFleetClusterStack",
     "StorageOptions",
     "SubnetMode",
     "TransientClusterPipeline",
     "WideMatrixJobs",
     "__version__",
+    "publish_as_product",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -124,11 +132,13 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from emr_patterns.orchestration.sweeper import EmrClusterSweeper
     from emr_patterns.orchestration.triggers import PipelineSchedule, S3UploadTrigger
+    from emr_patterns.patterns.catalog import EmrServiceCatalog, PortfolioSpec, publish_as_product
     from emr_patterns.patterns.cdc_hudi import DmsToS3, HudiCdcIngest, MySqlCdcSource
     from emr_patterns.patterns.databrew import DataBrewPreparation
     from emr_patterns.stacks.cdc_hudi import CdcHudiStack
     from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
     from emr_patterns.stacks.platform_base import PlatformBaseStack
+    from emr_patterns.stacks.self_service import SelfServiceCatalogStack
 
 
 def __getattr__(name: str) -> Any:

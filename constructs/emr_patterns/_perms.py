@@ -94,3 +94,143 @@ EMR_NOTEBOOK_INTERFACE_ACTIONS = (
     "ec2:DeleteNetworkInterfacePermission",
     "ec2:ModifyNetworkInterfaceAttribute",
 )
+
+# ---- Service Catalog launch roles (emr_patterns.patterns.catalog) ----------------------------
+#: Run the stack of a provisioned product (names start with ``SC-``).
+LAUNCH_CLOUDFORMATION_ACTIONS = (
+    "cloudformation:CreateStack",
+    "cloudformation:DeleteStack",
+    "cloudformation:DescribeStackEvents",
+    "cloudformation:DescribeStacks",
+    "cloudformation:GetTemplateSummary",
+    "cloudformation:SetStackPolicy",
+    "cloudformation:UpdateStack",
+    "cloudformation:CreateChangeSet",
+    "cloudformation:DescribeChangeSet",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:DeleteChangeSet",
+    "cloudformation:ListChangeSets",
+    "cloudformation:ListStackResources",
+    "cloudformation:TagResource",
+    "cloudformation:UntagResource",
+)
+#: ``AWS::EMR::Cluster``: create, scale, tag and terminate.
+LAUNCH_EMR_CLUSTER_ACTIONS = (
+    "elasticmapreduce:RunJobFlow",
+    "elasticmapreduce:DescribeCluster",
+    "elasticmapreduce:TerminateJobFlows",
+    "elasticmapreduce:SetTerminationProtection",
+    "elasticmapreduce:AddTags",
+    "elasticmapreduce:RemoveTags",
+    "elasticmapreduce:ListInstanceGroups",
+    "elasticmapreduce:ModifyInstanceGroups",
+    "elasticmapreduce:ListBootstrapActions",
+    "elasticmapreduce:ListSteps",
+    "elasticmapreduce:PutManagedScalingPolicy",
+    "elasticmapreduce:GetManagedScalingPolicy",
+    "elasticmapreduce:RemoveManagedScalingPolicy",
+    "elasticmapreduce:PutAutoTerminationPolicy",
+    "elasticmapreduce:GetAutoTerminationPolicy",
+    "elasticmapreduce:RemoveAutoTerminationPolicy",
+    "elasticmapreduce:ModifyCluster",
+)
+#: ``AWS::EC2::SecurityGroup``: create in the platform VPC, tag, delete.
+LAUNCH_SECURITY_GROUP_ACTIONS = (
+    "ec2:CreateSecurityGroup",
+    "ec2:DeleteSecurityGroup",
+    "ec2:CreateTags",
+    "ec2:DeleteTags",
+    "ec2:RevokeSecurityGroupEgress",
+    "ec2:AuthorizeSecurityGroupEgress",
+)
+#: ``AWS::EC2::SecurityGroupIngress`` and ``Egress``.
+LAUNCH_SECURITY_GROUP_RULE_ACTIONS = (
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupEgress",
+    "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+    "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+)
+#: ``AWS::IAM::Role`` of the product's own functions.
+LAUNCH_IAM_ROLE_ACTIONS = (
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:GetRole",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+)
+#: ``AWS::IAM::ManagedPolicy`` of the product.
+LAUNCH_IAM_POLICY_ACTIONS = (
+    "iam:CreatePolicy",
+    "iam:DeletePolicy",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicyVersion",
+    "iam:ListPolicyVersions",
+    "iam:ListEntitiesForPolicy",
+    "iam:TagPolicy",
+    "iam:UntagPolicy",
+)
+#: ``AWS::Lambda::Function`` of the product.
+LAUNCH_LAMBDA_ACTIONS = (
+    "lambda:CreateFunction",
+    "lambda:DeleteFunction",
+    "lambda:GetFunction",
+    "lambda:GetFunctionConfiguration",
+    "lambda:UpdateFunctionCode",
+    "lambda:UpdateFunctionConfiguration",
+    "lambda:TagResource",
+    "lambda:UntagResource",
+    "lambda:ListTags",
+    "lambda:PutFunctionConcurrency",
+    "lambda:DeleteFunctionConcurrency",
+)
+#: What Lambda checks of the caller for a function in a VPC (no resource-level permissions).
+LAUNCH_LAMBDA_VPC_ACTIONS = ("ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")
+#: A function whose environment is encrypted with the platform key.
+LAUNCH_KMS_ACTIONS = (
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+)
+#: ``AWS::Logs::LogGroup`` of the product.
+LAUNCH_LOG_GROUP_ACTIONS = (
+    "logs:CreateLogGroup",
+    "logs:DeleteLogGroup",
+    "logs:PutRetentionPolicy",
+    "logs:DeleteRetentionPolicy",
+    "logs:AssociateKmsKey",
+    "logs:DisassociateKmsKey",
+    "logs:TagResource",
+    "logs:UntagResource",
+    "logs:TagLogGroup",
+    "logs:ListTagsForResource",
+)
+#: ``AWS::StepFunctions::StateMachine`` of the product.
+LAUNCH_STATE_MACHINE_ACTIONS = (
+    "states:CreateStateMachine",
+    "states:DeleteStateMachine",
+    "states:DescribeStateMachine",
+    "states:UpdateStateMachine",
+    "states:TagResource",
+    "states:UntagResource",
+    "states:ListTagsForResource",
+)
+#: Step Functions log delivery to CloudWatch Logs (no resource-level permissions).
+LAUNCH_LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+)

@@ -2,9 +2,11 @@
 
 ``python -m emr_patterns.gates cdk.out --checkov PATH`` runs cfn-lint (failing on warnings) and
 checkov (``--framework cloudformation``, failing on any failed check) over every stack template in
-a synthesized cloud assembly, and prints one line per stack: resources, acknowledged nag
-findings, and each gate's status. cdk-nag itself runs as validation plugins during synthesis
-(``app_factory.add_nag_plugins``), so a template that reaches this step passed it.
+a synthesized cloud assembly and every Service Catalog product template (``*.product.template.json``
+in the assembly, and the committed version snapshots in ``--snapshots``), and prints one line per
+template: resources, acknowledged nag findings, and each gate's status. cdk-nag itself runs as
+validation plugins during synthesis (``app_factory.add_nag_plugins``); cdk-nag 3 walks product
+stacks too, so a current product template that reaches this step passed it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "NagFinding",
     "StackTemplate",
     "acknowledged_rules",
+    "load_product_templates",
     "load_registry",
     "load_stack_templates",
     "nag_findings",
@@ -118,6 +121,23 @@ def load_stack_templates(assembly_dir: Path) -> list[StackTemplate]:
         path = assembly_dir / artifact["properties"]["templateFile"]
         stacks.append(StackTemplate(name, path, json.loads(path.read_text())))
     return stacks
+
+
+PRODUCT_TEMPLATE_SUFFIX = ".product.template.json"
+
+
+def load_product_templates(*directories: Path) -> list[StackTemplate]:
+    """Every Service Catalog product template (``*.product.template.json``) in ``directories``:
+    a cloud assembly (the current versions, written by ``ProductStack``) or a
+    ``ProductStackHistory`` snapshot directory (every version), sorted by file name."""
+    found = []
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.glob(f"*{PRODUCT_TEMPLATE_SUFFIX}")):
+            name = path.name.removesuffix(PRODUCT_TEMPLATE_SUFFIX)
+            found.append(StackTemplate(name, path, json.loads(path.read_text())))
+    return found
 
 
 def run_cfn_lint(paths: list[Path]) -> tuple[bool, str]:
@@ -232,6 +252,12 @@ def write_registry(path: Path) -> int:
     return len(set(entries))
 
 
+def _nag_status(template: StackTemplate, assembly: Path) -> str:
+    """``pass`` for what the synthesis checked (stacks and current product versions), ``snapshot``
+    for an earlier product version read from its committed snapshot (checked when it was current)."""
+    return "pass" if template.template_path.parent.resolve() == assembly.resolve() else "snapshot"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run cfn-lint and checkov over a cloud assembly and print one line per stack."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -243,21 +269,28 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("docs/nag-acknowledgements.toml"),
         help="reviewed registry of cdk-nag acknowledgements",
     )
+    parser.add_argument(
+        "--snapshots",
+        type=Path,
+        default=Path("product-stack-snapshots"),
+        help="Service Catalog product version snapshots (ProductStackHistory) to check too",
+    )
     args = parser.parse_args(argv)
     stacks = load_stack_templates(args.assembly)
     if not stacks:
         print(f"no stacks in {args.assembly}", file=sys.stderr)
         return 1
+    products = load_product_templates(args.assembly, args.snapshots)
     registry = load_registry(args.registry) if args.registry.exists() else []
     failed = False
-    for stack in stacks:
+    for stack in [*stacks, *products]:
         acknowledged = sum(1 for entry in registry if entry["path"].split("/", 1)[0] == stack.name)
         lint_ok, lint_out = run_cfn_lint([stack.template_path])
         checkov_ok, checkov_failed = run_checkov(args.checkov, [stack.template_path])
         failed = failed or not (lint_ok and checkov_ok)
         print(
             f"{stack.name:<28} resources={len(stack.resources):<4} "
-            f"acknowledged={acknowledged:<3} cdk-nag=pass "
+            f"acknowledged={acknowledged:<3} cdk-nag={_nag_status(stack, args.assembly)} "
             f"cfn-lint={'pass' if lint_ok else 'FAIL'} checkov={'pass' if checkov_ok else 'FAIL'}"
         )
         if not lint_ok:

@@ -114,6 +114,7 @@ _PACKS_OF_RULE: dict[str, tuple[str, ...]] = {
     "EC2RestrictedSSH": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "EventBusDLQ": ("Serverless",),
     "SQSRedrivePolicy": ("Serverless",),
+    "IAMNoInlinePolicy": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
 }
 
 

@@ -265,10 +265,22 @@ class EmrCluster(Construct):
             security_configuration=platform.security_configuration_name,
             instances=emr.CfnCluster.JobFlowInstancesConfigProperty(),
         )
-        typed = {"Name", "ReleaseLabel", "JobFlowRole", "ServiceRole", "LogUri", "SecurityConfiguration"}
+        typed = {
+            "Name",
+            "ReleaseLabel",
+            "JobFlowRole",
+            "ServiceRole",
+            "LogUri",
+            "SecurityConfiguration",
+            "Tags",
+        }
         for key, value in props.items():
             if key not in typed:
                 self.resource.add_property_override(key, value)
+        # Through the tag manager, so Tags.of(...) on a parent (a Service Catalog product's
+        # tags, a stack's) reaches the cluster too instead of being overridden.
+        for tag in props.get("Tags", ()):
+            self.resource.tags.set_tag(tag["Key"], tag["Value"])
         # The cluster must not start before its own network rules and role policies exist. The
         # groups and roles themselves are already ordered by the GetAtts in the properties.
         for group in groups:

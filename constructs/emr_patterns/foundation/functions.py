@@ -324,7 +324,7 @@ class PlatformFunction(Construct):
                 self,
                 "WaiterLogs",
                 # Step Functions vended log delivery needs no resource-policy entry for this prefix.
-                log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-{self.node.addr}",
+                log_group_name=f"/aws/vendedlogs/states/{_deployed_stack_name(self)}-{self.node.addr}",
                 encryption_key=self.key,
                 retention=_LOG_RETENTION,
                 removal_policy=self._log_removal,
@@ -546,3 +546,14 @@ class PlatformFunction(Construct):
                 "it cannot back a CustomResource"
             )
         return self.provider.service_token
+
+
+def _deployed_stack_name(scope: Construct) -> str:
+    """The name the stack of ``scope`` is deployed under: its own name, except in a Service
+    Catalog product, where each provisioned product is a stack of its own (``SC-...``), so
+    names must follow ``AWS::StackName`` for two provisioned copies not to collide."""
+    from aws_cdk import Aws
+    from aws_cdk import aws_servicecatalog as servicecatalog
+
+    stack = Stack.of(scope)
+    return Aws.STACK_NAME if isinstance(stack, servicecatalog.ProductStack) else stack.stack_name

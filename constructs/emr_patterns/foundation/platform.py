@@ -134,7 +134,7 @@ def check_platform(scope: Construct, prop: str, platform: Any) -> list[str]:
                 "EmrPlatform.from_platform_attributes(...)",
             )
         ]
-    here, there = Stack.of(scope), Stack.of(platform)  # type: ignore[arg-type]
+    here, there = _deploying_stack(Stack.of(scope)), Stack.of(platform)  # type: ignore[arg-type]
     problems = []
     for what, mine, theirs in (
         ("account", here.account, there.account),
@@ -153,6 +153,16 @@ def check_platform(scope: Construct, prop: str, platform: Any) -> list[str]:
                 )
             )
     return problems
+
+
+def _deploying_stack(stack: Stack) -> Stack:
+    """The stack whose environment ``stack`` deploys into: a Service Catalog ``ProductStack`` is
+    provisioned in the environment of the stack that publishes it (it has no ``env`` of its own)."""
+    from aws_cdk import aws_servicecatalog as servicecatalog
+
+    while isinstance(stack, servicecatalog.ProductStack) and stack.node.scope is not None:
+        stack = Stack.of(stack.node.scope)
+    return stack
 
 
 def _shown(value: str) -> str:

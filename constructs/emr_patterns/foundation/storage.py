@@ -28,8 +28,11 @@ from emr_patterns.nag import acknowledge_rules, checkov_skip, rule_in_packs
 __all__ = [
     "DataLakeStorage",
     "LakeLayout",
+    "access_logs_bucket",
     "enable_event_bridge_notifications",
     "event_bridge_notifications_enabled",
+    "kms_bucket",
+    "log_access_to",
 ]
 
 #: Every bucket the platform creates (besides access logs), by purpose.
@@ -165,36 +168,12 @@ class DataLakeStorage(Construct):
             )
         ]
 
-        self.access_logs_bucket = s3.Bucket(
+        self.access_logs_bucket = access_logs_bucket(
             self,
             "AccessLogs",
             bucket_name=name("access-logs"),
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
             lifecycle_rules=[*common_rules, s3.LifecycleRule(id="expire-access-logs", expiration=keep_logs)],
             removal_policy=policy,
-            auto_delete_objects=destroy,
-        )
-        checkov_skip(
-            self.access_logs_bucket,
-            "CKV_AWS_18",
-            "Server access log destination; logging it to itself would create an endless log loop.",
-        )
-        acknowledge_rules(
-            self.access_logs_bucket,
-            rule_in_packs("S3DefaultEncryptionKMS"),
-            "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES256); "
-            "SSE-KMS is not supported on a log destination bucket.",
-        )
-        acknowledge_rules(
-            self.access_logs_bucket,
-            rule_in_packs("S3BucketReplicationEnabled"),
-            "Access logs are an audit copy kept versioned and retained for log_retention; "
-            "cross-region replication is an account-level decision outside this library.",
         )
 
         self.buckets: dict[str, s3.Bucket] = {}
@@ -210,21 +189,13 @@ class DataLakeStorage(Construct):
                 )
             if purpose == "logs":
                 rules.append(s3.LifecycleRule(id="expire-logs", expiration=keep_logs))
-            bucket = s3.Bucket(
+            bucket = kms_bucket(
                 self,
                 purpose.capitalize(),
                 bucket_name=name(purpose),
-                encryption=s3.BucketEncryption.KMS,
                 encryption_key=self.key,
-                bucket_key_enabled=True,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-                enforce_ssl=True,
-                minimum_tls_version=1.2,
-                versioned=True,
                 lifecycle_rules=rules,
                 removal_policy=policy,
-                auto_delete_objects=destroy,
             )
             self._log_access_to(bucket, f"{purpose}/")
             if purpose in DATA_BUCKETS:
@@ -258,29 +229,7 @@ class DataLakeStorage(Construct):
         return self.artifacts_bucket.s3_url_for_object(f"{self.layout.artifacts_prefix}{key}")
 
     def _log_access_to(self, bucket: s3.Bucket, prefix: str) -> None:
-        """Server access logs of ``bucket`` to the access-logs bucket, authorised by bucket policy.
-
-        Done here rather than through ``server_access_logs_bucket`` so the result does not depend
-        on the app's ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`` feature flag (without
-        it CDK would switch the log bucket to ACLs, which this library keeps disabled).
-        """
-        cfn = cast(s3.CfnBucket, cfn_of(bucket))
-        cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
-            destination_bucket_name=self.access_logs_bucket.bucket_name, log_file_prefix=prefix
-        )
-        stack = Stack.of(self)
-        self.access_logs_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid=f"S3ServerAccessLogs{prefix.strip('/').capitalize()}",
-                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
-                actions=["s3:PutObject"],
-                resources=[self.access_logs_bucket.arn_for_objects(f"{prefix}*")],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
-            )
-        )
+        log_access_to(self.access_logs_bucket, bucket, prefix)
 
     def grant_read_write_data(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read and write on raw, work and curated (and use of the key), as one grant."""
@@ -341,3 +290,107 @@ def event_bridge_notifications_enabled(bucket: s3.IBucket) -> bool | None:
     if bucket.node.try_find_child("Notifications") is not None:
         return None
     return False
+
+
+def kms_bucket(
+    scope: Construct,
+    id: str,
+    *,
+    bucket_name: str | None,
+    encryption_key: kms.IKey,
+    lifecycle_rules: list[s3.LifecycleRule],
+    removal_policy: RemovalPolicy,
+) -> s3.Bucket:
+    """A bucket as the platform makes them: SSE-KMS with ``encryption_key`` and S3 Bucket Keys,
+    block all public access, ACLs disabled, SSL-only, TLS 1.2, versioned; objects deleted with
+    it only when ``removal_policy`` is DESTROY."""
+    return s3.Bucket(
+        scope,
+        id,
+        bucket_name=bucket_name,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=encryption_key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        versioned=True,
+        lifecycle_rules=lifecycle_rules,
+        removal_policy=removal_policy,
+        auto_delete_objects=removal_policy == RemovalPolicy.DESTROY,
+    )
+
+
+def access_logs_bucket(
+    scope: Construct,
+    id: str,
+    *,
+    bucket_name: str | None,
+    lifecycle_rules: list[s3.LifecycleRule],
+    removal_policy: RemovalPolicy,
+) -> s3.Bucket:
+    """A destination bucket for S3 server access logs: SSE-S3 (server access logging cannot
+    deliver to SSE-KMS), block all public access, ACLs disabled, SSL-only, TLS 1.2, versioned.
+
+    Its nag and checkov exceptions are acknowledged on it with their reasons; give it to
+    :func:`log_access_to` for each bucket whose access it records.
+    """
+    bucket = s3.Bucket(
+        scope,
+        id,
+        bucket_name=bucket_name,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        versioned=True,
+        lifecycle_rules=lifecycle_rules,
+        removal_policy=removal_policy,
+        auto_delete_objects=removal_policy == RemovalPolicy.DESTROY,
+    )
+    checkov_skip(
+        bucket,
+        "CKV_AWS_18",
+        "Server access log destination; logging it to itself would create an endless log loop.",
+    )
+    acknowledge_rules(
+        bucket,
+        rule_in_packs("S3DefaultEncryptionKMS"),
+        "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES256); "
+        "SSE-KMS is not supported on a log destination bucket.",
+    )
+    acknowledge_rules(
+        bucket,
+        rule_in_packs("S3BucketReplicationEnabled"),
+        "Access logs are an audit copy kept versioned and retained for log_retention; "
+        "cross-region replication is an account-level decision outside this library.",
+    )
+    return bucket
+
+
+def log_access_to(log_bucket: s3.Bucket, bucket: s3.Bucket, prefix: str) -> None:
+    """Server access logs of ``bucket`` to ``log_bucket`` below ``prefix``, authorised by bucket policy.
+
+    Done here rather than through ``server_access_logs_bucket`` so the result does not depend
+    on the app's ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`` feature flag (without
+    it CDK would switch the log bucket to ACLs, which this library keeps disabled).
+    """
+    cfn = cast(s3.CfnBucket, cfn_of(bucket))
+    cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+        destination_bucket_name=log_bucket.bucket_name, log_file_prefix=prefix
+    )
+    stack = Stack.of(bucket)
+    log_bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=f"S3ServerAccessLogs{prefix.strip('/').capitalize()}",
+            principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+            actions=["s3:PutObject"],
+            resources=[log_bucket.arn_for_objects(f"{prefix}*")],
+            conditions={
+                "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                "StringEquals": {"aws:SourceAccount": stack.account},
+            },
+        )
+    )

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from emr_patterns.spec.cluster import ClusterSpec, PlatformBindings
 
 __all__ = [
+    "CLUSTER_NAME_MAX_LENGTH",
+    "CLUSTER_NAME_MIN_LENGTH",
     "IDLE_TIMEOUT_MAX",
     "IDLE_TIMEOUT_MIN",
     "bindings_problems",
@@ -43,6 +45,10 @@ IDLE_TIMEOUT_MIN = 60
 """Shortest auto-termination idle timeout EMR accepts, in seconds."""
 IDLE_TIMEOUT_MAX = 604_800
 """Longest auto-termination idle timeout EMR accepts, in seconds (7 days)."""
+CLUSTER_NAME_MIN_LENGTH = 1
+"""Shortest cluster name (EMR's ``Name``)."""
+CLUSTER_NAME_MAX_LENGTH = 256
+"""Longest cluster name (EMR's ``Name``)."""
 _NON_YARN_APPS_WITHOUT_AUTO_TERMINATION = {"presto", "trino", "prestosql"}
 _APPS_NEEDING_EXTERNAL_METASTORE_FOR_HA = {"hive", "hue", "oozie"}
 
@@ -305,8 +311,15 @@ def _access_problems(spec: ClusterSpec) -> list[str]:
 def _misc_problems(spec: ClusterSpec) -> list[str]:
     out: list[str] = []
     release = spec.release
-    if not 1 <= len(spec.name) <= 256:
-        out.append(problem("name", spec.name, "must be 1-256 characters", "give a short name"))
+    if not CLUSTER_NAME_MIN_LENGTH <= len(spec.name) <= CLUSTER_NAME_MAX_LENGTH:
+        out.append(
+            problem(
+                "name",
+                spec.name,
+                f"must be {CLUSTER_NAME_MIN_LENGTH}-{CLUSTER_NAME_MAX_LENGTH} characters",
+                "give a short name",
+            )
+        )
     lowered = [a.lower() for a in spec.applications]
     if any(not a for a in spec.applications) or len(set(lowered)) != len(lowered):
         out.append(

@@ -18,7 +18,8 @@ class PlatformBaseStack(Stack):
     give ``.platform`` to every pattern stack (one VPC for the whole app).
 
     Its outputs are the platform's attributes (keys of
-    :data:`emr_patterns.foundation.platform.OUTPUT_KEYS`), so another app can import it with
+    :data:`emr_patterns.foundation.platform.OUTPUT_KEYS`), exported as ``<stack name>-<key>``
+    (:attr:`platform_exports`), so another app can import it with
     ``EmrPlatform.from_platform_attributes(scope, id, EmrPlatformAttributes.from_stack_outputs(outputs))``.
 
     Args:
@@ -52,8 +53,19 @@ class PlatformBaseStack(Stack):
         self.platform = EmrPlatform(
             self, "Platform", network=network, storage=storage, roles=roles, security=security
         )
+        #: Output key -> export name (``<stack name>-<output key>``): Service Catalog products
+        #: (and other stacks) import the platform by these names.
+        self.platform_exports: dict[str, str] = {}
         for output, value in self.platform.attributes().to_outputs().items():
-            CfnOutput(self, output, value=value, description=f"EmrPlatformAttributes: {OUTPUT_KEYS[output]}")
+            export = f"{self.stack_name}-{output}"
+            CfnOutput(
+                self,
+                output,
+                value=value,
+                description=f"EmrPlatformAttributes: {OUTPUT_KEYS[output]}",
+                export_name=export,
+            )
+            self.platform_exports[output] = export
 
     @property
     def availability_zones(self) -> list[str]:
