@@ -46,6 +46,13 @@ _EXPORTS: dict[str, str] = {
     "PipelineNotifications": "emr_patterns.orchestration.notifications",
     "EmrClusterSweeper": "emr_patterns.orchestration.sweeper",
     "DataBrewPreparation": "emr_patterns.patterns.databrew",
+    "DataBrewMlPipeline": "emr_patterns.patterns.databrew_ml",
+    "RedshiftWarehouse": "emr_patterns.patterns.redshift",
+    "RedshiftLoad": "emr_patterns.patterns.redshift",
+    "WarehouseEndpoint": "emr_patterns.patterns.redshift",
+    "WarehousePipeline": "emr_patterns.patterns.warehouse",
+    "DataBrewMlStack": "emr_patterns.stacks.analytics",
+    "DataLakeWarehouseStack": "emr_patterns.stacks.analytics",
     "PrivateMySql": "emr_patterns.foundation.mysql",
     "ExistingMySql": "emr_patterns.foundation.mysql",
     "MySqlCdcSource": "emr_patterns.patterns.cdc_hudi",
@@ -64,8 +71,11 @@ __all__ = [
     "BootstrapScript",
     "CdcHudiStack",
     "ClusterStepsPipeline",
+    "DataBrewMlPipeline",
+    "DataBrewMlStack",
     "DataBrewPreparation",
     "DataLakeStorage",
+    "DataLakeWarehouseStack",
     "DataPlatformNetwork",
     "DmsToS3",
     "EmrCluster",
@@ -93,6 +103,8 @@ __all__ = [
     "PlatformBaseStack",
     "PortfolioSpec",
     "PrivateMySql",
+    "RedshiftLoad",
+    "RedshiftWarehouse",
     "RoleOptions",
     "S3UploadTrigger",
     "SecurityOptions",
@@ -101,6 +113,8 @@ __all__ = [
     "StorageOptions",
     "SubnetMode",
     "TransientClusterPipeline",
+    "WarehouseEndpoint",
+    "WarehousePipeline",
     "WideMatrixJobs",
     "__version__",
     "publish_as_product",
@@ -135,6 +149,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from emr_patterns.patterns.catalog import EmrServiceCatalog, PortfolioSpec, publish_as_product
     from emr_patterns.patterns.cdc_hudi import DmsToS3, HudiCdcIngest, MySqlCdcSource
     from emr_patterns.patterns.databrew import DataBrewPreparation
+    from emr_patterns.patterns.databrew_ml import DataBrewMlPipeline
+    from emr_patterns.patterns.redshift import RedshiftLoad, RedshiftWarehouse, WarehouseEndpoint
+    from emr_patterns.patterns.warehouse import WarehousePipeline
+    from emr_patterns.stacks.analytics import DataBrewMlStack, DataLakeWarehouseStack
     from emr_patterns.stacks.cdc_hudi import CdcHudiStack
     from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
     from emr_patterns.stacks.platform_base import PlatformBaseStack
