@@ -75,11 +75,16 @@ class HBase:
     def classpath(self) -> str:
         return f"{self.conf_dir}:{services.classpath('hbase')}"
 
-    def run_tool(self, main: str, args: Sequence[str], properties: dict[str, str] | None = None,
-                 timeout: float = 300.0) -> str:
+    def run_tool(
+        self, main: str, args: Sequence[str], properties: dict[str, str] | None = None, timeout: float = 300.0
+    ) -> str:
         """Run an HBase tool class to completion against this HBase; its output, or an error."""
         done = services.run_java(
-            self.classpath(), main, list(args), heap="768m", timeout=timeout,
+            self.classpath(),
+            main,
+            list(args),
+            heap="768m",
+            timeout=timeout,
             properties={"zookeeper.admin.enableServer": "false", **(properties or {})},
         )
         if done.returncode != 0:
@@ -134,20 +139,42 @@ def write_conf(base: Path, **extra: str) -> tuple[Path, dict[str, int]]:
 
 def _jvm(conf: Path, heap: str, main: str, *args: str) -> list[str]:
     return [
-        services.java(), *services.JDK17_FLAGS, f"-Xmx{heap}", "-XX:+UseSerialGC",
-        "-Dzookeeper.admin.enableServer=false", f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
+        services.java(),
+        *services.JDK17_FLAGS,
+        f"-Xmx{heap}",
+        "-XX:+UseSerialGC",
+        "-Dzookeeper.admin.enableServer=false",
+        f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
         "-Djava.net.preferIPv4Stack=true",
-        "-cp", f"{conf}:{services.classpath('hbase')}", main, *args,
+        "-cp",
+        f"{conf}:{services.classpath('hbase')}",
+        main,
+        *args,
     ]
 
 
-def start_thrift(conf: Path, port: int, log_dir: Path, name: str = "hbase-thrift",
-                 timeout: float = 90.0) -> services.Service:
+def start_thrift(
+    conf: Path, port: int, log_dir: Path, name: str = "hbase-thrift", timeout: float = 90.0
+) -> services.Service:
     """HBase's Thrift 1 server (threadpool, buffered, binary: happybase's defaults) on ``port``."""
     service = services.start(
-        name, _jvm(conf, "256m", THRIFT_MAIN, "-b", "127.0.0.1", "-p", str(port), "--infoport", "-1",
-                   "-threadpool", "start"),
-        log_dir, env=services.java_env(), ports={"thrift": port},
+        name,
+        _jvm(
+            conf,
+            "256m",
+            THRIFT_MAIN,
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--infoport",
+            "-1",
+            "-threadpool",
+            "start",
+        ),
+        log_dir,
+        env=services.java_env(),
+        ports={"thrift": port},
     )
     service.wait_until(lambda: services.port_open(port), timeout, "Thrift accepting connections")
     return service
@@ -158,7 +185,10 @@ def start_hbase(base: Path, *, timeout: float = 180.0) -> HBase:
     base.mkdir(parents=True, exist_ok=True)
     conf, ports = write_conf(base)
     master = services.start(
-        "hbase-master", _jvm(conf, "768m", MASTER_MAIN, "start"), base, env=services.java_env(),
+        "hbase-master",
+        _jvm(conf, "768m", MASTER_MAIN, "start"),
+        base,
+        env=services.java_env(),
         ports={"zookeeper": ports["zookeeper"], "master": ports["master"]},
     )
     try:
@@ -199,3 +229,32 @@ def wait_gone(port: int, timeout: float = 10.0) -> None:
 def drop_table(conn: Any, name: str) -> None:
     with contextlib.suppress(Exception):
         conn.delete_table(name, disable=True)
+
+
+def bulk_load(hbase: HBase, export_dir: str, dataset: str, version: str, work: Path) -> dict[str, str]:
+    """Create a version's tables and bulk load its export with the commands the EMR steps run.
+
+    ``serving.bulk_load_commands`` renders ``hbase importtsv ...`` and ``hbase completebulkload
+    ...``; here each runs as the class ``bin/hbase`` maps it to, with the same arguments.
+    """
+    import json
+
+    from emr_patterns.jobs.widematrix import serving
+
+    export = Path(export_dir.removeprefix("file:"))
+    manifest = json.loads((export / "manifest.json").read_text())
+    tables = serving.table_names(dataset, version)
+    conn = hbase.connection()
+    try:
+        for table in tables.values():
+            conn.create_table(table, {serving.FAMILY: {"max_versions": 1}})
+    finally:
+        conn.close()
+    for view, table in tables.items():
+        commands = serving.bulk_load_commands(
+            view, manifest["stats"], table, (export / view).as_uri(), (work / f"hfiles-{table}").as_uri()
+        )
+        for argv in commands:
+            assert argv[0] == "hbase", argv
+            hbase.run_tool(serving.HBASE_COMMAND_CLASSES[argv[1]], argv[2:])
+    return tables
