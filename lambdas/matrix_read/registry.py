@@ -258,3 +258,20 @@ class Registry:
     def rollback(self, dataset: str, version: str, expected_revision: int) -> SwitchResult:
         """The same switch, to an older version that is still ``READY``."""
         return self.switch(dataset, version, expected_revision)
+
+
+def version_manifest(export_manifest: Mapping[str, Any], tables: Mapping[str, str]) -> dict[str, Any]:
+    """The registry's manifest of a version: the export's groups, statistics and counts, plus
+    the names of the tables it was loaded into (the only table names readers ever use)."""
+    return {
+        "version": export_manifest["version"],
+        "group_by": export_manifest.get("group_by"),
+        "stats": list(export_manifest["stats"]),
+        "groups": [dict(g) for g in export_manifest["groups"]],
+        "genes": int(export_manifest["genes"]),
+        "source_sha256": export_manifest.get("source_sha256"),
+        "tables": {
+            view: {"name": tables[view], "rows": int(spec["rows"]), "cells": int(spec["cells"])}
+            for view, spec in export_manifest["tables"].items()
+        },
+    }
