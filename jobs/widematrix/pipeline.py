@@ -184,6 +184,7 @@ def run_pipeline(
     overwrite: bool = False,
     kms_key_arn: Optional[str] = None,
     allowed_buckets: Optional[Sequence[str]] = None,
+    h5ad_matrix: str = "X",
 ) -> Dict[str, Any]:
     """Ingest, aggregate (statistic views only) and export; returns the export manifest."""
     serving.check_version_id(version)
@@ -198,6 +199,7 @@ def run_pipeline(
         overwrite=overwrite,
         kms_key_arn=kms_key_arn,
         allowed_buckets=allowed_buckets,
+        h5ad_matrix=h5ad_matrix,
     )
     run_aggregate(
         spark,
@@ -236,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version-id", required=True, help="dataset version id stamped on every row (v + [a-z0-9])"
     )
     p.add_argument("--export", default=None, help="HBase TSV export directory (default: <output>-hbase)")
+    p.add_argument("--h5ad-matrix", default="X", help="h5ad input: X, raw.X or layers/<name>")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     outputs.add_arguments(p)
     return p
@@ -276,6 +279,7 @@ def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
             overwrite=args.overwrite,
             kms_key_arn=args.kms_key_arn,
             allowed_buckets=outputs.parse_buckets(args.allowed_buckets),
+            h5ad_matrix=args.h5ad_matrix,
         )
         t = manifest["tables"]
         print(
