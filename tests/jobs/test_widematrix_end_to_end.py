@@ -91,6 +91,7 @@ def test_readers_see_entirely_a_or_entirely_b(spark, hbase, moto_registry, read_
         while not stop.is_set():
             answers.append(call("/datasets/pbmc/slice", stat="mean", gene=probe)[:2])
             answers.append(call("/datasets/pbmc/top", stat="fraction", group=group, n="50")[:2])
+            time.sleep(0.02)  # leave the cores to Spark and the bulk load
 
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
