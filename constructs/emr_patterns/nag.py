@@ -114,6 +114,8 @@ _PACKS_OF_RULE: dict[str, tuple[str, ...]] = {
     "EC2RestrictedSSH": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "EventBusDLQ": ("Serverless",),
     "SQSRedrivePolicy": ("Serverless",),
+    "APIGWCacheEnabledAndEncrypted": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
+    "APIGWSSLEnabled": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
 }
 
 
