@@ -180,6 +180,7 @@ dist: install
 
 bench: install
 	$(PY) benchmarks/widematrix.py
+	$(PY) benchmarks/matrix_read.py --write
 
 clean:
 	rm -rf cdk.out .pytest_cache build dist *.egg-info constructs/*.egg-info .cache

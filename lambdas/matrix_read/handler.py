@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -98,6 +99,8 @@ def check_name(kind: str, text: str) -> str:
         raise HttpError(400, f"{kind}: empty")
     if len(text.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         raise HttpError(400, f"{kind}: longer than {MAX_NAME_BYTES} bytes")
+    if text.isascii() and text.isprintable():  # the common case: one script, no controls, NFC
+        return text
     for ch in text:
         cat = unicodedata.category(ch)
         if cat in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
@@ -284,7 +287,7 @@ def _decode_vector(text: bytes, n: int) -> list[float]:
 
 
 def _json_number(value: float) -> float | None:
-    return None if value != value or value in (float("inf"), float("-inf")) else value
+    return value if math.isfinite(value) else None  # JSON has no NaN or infinity
 
 
 # --- endpoints --------------------------------------------------------------------------------
