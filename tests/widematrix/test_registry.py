@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from emr_patterns.lambdas.matrix_read import registry as reg
+from tests.widematrix.conftest import create_registry_table
 
 
 @pytest.fixture
@@ -24,18 +25,7 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[reg.Registry]:
         monkeypatch.setenv(name, value)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="registry",
-            KeySchema=[
-                {"AttributeName": "dataset", "KeyType": "HASH"},
-                {"AttributeName": "item", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "dataset", "AttributeType": "S"},
-                {"AttributeName": "item", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_registry_table(client)
         yield reg.Registry("registry", client)
 
 
@@ -122,8 +112,6 @@ def serialized_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[reg.Registr
     try:
         host, port = server.server_address[:2]
         client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=f"http://{host}:{port}")
-        from tests.widematrix.conftest import create_registry_table
-
         create_registry_table(client)
         yield reg.Registry("registry", client)
     finally:
