@@ -7,6 +7,9 @@ grants the pipeline and the read API need. See ``docs/wide-matrix-serving.md``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_backup as backup
@@ -15,16 +18,27 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from emr_patterns._context import resolve_removal_policy
+from emr_patterns.compute.cluster import EmrCluster
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, acknowledge_rules, checkov_skip, rule_in_packs
+from emr_patterns.spec import ClusterSpec, InstanceFleetSpec
+from emr_patterns.spec.presets import hbase_on_s3
 
-__all__ = ["READ_ACTIONS", "READ_ROUTES", "SWITCH_ACTIONS", "DatasetRegistry", "MatrixReadApi"]
+__all__ = [
+    "READ_ACTIONS",
+    "READ_ROUTES",
+    "SWITCH_ACTIONS",
+    "DatasetRegistry",
+    "HBaseServingCluster",
+    "MatrixReadApi",
+]
 
 #: What a reader needs: the pointer and a version item, with consistent reads.
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable")
@@ -379,6 +393,7 @@ class MatrixReadApi(Construct):
 
 
 FUNCTION_TIMEOUT_S = 10
+_ROOT_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*")
 
 
 def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
@@ -399,3 +414,82 @@ def _managed_rule(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
         ),
         visibility_config=_visibility(name),
     )
+
+
+class HBaseServingCluster(Construct):
+    """A long-running EMR cluster serving the wide-matrix versions from HBase on Amazon S3.
+
+    HBase of the release (emr-7.13.0: HBase 2.6.4) with its root directory on S3 in a platform
+    bucket, so the tables outlive the cluster; On-Demand core nodes only (a lost core node would
+    lose the RegionServer's write-ahead log); termination protection on. The Thrift server HBase
+    runs on the primary node is reachable only from what ``allow_thrift_from`` names
+    (:class:`MatrixReadApi` does that for its function).
+
+    Children (stable ids): ``Resource`` (an :class:`~emr_patterns.compute.cluster.EmrCluster`).
+
+    Args:
+        scope: parent construct.
+        id: construct id.
+        platform: the platform the cluster runs on.
+        root_bucket: bucket of the HBase root directory. Default: ``platform.data_buckets[2]``
+            (curated).
+        root_prefix: key prefix of the root directory. Default: ``hbase/widematrix``.
+        primary_instance_types: primary fleet instance types. Default: ``("m7g.xlarge",)``.
+        core_instance_types: core fleet instance types (memory for the block cache).
+            Default: ``("r7g.2xlarge",)``.
+        core_nodes: On-Demand core units. Default: 2.
+        name: cluster name. Default: ``widematrix-hbase``.
+    """
+
+    #: The HBase Thrift 1 server's port on the primary node (``hbase.regionserver.thrift.port``).
+    THRIFT_PORT = 9090
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: IEmrPlatform,
+        root_bucket: s3.IBucket | None = None,
+        root_prefix: str = "hbase/widematrix",
+        primary_instance_types: Sequence[str] = ("m7g.xlarge",),
+        core_instance_types: Sequence[str] = ("r7g.2xlarge",),
+        core_nodes: int = 2,
+        name: str = "widematrix-hbase",
+    ) -> None:
+        super().__init__(scope, id)
+        problems = check_platform(self, "platform", platform)
+        if (
+            not isinstance(root_prefix, str)
+            or not re.fullmatch(r"[A-Za-z0-9!_.*'()/-]{1,512}", root_prefix)
+            or (root_prefix.startswith("/") or root_prefix.endswith("/"))
+        ):
+            problems.append(
+                problem(
+                    "root_prefix",
+                    root_prefix,
+                    "is not a key prefix",
+                    "use e.g. 'hbase/widematrix' (no leading or trailing '/')",
+                )
+            )
+        if not isinstance(core_nodes, int) or core_nodes < 1:
+            problems.append(problem("core_nodes", core_nodes, "must be at least 1", "use 2 or more"))
+        raise_if_problems(f"HBaseServingCluster '{self.node.path}'", problems)
+        bucket = root_bucket if root_bucket is not None else platform.data_buckets[2]
+        #: ``s3://`` URI of the HBase root directory.
+        self.root_dir = f"s3://{bucket.bucket_name}/{root_prefix}"
+        spec = ClusterSpec(
+            name=name,
+            applications=("Hadoop", "HBase", "ZooKeeper"),
+            primary_fleet=InstanceFleetSpec.primary(list(primary_instance_types)),
+            core_fleet=InstanceFleetSpec.core(list(core_instance_types), on_demand_units=core_nodes),
+            configurations=hbase_on_s3(root_dir=self.root_dir),
+            termination_protected=True,
+            idle_timeout_seconds=None,
+        )
+        #: The EMR cluster.
+        self.cluster = EmrCluster(self, "Resource", platform=platform, spec=spec)
+        #: The primary node's security group (the Thrift server listens there).
+        self.security_group: ec2.ISecurityGroup = self.cluster.primary_security_group
+        #: DNS name of the primary node (the Thrift host).
+        self.thrift_host: str = self.cluster.primary_dns_name
