@@ -21,7 +21,8 @@ CHECKOV_VERSION := 3.3.30
 SCANPY_VERSION := 1.11.5
 # Native packages a Lambda handler needs, installed as manylinux wheels for the function's runtime
 # (python3.14, x86_64) into lambdas/<handler>/_vendor/ (gitignored, shipped in the wheel).
-LAMBDA_DEPS := lambdas/tls_certificate/_vendor/VENDORED.txt lambdas/mysql_cdc_setup/_vendor/VENDORED.txt
+LAMBDA_DEPS := lambdas/tls_certificate/_vendor/VENDORED.txt lambdas/mysql_cdc_setup/_vendor/VENDORED.txt \
+	lambdas/matrix_read/_vendor/VENDORED.txt
 # The CDK CLI (package-lock.json); its stamp is npm's own lock copy.
 NODE_MODULES := node_modules/.package-lock.json
 # The wide-matrix jobs' dependencies as EMR 7's Python 3.9 needs them: cp39 manylinux wheels for
@@ -180,6 +181,7 @@ dist: install
 
 bench: install
 	$(PY) benchmarks/widematrix.py
+	$(PY) benchmarks/matrix_read.py --write
 
 clean:
 	rm -rf cdk.out .pytest_cache build dist *.egg-info constructs/*.egg-info .cache

@@ -60,8 +60,9 @@ class SynthesizedApp:
 
 
 #: Session fixtures that start a real server, and the xdist group their tests share: each server
-#: is started once per run, on the one worker that runs that group.
-SERVICE_GROUPS = {"mariadb": "mariadb", "postgres": "postgres", "hudi_streamer": "mariadb"}
+#: is started once per run, on the one worker that runs that group. HBase shares Spark's worker:
+#: the tests that load it need Spark's exports, and one HBase serves them and the read handler.
+SERVICE_GROUPS = {"mariadb": "mariadb", "postgres": "postgres", "hudi_streamer": "mariadb", "hbase": "spark"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -118,3 +119,13 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     db = services.start_postgres(tmp_path_factory.mktemp("postgres"))
     yield db
     db.service.stop()
+
+
+@pytest.fixture(scope="session")
+def hbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real HBase 2.6 standalone plus its Thrift server, private to this run (loopback, free ports)."""
+    from tests.widematrix._hbase import start_hbase
+
+    server = start_hbase(tmp_path_factory.mktemp("hbase"))
+    yield server
+    server.stop()

@@ -129,6 +129,11 @@ class PlatformFunction(Construct):
             are then not used: no security group, no network-interface actions), for this
             reason, which acknowledges ``LambdaInsideVPC`` on them. For a handler whose only
             AWS API has no endpoint in the platform VPC. Default: none (in the VPC).
+        environment: environment variables of the user functions (no secrets), encrypted with
+            ``key``. Default: none.
+        no_dead_letter_reason: why a function invoked synchronously by something other than the
+            provider framework (an API, say) has no dead-letter queue. Default: the provider's or
+            the scheduled check's reason.
     """
 
     def __init__(
@@ -154,6 +159,8 @@ class PlatformFunction(Construct):
         dead_letter_queue: sqs.IQueue | None = None,
         invocation: str = "Runs once per stack operation or once a day",
         outside_vpc_reason: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        no_dead_letter_reason: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         if is_complete_entry is not None and not custom_resource:
@@ -273,6 +280,8 @@ class PlatformFunction(Construct):
                 log_group=self.log_group,
                 tracing=lambda_.Tracing.ACTIVE,
                 dead_letter_queue=dead_letter_queue,
+                environment=dict(environment) if environment else None,
+                environment_encryption=key if environment else None,
             )
             function.node.add_dependency(self.policy)
             # aws-cdk adds a construct-level DependsOn on the role that the GetAtt already implies;
@@ -283,6 +292,8 @@ class PlatformFunction(Construct):
                 invoked_by_provider=custom_resource,
                 has_dead_letter_queue=dead_letter_queue is not None,
                 invocation=invocation,
+                has_environment=bool(environment),
+                no_dead_letter_reason=no_dead_letter_reason,
             )
             if outside_vpc_reason is not None:
                 acknowledge_rules(function, rule_in_packs("LambdaInsideVPC"), outside_vpc_reason)
@@ -507,6 +518,8 @@ class PlatformFunction(Construct):
         invoked_by_provider: bool,
         has_dead_letter_queue: bool,
         invocation: str,
+        has_environment: bool = False,
+        no_dead_letter_reason: str | None = None,
     ) -> None:
         acknowledge_rules(
             function,
@@ -515,10 +528,13 @@ class PlatformFunction(Construct):
             "10-execution minimum of unreserved concurrency.",
         )
         checkov_skip(function, "CKV_AWS_115", f"{invocation}; see LambdaConcurrency.")
-        checkov_skip(function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
+        if not has_environment:
+            checkov_skip(function, "CKV_AWS_173", "The function has no environment variables to encrypt.")
         if has_dead_letter_queue:
             return
-        if invoked_by_provider:
+        if no_dead_letter_reason is not None:
+            reason_dlq = no_dead_letter_reason
+        elif invoked_by_provider:
             reason_dlq = (
                 "Invoked synchronously by the custom-resource provider framework, which reports any "
                 "error to CloudFormation; a dead-letter queue only applies to asynchronous invocations."

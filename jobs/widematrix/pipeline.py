@@ -1,0 +1,291 @@
+"""One Spark application per upload: ingest, aggregate and the HBase-ready TSV export.
+
+Usage (spark-submit entry point; paths may be local, ``hdfs://`` or ``s3://``)::
+
+    spark-submit jobs/widematrix/pipeline.py --input <matrix> [--metadata <cells.csv>] \\
+        --dataset <dataset dir> --group-by <metadata column> [--stats mean,fraction,...] \\
+        --output <views dir> --version-id <v...> [--export <dir>] [--overwrite] \\
+        [--kms-key-arn ARN] [--allowed-buckets b1,b2]
+
+It runs what ``ingest.py --input --metadata --output <dataset>`` and ``aggregate.py --dataset
+--group-by --stats --output`` run, in the same order and with the same checks, in one
+application (one start-up, one YARN wait on EMR), then writes the serving export of
+``serving`` for the version ``--version-id``::
+
+    <export>/genes/part-*      TSV: gene, version, one column per statistic (see serving)
+    <export>/top/part-*        TSV: <stat>|<group>|<rank>, version, gene, value
+    <export>/manifest.json     version, stats, groups, row and cell counts per table (written last)
+
+``<export>`` defaults to ``<output>-hbase``. The bulk load (``serving.bulk_load_commands``) reads it.
+
+Exit status: 0 on success, 2 on bad input, 1 otherwise.
+"""
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+if __name__ == "__main__" and not __package__:  # spark-submit runs this file as a script
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from widematrix.pipeline import main as _script_main
+
+    sys.exit(_script_main(sys.argv[1:], script_mode=True))
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import SparkSession, Window
+from pyspark.sql import functions as F  # noqa: N812
+
+from . import cli, commit, fsio, outputs, serving, worker
+from .aggregate import _read_small, parse_stats, run_aggregate
+from .errors import InputError
+from .ingest import run_ingest
+
+EXPORT_KIND = "widematrix-hbase-export"
+
+
+def _check_names(kind: str, names: Sequence[str]) -> None:
+    bad = next((n for n in names if serving.TSV_FORBIDDEN.search(n)), None)
+    if bad is not None:
+        raise InputError(
+            f"{kind} name {bad!r} holds a tab, newline, carriage return or NUL, which the HBase TSV "
+            f"export cannot carry; rename it in the input"
+        )
+
+
+def export_serving(
+    spark: SparkSession,
+    dataset: str,
+    views: str,
+    export: str,
+    version: str,
+    overwrite: bool = False,
+) -> Dict[str, Any]:
+    """Write the TSV export of ``serving`` from a dataset and its views; returns its manifest."""
+    serving.check_version_id(version)
+    fs = fsio.HadoopFS(spark)
+    dataset, views, export = (fs.qualify(u).rstrip("/") for u in (dataset, views, export))
+    if fs.exists(export):
+        if not overwrite:
+            raise InputError(f"{export}: the export exists; pass --overwrite to replace it")
+        fs.delete(export)
+    data_manifest = fsio.read_manifest(fs, dataset, "widematrix dataset")
+    views_manifest = fsio.read_manifest(fs, views, "widematrix views")
+    vroot = commit.data_root(views, views_manifest)
+    droot = commit.data_root(dataset, data_manifest)
+    stats: List[str] = list(views_manifest["stats"])
+    groups = [g["group"] for g in views_manifest["groups"]]
+    if len(groups) > serving.MAX_GROUPS:
+        raise InputError(f"{len(groups)} groups; the serving layout holds at most {serving.MAX_GROUPS - 1}")
+    _check_names("group", groups)
+    genes = _read_small(fs, fsio.join(droot, "genes"), ["gene"])["gene"].tolist()
+    _check_names("gene", genes)
+    n_groups = len(groups)
+
+    gi = spark.createDataFrame(pd.DataFrame({"group": groups, "gi": np.arange(n_groups, dtype=np.int32)}))
+    tall = None
+    for s in stats:
+        one = spark.read.parquet(fsio.join(vroot, s)).select(F.lit(s).alias("stat"), "group", "gene", "value")
+        tall = one if tall is None else tall.unionByName(one)
+    assert tall is not None
+    tall = tall.join(F.broadcast(gi), "group").select("stat", "gi", "gene", "value")
+    every_gene = spark.createDataFrame(pd.DataFrame({"gene": genes})).select(
+        F.lit(None).cast("string").alias("stat"),
+        F.lit(-1).alias("gi"),
+        "gene",
+        F.lit(None).cast("double").alias("value"),
+    )
+    zero = serving.format_value(0.0)
+
+    def gene_lines(pdf: pd.DataFrame) -> pd.DataFrame:
+        gene = pdf["gene"].iloc[0]
+        fields = [gene, version]
+        for s in stats:
+            rows = pdf[pdf["stat"] == s]
+            vec = [zero] * n_groups
+            for k, v in zip(rows["gi"].tolist(), rows["value"].tolist()):  # noqa: B905
+                vec[int(k)] = serving.format_value(v)
+            fields.append(serving.VALUE_SEP.join(vec))
+        return pd.DataFrame({"line": ["\t".join(fields)]})
+
+    genes_tsv = tall.unionByName(every_gene).groupBy("gene").applyInPandas(gene_lines, "line string")
+    genes_tsv.write.text(fsio.join(export, "genes"))
+
+    ranked = (
+        tall.where(~F.isnan("value"))
+        .withColumn(
+            "rank",
+            F.row_number().over(
+                Window.partitionBy("stat", "gi").orderBy(F.col("value").desc(), F.col("gene").asc())
+            ),
+        )
+        .where(F.col("rank") <= serving.TOP_MAX)
+    )
+
+    def top_lines(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for pdf in batches:
+            lines = [
+                "\t".join((serving.top_key(s, int(g), int(r) - 1), version, gene, serving.format_value(v)))
+                for s, g, r, gene, v in zip(  # noqa: B905
+                    pdf["stat"].tolist(),
+                    pdf["gi"].tolist(),
+                    pdf["rank"].tolist(),
+                    pdf["gene"].tolist(),
+                    pdf["value"].tolist(),
+                )
+            ]
+            yield pd.DataFrame({"line": lines})
+
+    top_rows = ranked.select("stat", "gi", "rank", "gene", "value")
+    top_rows.mapInPandas(top_lines, "line string").write.text(fsio.join(export, "top"))
+    n_top = spark.read.text(fsio.join(export, "top")).count()
+    manifest = {
+        "kind": EXPORT_KIND,
+        "version": version,
+        "dataset": dataset,
+        "views": views,
+        "source_sha256": data_manifest.get("source", {}).get("sha256"),
+        "group_by": views_manifest["group_by"],
+        "stats": stats,
+        "groups": views_manifest["groups"],
+        "genes": len(genes),
+        "top_max": serving.TOP_MAX,
+        "tables": {
+            "genes": {
+                "path": "genes",
+                "columns": serving.tsv_columns("genes", stats),
+                "rows": len(genes),
+                "cells": len(genes) * (1 + len(stats)),
+            },
+            "top": {
+                "path": "top",
+                "columns": serving.tsv_columns("top", stats),
+                "rows": n_top,
+                "cells": 3 * n_top,
+            },
+        },
+    }
+    fs.write_bytes(fsio.join(export, "manifest.json"), json.dumps(manifest, indent=1).encode("utf-8"))
+    return manifest
+
+
+def run_pipeline(
+    spark: SparkSession,
+    input_uri: str,
+    dataset: str,
+    group_by: str,
+    output: str,
+    version: str,
+    metadata_uri: Optional[str] = None,
+    stats: Optional[Sequence[str]] = None,
+    export: Optional[str] = None,
+    overwrite: bool = False,
+    kms_key_arn: Optional[str] = None,
+    allowed_buckets: Optional[Sequence[str]] = None,
+    h5ad_matrix: str = "X",
+) -> Dict[str, Any]:
+    """Ingest, aggregate (statistic views only) and export; returns the export manifest."""
+    serving.check_version_id(version)
+    export = export or output.rstrip("/") + "-hbase"
+    cli.check_locations(input=input_uri, metadata=metadata_uri, dataset=dataset, output=output, export=export)
+    outputs.check_output(export, kms_key_arn, allowed_buckets)
+    run_ingest(
+        spark,
+        input_uri,
+        dataset,
+        metadata_uri=metadata_uri,
+        overwrite=overwrite,
+        kms_key_arn=kms_key_arn,
+        allowed_buckets=allowed_buckets,
+        h5ad_matrix=h5ad_matrix,
+    )
+    run_aggregate(
+        spark,
+        dataset,
+        group_by,
+        output,
+        stats=stats,
+        overwrite=overwrite,
+        hbase=False,
+        kms_key_arn=kms_key_arn,
+        allowed_buckets=allowed_buckets,
+    )
+    return export_serving(spark, dataset, output, export, version, overwrite=overwrite)
+
+
+EXAMPLE = """\
+  spark-submit --deploy-mode cluster --py-files s3://BUCKET/jobs/widematrix.zip \\
+      s3://BUCKET/jobs/pipeline.py --input s3://LAKE/raw/export.zip \\
+      --dataset s3://LAKE/datasets/brain-2024/v20240501a --group-by cluster \\
+      --output s3://LAKE/views/brain-2024/v20240501a --version-id v20240501a"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = cli.parser(
+        "pipeline.py", "Ingest, aggregate and export a matrix for HBase in one application.", EXAMPLE
+    )
+    p.add_argument(
+        "--input", required=True, help="wide CSV[.gz], ZIP, 10x .h5, .h5ad, or a Matrix Market dir"
+    )
+    p.add_argument("--metadata", help="cell metadata CSV; first column is the cell id")
+    p.add_argument("--dataset", required=True, help="dataset directory to create (ingest's --output)")
+    p.add_argument("--group-by", required=True, help="cell metadata column to group by")
+    p.add_argument("--stats", default=None, help="comma list of statistics (aggregate's --stats)")
+    p.add_argument("--output", required=True, help="views directory to create (aggregate's --output)")
+    p.add_argument(
+        "--version-id", required=True, help="dataset version id stamped on every row (v + [a-z0-9])"
+    )
+    p.add_argument("--export", default=None, help="HBase TSV export directory (default: <output>-hbase)")
+    p.add_argument("--h5ad-matrix", default="X", help="h5ad input: X, raw.X or layers/<name>")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    outputs.add_arguments(p)
+    return p
+
+
+def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
+    """The command line (``spark-submit pipeline.py --help``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+
+    def checks() -> None:
+        cli.check_locations(
+            input=args.input,
+            metadata=args.metadata,
+            dataset=args.dataset,
+            output=args.output,
+            export=args.export,
+        )
+        parse_stats(args.stats)
+        outputs.parse_buckets(args.allowed_buckets)
+        try:
+            serving.check_version_id(args.version_id)
+        except ValueError as exc:
+            raise InputError(f"--version-id: {exc}") from None
+
+    def body(spark: SparkSession) -> int:
+        if script_mode:
+            worker.ship_package(spark)
+        manifest = run_pipeline(
+            spark,
+            args.input,
+            args.dataset,
+            args.group_by,
+            args.output,
+            args.version_id,
+            metadata_uri=args.metadata,
+            stats=parse_stats(args.stats),
+            export=args.export,
+            overwrite=args.overwrite,
+            kms_key_arn=args.kms_key_arn,
+            allowed_buckets=outputs.parse_buckets(args.allowed_buckets),
+            h5ad_matrix=args.h5ad_matrix,
+        )
+        t = manifest["tables"]
+        print(
+            f"pipeline: version {manifest['version']}: "
+            f"{t['genes']['rows']} gene rows, {t['top']['rows']} top rows"
+        )
+        return 0
+
+    return cli.run("pipeline", args, checks, body)
