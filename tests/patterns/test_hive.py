@@ -16,7 +16,13 @@ from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
 
 from emr_patterns import EmrPatternsValidationError
-from emr_patterns.patterns.hive import HiveCluster, HiveMetastoreDatabase
+from emr_patterns.patterns.hive import (
+    ATHENA_HIVE_CONNECTOR_APPLICATION_ID,
+    ATHENA_HIVE_CONNECTOR_VERSION,
+    AthenaHiveCatalog,
+    HiveCluster,
+    HiveMetastoreDatabase,
+)
 from emr_patterns.spec import glue_data_catalog
 
 from ..orchestration.conftest import make_platform
@@ -165,3 +171,96 @@ def test_no_literal_secret_in_the_template(built: Any) -> None:
     stack, *_ = built
     text = json.dumps(Template.from_stack(Stack.of(stack)).to_json())
     assert 'ConnectionPassword":' not in text.replace(f'{_PASSWORD_KEY}":', "")
+
+
+@pytest.fixture(scope="module")
+def athena() -> Any:
+    _, stack, platform = make_platform()
+    metastore = HiveMetastoreDatabase(stack, "Metastore", platform=platform)
+    hive = HiveCluster(stack, "Hive", platform=platform, metastore=metastore)
+    catalog = AthenaHiveCatalog(stack, "Athena", platform=platform, cluster=hive)
+    return stack, hive, catalog, Template.from_stack(stack)
+
+
+def test_data_catalog_is_hive_with_the_connector(athena: Any) -> None:
+    stack, _, catalog, template = athena
+    (dc,) = template.find_resources("AWS::Athena::DataCatalog").values()
+    props = dc["Properties"]
+    assert props["Type"] == "HIVE" and props["Name"] == "hive"
+    assert set(props["Parameters"]) == {"metadata-function"}
+    assert stack.resolve(catalog.function_arn) == props["Parameters"]["metadata-function"]
+    app = template.to_json()["Resources"][stack.get_logical_id(catalog.application)]
+    assert app["Properties"]["Location"] == {
+        "ApplicationId": ATHENA_HIVE_CONNECTOR_APPLICATION_ID,
+        "SemanticVersion": ATHENA_HIVE_CONNECTOR_VERSION,
+    }
+    params = app["Properties"]["Parameters"]
+    assert params["LambdaFuncName"] == catalog.function_name
+    assert "athena-hive-spill/" in json.dumps(params["SpillLocation"])
+
+
+def test_failover_parameter_picks_the_metastore_host(athena: Any) -> None:
+    stack, _, catalog, template = athena
+    param_id = stack.get_logical_id(catalog.host_parameter)
+    assert template.to_json()["Parameters"][param_id]["Default"] == ""
+    uris = json.dumps(template.to_json()["Resources"][stack.get_logical_id(catalog.application)])
+    assert f'"Ref": "{param_id}"' in uris and "MasterPublicDNS" in uris and ":9083" in uris
+
+
+def test_connector_and_metastore_security_group_rules(athena: Any) -> None:
+    stack, hive, catalog, template = athena
+    conn = {"Fn::GetAtt": [stack.get_logical_id(catalog.security_group.node.default_child), "GroupId"]}
+    primary = {
+        "Fn::GetAtt": [stack.get_logical_id(hive.primary_security_group.node.default_child), "GroupId"]
+    }
+    ingress = [r["Properties"] for r in template.find_resources("AWS::EC2::SecurityGroupIngress").values()]
+    assert any(
+        r["GroupId"] == primary
+        and r["SourceSecurityGroupId"] == conn
+        and r["FromPort"] == r["ToPort"] == 9083
+        for r in ingress
+    )
+    (sg,) = [
+        r["Properties"]
+        for lid, r in template.find_resources("AWS::EC2::SecurityGroup").items()
+        if lid == conn["Fn::GetAtt"][0]
+    ]
+    egress = sg.get("SecurityGroupEgress", [])
+    egress += [
+        r["Properties"]
+        for r in template.find_resources("AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == conn
+    ]
+    assert {(e["FromPort"], e["ToPort"]) for e in egress} == {(9083, 9083), (443, 443)}
+    assert not any(e.get("CidrIp") == "0.0.0.0/0" for e in egress)
+
+
+def test_engineers_have_the_catalog_policy_analysts_do_not(athena: Any) -> None:
+    stack, _, catalog, template = athena
+    policy_id = stack.get_logical_id(catalog.users_policy.node.default_child)
+    groups = template.find_resources("AWS::IAM::Group")
+    engineers = groups[stack.get_logical_id(catalog.engineers.node.default_child)]["Properties"]
+    analysts = groups[stack.get_logical_id(catalog.analysts.node.default_child)].get("Properties", {})
+    assert engineers["ManagedPolicyArns"] == [{"Ref": policy_id}]
+    assert not analysts.get("ManagedPolicyArns")
+    doc = template.to_json()["Resources"][policy_id]["Properties"]["PolicyDocument"]
+    by_sid = {st["Sid"]: st for st in doc["Statement"]}
+    assert set(by_sid["InvokeConnector"]["Action"]) == {"lambda:InvokeFunction", "lambda:GetFunction"}
+    assert "athena-hive-spill/*" in json.dumps(by_sid["SpillObjects"]["Resource"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"catalog_name": "bad name"}, "catalog_name='bad name'"),
+        ({"function_name": "x" * 65}, "function_name="),
+        ({"application_id": "AthenaHiveMetastoreFunction"}, "application_id='AthenaHiveMetastoreFunction'"),
+        ({"semantic_version": "latest"}, "semantic_version='latest'"),
+    ],
+)
+def test_bad_catalog_props(kwargs: dict[str, Any], expected: str) -> None:
+    _, stack, platform = make_platform()
+    metastore = HiveMetastoreDatabase(stack, "Metastore", platform=platform)
+    hive = HiveCluster(stack, "Hive", platform=platform, metastore=metastore)
+    with pytest.raises(EmrPatternsValidationError, match=re.escape(expected)):
+        AthenaHiveCatalog(stack, "Athena", platform=platform, cluster=hive, **kwargs)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnCondition, CfnParameter, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_athena as athena
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sam as sam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -33,7 +35,15 @@ from emr_patterns.spec import (
 )
 from emr_patterns.spec.presets import uses_glue_catalog
 
-__all__ = ["HIVE_APPLICATIONS", "HiveCluster", "HiveMetastoreDatabase"]
+__all__ = [
+    "ATHENA_HIVE_CONNECTOR_APPLICATION_ID",
+    "ATHENA_HIVE_CONNECTOR_VERSION",
+    "HIVE_APPLICATIONS",
+    "HIVE_METASTORE_PORT",
+    "AthenaHiveCatalog",
+    "HiveCluster",
+    "HiveMetastoreDatabase",
+]
 
 #: Applications a Hive cluster runs (Hue is added with ``hue=True``).
 HIVE_APPLICATIONS = ("Hadoop", "Hive", "Spark", "Tez")
@@ -297,3 +307,217 @@ class HiveCluster(Construct):
         #: The primary nodes' security group (HiveServer2, the metastore on 9083).
         self.primary_security_group: ec2.SecurityGroup = self.cluster.primary_security_group
         self.service_role: iam.IRole = platform.service_role
+
+
+#: Serverless Application Repository id of the Athena connector for an external Hive metastore
+#: (``AthenaHiveMetastoreFunction``, published by Athena). Not verifiable from here (no network):
+#: check it in the SAR console of your region before deploying.
+ATHENA_HIVE_CONNECTOR_APPLICATION_ID = (
+    "arn:aws:serverlessrepo:us-east-1:292517598671:applications/AthenaHiveMetastoreFunction"
+)
+#: Its semantic version pinned here (also unverified from here; pin the one you tested).
+ATHENA_HIVE_CONNECTOR_VERSION = "1.0.0"
+#: The Hive metastore's Thrift port on the primary nodes.
+HIVE_METASTORE_PORT = 9083
+_CATALOG_NAME = re.compile(r"^[A-Za-z0-9_@-]{1,128}$")
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class AthenaHiveCatalog(Construct):
+    """Athena on the cluster's Hive metastore: the SAR connector, a HIVE data catalog and access.
+
+    * The connector Lambda from its Serverless Application Repository application
+      (``aws_sam.CfnApplication``; the jar is not on Maven Central), in the platform's private
+      subnets on a security group whose only ways out are the metastore's Thrift port on the
+      primary nodes' group and HTTPS (S3 spill, Athena); the primary group lets it in on 9083.
+    * Spill objects under ``<temporary prefix>athena-hive-spill/`` of the platform's work bucket
+      (platform key, expiring with the temporary prefix).
+    * ``AWS::Athena::DataCatalog`` of type ``HIVE`` with ``metadata-function`` = the connector.
+    * A customer-managed policy for catalog users (``lambda:InvokeFunction``/``GetFunction`` on
+      the connector, the spill prefix, the platform key through S3) and two example IAM groups:
+      ``engineers`` (attached) and ``analysts`` (not attached).
+    * Failover: the stack parameter ``<id>MetastoreHost``. Empty (default) uses the cluster's
+      first primary node; set it to another primary's private DNS name
+      (``aws emr list-instances --cluster-id <id> --instance-group-types MASTER``) and update the
+      stack to point the connector there.
+
+    Args:
+        scope: parent construct.
+        id: construct id.
+        platform: the platform (subnets, key, work bucket).
+        cluster: the Hive cluster whose metastore Athena reads.
+        catalog_name: the Athena data catalog name (<=128 of letters, digits, ``_@-``). Default
+            ``hive``.
+        function_name: the connector Lambda's name. Default ``<stack>-hive-connector`` (trimmed).
+        application_id: SAR application id. Default :data:`ATHENA_HIVE_CONNECTOR_APPLICATION_ID`.
+        semantic_version: SAR version. Default :data:`ATHENA_HIVE_CONNECTOR_VERSION`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: IEmrPlatform,
+        cluster: HiveCluster,
+        catalog_name: str = "hive",
+        function_name: str | None = None,
+        application_id: str = ATHENA_HIVE_CONNECTOR_APPLICATION_ID,
+        semantic_version: str = ATHENA_HIVE_CONNECTOR_VERSION,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        name = function_name or f"{stack.stack_name}-hive-connector"[:64].rstrip("-")
+        problems = check_platform(self, "platform", platform)
+        if not isinstance(cluster, HiveCluster):
+            problems.append(problem("cluster", cluster, "is not a HiveCluster", "pass HiveCluster(...)"))
+        if not isinstance(catalog_name, str) or not _CATALOG_NAME.match(catalog_name):
+            problems.append(
+                problem(
+                    "catalog_name",
+                    catalog_name,
+                    "is not an Athena data catalog name",
+                    "use 1-128 letters, digits, _, @ or -",
+                )
+            )
+        if not _FUNCTION_NAME.match(name):
+            problems.append(
+                problem("function_name", name, "is not a Lambda name", "use 1-64 letters, digits, _ or -")
+            )
+        if not (isinstance(application_id, str) and application_id.startswith("arn:aws")):
+            problems.append(
+                problem(
+                    "application_id",
+                    application_id,
+                    "is not a Serverless Application Repository ARN",
+                    f"use e.g. {ATHENA_HIVE_CONNECTOR_APPLICATION_ID}",
+                )
+            )
+        if not (isinstance(semantic_version, str) and re.match(r"^\d+\.\d+\.\d+$", semantic_version)):
+            problems.append(
+                problem("semantic_version", semantic_version, "is not a semantic version", "use e.g. 1.0.0")
+            )
+        raise_if_problems(f"AthenaHiveCatalog '{self.node.path}'", problems)
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "ConnectorSecurityGroup",
+            vpc=platform.vpc,
+            description=f"Athena Hive connector {self.node.path}: Thrift to the primary nodes, HTTPS out",
+            allow_all_outbound=False,
+        )
+        primary = cluster.primary_security_group
+        self.security_group.add_egress_rule(
+            primary, ec2.Port.tcp(HIVE_METASTORE_PORT), "Hive metastore Thrift on the primary nodes"
+        )
+        self.security_group.add_egress_rule(
+            ec2.Peer.ipv4(platform.vpc.vpc_cidr_block), ec2.Port.tcp(443), "HTTPS to the VPC endpoints"
+        )
+        primary.add_ingress_rule(
+            self.security_group, ec2.Port.tcp(HIVE_METASTORE_PORT), "Hive metastore Thrift from Athena"
+        )
+
+        self.host_parameter = CfnParameter(
+            self,
+            "MetastoreHost",
+            type="String",
+            default="",
+            allowed_pattern=r"^$|^[A-Za-z0-9.-]+$",
+            description="Private DNS name of the primary node whose metastore Athena uses; empty = the "
+            "cluster's first primary. Set another primary's name to fail over.",
+        )
+        use_default = CfnCondition(
+            self, "UseFirstPrimary", expression=Fn.condition_equals(self.host_parameter.value_as_string, "")
+        )
+        host = Fn.condition_if(
+            use_default.logical_id, cluster.cluster.primary_dns_name, self.host_parameter.value_as_string
+        ).to_string()
+        self.metastore_uri = f"thrift://{host}:{HIVE_METASTORE_PORT}"
+
+        work = platform.data_buckets[1]
+        self.spill_bucket = work
+        self.spill_prefix = f"{platform.layout.temporary_prefix}athena-hive-spill/"
+        self.spill_location = f"s3://{work.bucket_name}/{self.spill_prefix}"
+        subnet_ids = [s.subnet_id for s in platform.private_subnets]
+        self.application = sam.CfnApplication(
+            self,
+            "Connector",
+            location=sam.CfnApplication.ApplicationLocationProperty(
+                application_id=application_id, semantic_version=semantic_version
+            ),
+            parameters={
+                "LambdaFuncName": name,
+                "HMSUris": self.metastore_uri,
+                "SpillLocation": self.spill_location,
+                "SecurityGroupIds": self.security_group.security_group_id,
+                "SubnetIds": Fn.join(",", subnet_ids),
+            },
+        )
+        self.function_name = name
+        self.function_arn = stack.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.data_catalog = athena.CfnDataCatalog(
+            self,
+            "DataCatalog",
+            name=catalog_name,
+            type="HIVE",
+            description=f"Hive metastore of {cluster.node.path} through the Athena connector",
+            parameters={"metadata-function": self.function_arn},
+        )
+        self.data_catalog.node.add_dependency(self.application)
+
+        spill_objects = work.arn_for_objects(f"{self.spill_prefix}*")
+        self.users_policy = iam.ManagedPolicy(
+            self,
+            "CatalogUsersPolicy",
+            description=f"Query the Athena catalog '{catalog_name}' (Hive metastore connector and spill)",
+            statements=[
+                iam.PolicyStatement(
+                    sid="InvokeConnector",
+                    actions=["lambda:InvokeFunction", "lambda:GetFunction"],
+                    resources=[self.function_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="SpillObjects",
+                    actions=[
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:AbortMultipartUpload",
+                        "s3:ListMultipartUploadParts",
+                    ],
+                    resources=[spill_objects],
+                ),
+                iam.PolicyStatement(
+                    sid="ListSpillPrefix",
+                    actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                    resources=[work.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{self.spill_prefix}*"]}},
+                ),
+                iam.PolicyStatement(
+                    sid="SpillKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[platform.key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"}},
+                ),
+                iam.PolicyStatement(
+                    sid="UseCatalog",
+                    actions=["athena:GetDataCatalog"],
+                    resources=[
+                        stack.format_arn(service="athena", resource="datacatalog", resource_name=catalog_name)
+                    ],
+                ),
+            ],
+        )
+        acknowledge_rules(
+            self.users_policy,
+            ["AwsSolutions-IAM5"],
+            "The spill objects are named by the connector per query: the grant is the one spill prefix.",
+        )
+        #: Example group with catalog access.
+        self.engineers = iam.Group(self, "Engineers", managed_policies=[self.users_policy])
+        #: Example group without catalog access (the policy is not attached).
+        self.analysts = iam.Group(self, "Analysts")
