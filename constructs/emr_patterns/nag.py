@@ -116,6 +116,7 @@ _PACKS_OF_RULE: dict[str, tuple[str, ...]] = {
     "SQSRedrivePolicy": ("Serverless",),
     "IAMNoInlinePolicy": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "SecretsManagerRotationEnabled": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
+    "IAMGroupHasUsers": ("HIPAA.Security", "PCI.DSS.321"),
 }
 
 

@@ -24,7 +24,7 @@ from emr_patterns.compute.cluster import EmrCluster
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.mysql import PrivateMySql
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
-from emr_patterns.nag import acknowledge_rules, rule_in_packs
+from emr_patterns.nag import acknowledge_resource, acknowledge_rules, rule_in_packs
 from emr_patterns.spec import (
     ClusterSpec,
     Configuration,
@@ -512,12 +512,20 @@ class AthenaHiveCatalog(Construct):
                 ),
             ],
         )
-        acknowledge_rules(
+        acknowledge_resource(
             self.users_policy,
-            ["AwsSolutions-IAM5"],
-            "The spill objects are named by the connector per query: the grant is the one spill prefix.",
+            "AwsSolutions-IAM5",
+            spill_objects,
+            "The connector names spill objects per query: the grant is the one spill prefix.",
         )
         #: Example group with catalog access.
         self.engineers = iam.Group(self, "Engineers", managed_policies=[self.users_policy])
         #: Example group without catalog access (the policy is not attached).
         self.analysts = iam.Group(self, "Analysts")
+        for group in (self.engineers, self.analysts):
+            acknowledge_rules(
+                group,
+                rule_in_packs("IAMGroupHasUsers"),
+                "Example group: members are added outside this stack (the stack creates no IAM users "
+                "and so no long-term credentials).",
+            )
