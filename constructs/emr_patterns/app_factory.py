@@ -11,6 +11,7 @@ from emr_patterns.foundation.options import NetworkOptions
 from emr_patterns.stacks.analytics import DataBrewMlStack, DataLakeWarehouseStack
 from emr_patterns.stacks.cdc_hudi import CdcHudiStack
 from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
+from emr_patterns.stacks.hive import HiveMetastoreAthenaStack
 from emr_patterns.stacks.pipelines import NotebookPipelineStack, TransientSparkPipelineStack
 from emr_patterns.stacks.platform_base import PlatformBaseStack
 from emr_patterns.stacks.self_service import SelfServiceCatalogStack
@@ -35,6 +36,7 @@ PATTERN_STACKS: dict[str, Any] = {
     "DataLakeWarehouseStack": DataLakeWarehouseStack,
     "CdcHudiStack": CdcHudiStack,
     "SelfServiceCatalogStack": SelfServiceCatalogStack,
+    "HiveMetastoreAthenaStack": HiveMetastoreAthenaStack,
 }
 #: The prebuilt platform spans three zones: Redshift Serverless (DataLakeWarehouseStack) needs them.
 PLATFORM_ZONES = 3

@@ -1,0 +1,531 @@
+"""Hive platform: a Hive metastore on RDS for MySQL and a three-primary Hive cluster on it.
+
+``HiveMetastoreDatabase`` reuses :class:`~emr_patterns.foundation.mysql.PrivateMySql` for the
+database and adds the *plaintext* secret EMR resolves with ``EMR.secret@`` so the metastore
+password never appears in a template, a cluster configuration or ``DescribeCluster``.
+``HiveCluster`` runs Hive and Spark on three primary nodes against that metastore, with Hive ACID
+on by choice (refused with the Glue Data Catalog).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, CfnCondition, CfnParameter, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sam as sam
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from emr_patterns.compute.cluster import EmrCluster
+from emr_patterns.errors import problem, raise_if_problems
+from emr_patterns.foundation.mysql import PrivateMySql
+from emr_patterns.foundation.platform import IEmrPlatform, check_platform
+from emr_patterns.nag import acknowledge_resource, acknowledge_rules, rule_in_packs
+from emr_patterns.spec import (
+    ClusterSpec,
+    Configuration,
+    InstanceFleetSpec,
+    external_hive_metastore,
+    hive_acid,
+    vcpu_weighted,
+)
+from emr_patterns.spec.presets import uses_glue_catalog
+
+__all__ = [
+    "ATHENA_HIVE_CONNECTOR_APPLICATION_ID",
+    "ATHENA_HIVE_CONNECTOR_VERSION",
+    "HIVE_APPLICATIONS",
+    "HIVE_METASTORE_PORT",
+    "AthenaHiveCatalog",
+    "HiveCluster",
+    "HiveMetastoreDatabase",
+]
+
+#: Applications a Hive cluster runs (Hue is added with ``hue=True``).
+HIVE_APPLICATIONS = ("Hadoop", "Hive", "Spark", "Tez")
+_USER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+
+
+class HiveMetastoreDatabase(Construct):
+    """The Hive metastore database: a :class:`PrivateMySql` plus the hive user's plaintext secret.
+
+    The database is RDS for MySQL with every :class:`PrivateMySql` default (Multi-AZ, platform
+    key, TLS required, port 3406, log exports, backups, deletion protection, ``RETAIN``, admin
+    secret rotated every 30 days), reachable only from ``cluster_security_groups`` (and groups
+    added later with :meth:`allow_from`).
+
+    The hive user's password is a separate *plaintext* Secrets Manager secret on the platform key
+    (an RDS-generated secret is JSON, which ``EMR.secret@`` cannot use). :meth:`hive_site` renders
+    ``hive-site`` with the secret's ARN under the key
+    ``EMR.secret@javax.jdo.option.ConnectionPassword``; the platform's EMR *service role* (which
+    resolves it) gets ``secretsmanager:GetSecretValue`` on that secret and ``kms:Decrypt`` through
+    Secrets Manager on the platform key.
+
+    Rotation decision: the hive secret is **not** rotated automatically. EMR resolves
+    ``EMR.secret@`` when it sends configuration to the nodes (creation, instance-group start,
+    reconfigure, resize), so a rotated password only reaches a running cluster after a
+    reconfiguration; automatic rotation would lock the metastore out between the two. Rotate by
+    changing the password in MySQL and the secret together, then reconfiguring the cluster. The
+    admin secret keeps :class:`PrivateMySql`'s 30-day rotation.
+
+    The hive user itself is created once with the admin secret
+    (``CREATE USER '<user>'@'%' IDENTIFIED BY '<secret>' REQUIRE SSL;``
+    ``GRANT ALL ON <database>.* TO '<user>'@'%';``): this construct does not run SQL.
+
+    Args:
+        scope: parent construct.
+        id: construct id.
+        platform: the platform whose VPC, private subnets, key and service role are used.
+        cluster_security_groups: groups allowed to connect on the database port (the clusters'
+            primary groups). Default: none (add with :meth:`allow_from`).
+        database_name: the metastore schema. Default ``hive``.
+        user: the metastore's database user. Default ``hive``.
+        port: the database port. Default 3406 (not MySQL's default).
+        backup_retention_days: automated backup days, 1-35. Default 7.
+        multi_az: a standby in a second zone. Default True.
+        removal_policy: ``None`` for the platform's rule (RETAIN unless the destroy flag is set).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: IEmrPlatform,
+        cluster_security_groups: Sequence[ec2.ISecurityGroup] = (),
+        database_name: str = "hive",
+        user: str = "hive",
+        port: int = 3406,
+        backup_retention_days: int = 7,
+        multi_az: bool = True,
+        removal_policy: RemovalPolicy | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = check_platform(self, "platform", platform)
+        if (
+            not isinstance(user, str)
+            or not _USER.match(user)
+            or user.lower() in ("root", "admin", "rdsadmin")
+        ):
+            problems.append(
+                problem(
+                    "user", user, "is not a usable MySQL user name", "use a letter then letters, digits or _"
+                )
+            )
+        raise_if_problems(f"HiveMetastoreDatabase '{self.node.path}'", problems)
+        self.platform = platform
+        self.user = user
+        self.database = PrivateMySql(
+            self,
+            "Database",
+            platform=platform,
+            database_name=database_name,
+            port=port,
+            backup_retention_days=backup_retention_days,
+            multi_az=multi_az,
+            allowed_security_groups=cluster_security_groups,
+            removal_policy=removal_policy,
+        )
+        self.database_name = database_name
+        self.port = port
+        #: The hive user's password: a plaintext secret (no JSON) for ``EMR.secret@``.
+        self.password_secret = secretsmanager.Secret(
+            self,
+            "HivePassword",
+            description=f"Plaintext password of the Hive metastore user '{user}' (EMR.secret@)",
+            encryption_key=platform.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=32, exclude_punctuation=True, include_space=False
+            ),
+            removal_policy=removal_policy or RemovalPolicy.RETAIN,
+        )
+        self._acknowledge_no_rotation()
+        # EMR's service role resolves EMR.secret@ when it configures the nodes. A policy on the
+        # role (not Secret.grant_read, which would write the role into the platform key's policy).
+        stack = Stack.of(self)
+        self.service_role_policy = iam.ManagedPolicy(
+            self,
+            "ServiceRoleReadsPassword",
+            description=f"EMR service role resolves EMR.secret@ for the Hive metastore {self.node.path}",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadHivePassword",
+                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    resources=[self.password_secret.secret_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="DecryptHivePassword",
+                    actions=["kms:Decrypt"],
+                    resources=[platform.key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{stack.region}.{stack.url_suffix}",
+                            "kms:EncryptionContext:SecretARN": self.password_secret.secret_arn,
+                        }
+                    },
+                ),
+            ],
+            roles=[platform.service_role],
+        )
+
+    def _acknowledge_no_rotation(self) -> None:
+        acknowledge_rules(
+            self.password_secret,
+            ["AwsSolutions-SMG4", *rule_in_packs("SecretsManagerRotationEnabled")],
+            "EMR resolves EMR.secret@ only when it configures the nodes, so a rotated hive password "
+            "needs a cluster reconfiguration: rotation is a planned change of the MySQL user, the "
+            "secret and the configuration together.",
+        )
+
+    def allow_from(self, peer: ec2.ISecurityGroup, description: str = "Hive metastore JDBC") -> None:
+        """Let ``peer`` (a cluster's primary security group) connect on the database port."""
+        self.database.allow_from(peer, description)
+
+    def hive_site(self) -> tuple[Configuration, ...]:
+        """``hive-site`` for this metastore (``external_hive_metastore``): JDBC URL over TLS, the
+        user, and the password as ``EMR.secret@javax.jdo.option.ConnectionPassword`` = secret ARN."""
+        return external_hive_metastore(
+            host=self.database.endpoint_address,
+            password_secret_arn=self.password_secret.secret_arn,
+            port=self.port,
+            database=self.database_name,
+            user=self.user,
+        )
+
+
+class HiveCluster(Construct):
+    """A long-running Hive + Spark cluster on three primary nodes and an external metastore.
+
+    EMR gives Hive on three primary nodes high availability of its service components only when
+    the metastore is external, so the cluster uses ``metastore`` (its ``hive-site``) and the
+    database lets in the cluster's primary security group on the database port. Multi-primary
+    clusters get termination protection (EMR turns it on anyway; the spec says so). With
+    ``acid=True`` the ``hive_acid`` preset is added with the compaction initiator and
+    ``compactor_worker_threads`` workers on this cluster: valid when this is the one long-lived
+    cluster on the metastore (transient clusters sharing it must leave the initiator off).
+
+    Args:
+        scope: parent construct.
+        id: construct id.
+        platform: the platform the cluster runs on.
+        metastore: the metastore database.
+        name: cluster name. Default ``hive``.
+        acid: Hive ACID transactions (DbTxnManager, concurrency, compactor). Default False.
+        compactor_worker_threads: compaction workers with ``acid`` (at least 1). Default 1.
+        hue: add Hue. Default False.
+        configurations: further configurations; a Glue Data Catalog configuration is refused
+            with ``acid`` (Glue does not support Hive transactions). Default: none.
+        primary_instance_types: primary fleet types. Default m7g/m6g xlarge.
+        core_units: On-Demand core vCPUs. Default 16.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: IEmrPlatform,
+        metastore: HiveMetastoreDatabase,
+        name: str = "hive",
+        acid: bool = False,
+        compactor_worker_threads: int = 1,
+        hue: bool = False,
+        configurations: Sequence[Configuration] = (),
+        primary_instance_types: Sequence[str] = ("m7g.xlarge", "m6g.xlarge"),
+        core_units: int = 16,
+    ) -> None:
+        super().__init__(scope, id)
+        problems: list[str] = []
+        if not isinstance(metastore, HiveMetastoreDatabase):
+            problems.append(
+                problem(
+                    "metastore",
+                    metastore,
+                    "is not a HiveMetastoreDatabase",
+                    "pass HiveMetastoreDatabase(...)",
+                )
+            )
+        extra = tuple(configurations)
+        if acid and uses_glue_catalog(extra):
+            problems.append(
+                problem(
+                    "acid",
+                    acid,
+                    "is refused with the Glue Data Catalog in configurations (Glue does not support Hive "
+                    "transactions)",
+                    "drop glue_data_catalog() from configurations (the cluster uses the RDS metastore), "
+                    "or set acid=False",
+                )
+            )
+        elif uses_glue_catalog(extra):
+            problems.append(
+                problem(
+                    "configurations",
+                    "glue_data_catalog()",
+                    "points Hive at Glue instead of the metastore database",
+                    "drop glue_data_catalog(); HiveCluster uses its metastore",
+                )
+            )
+        if acid and (
+            isinstance(compactor_worker_threads, bool)
+            or not isinstance(compactor_worker_threads, int)
+            or compactor_worker_threads < 1
+        ):
+            problems.append(
+                problem(
+                    "compactor_worker_threads",
+                    compactor_worker_threads,
+                    "must be at least 1 on the long-lived ACID cluster (compaction never runs otherwise)",
+                    "use 1 or more",
+                )
+            )
+        raise_if_problems(f"HiveCluster '{self.node.path}'", problems)
+        configs: list[Configuration] = [*metastore.hive_site()]
+        if acid:
+            configs += hive_acid(compactor_initiator=True, compactor_worker_threads=compactor_worker_threads)
+        configs += extra
+        self.spec = ClusterSpec(
+            name=name,
+            applications=(*HIVE_APPLICATIONS, *(("Hue",) if hue else ())),
+            primary_fleet=InstanceFleetSpec.primary(list(primary_instance_types), nodes=3),
+            core_fleet=InstanceFleetSpec.core(
+                vcpu_weighted("m7g.2xlarge", "m6g.2xlarge", "r7g.2xlarge"), on_demand_units=core_units
+            ),
+            termination_protected=True,
+            configurations=tuple(configs),
+        )
+        self.acid = acid
+        self.metastore = metastore
+        self.cluster = EmrCluster(self, "Cluster", platform=platform, spec=self.spec)
+        metastore.allow_from(
+            self.cluster.primary_security_group, "Hive metastore JDBC from the primary nodes"
+        )
+        #: The primary nodes' security group (HiveServer2, the metastore on 9083).
+        self.primary_security_group: ec2.SecurityGroup = self.cluster.primary_security_group
+        self.service_role: iam.IRole = platform.service_role
+
+
+#: Serverless Application Repository id of the Athena connector for an external Hive metastore
+#: (``AthenaHiveMetastoreFunction``, published by Athena). Not verifiable from here (no network):
+#: check it in the SAR console of your region before deploying.
+ATHENA_HIVE_CONNECTOR_APPLICATION_ID = (
+    "arn:aws:serverlessrepo:us-east-1:292517598671:applications/AthenaHiveMetastoreFunction"
+)
+#: Its semantic version pinned here (also unverified from here; pin the one you tested).
+ATHENA_HIVE_CONNECTOR_VERSION = "1.0.0"
+#: The Hive metastore's Thrift port on the primary nodes.
+HIVE_METASTORE_PORT = 9083
+_CATALOG_NAME = re.compile(r"^[A-Za-z0-9_@-]{1,128}$")
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class AthenaHiveCatalog(Construct):
+    """Athena on the cluster's Hive metastore: the SAR connector, a HIVE data catalog and access.
+
+    * The connector Lambda from its Serverless Application Repository application
+      (``aws_sam.CfnApplication``; the jar is not on Maven Central), in the platform's private
+      subnets on a security group whose only ways out are the metastore's Thrift port on the
+      primary nodes' group and HTTPS (S3 spill, Athena); the primary group lets it in on 9083.
+    * Spill objects under ``<temporary prefix>athena-hive-spill/`` of the platform's work bucket
+      (platform key, expiring with the temporary prefix).
+    * ``AWS::Athena::DataCatalog`` of type ``HIVE`` with ``metadata-function`` = the connector.
+    * A customer-managed policy for catalog users (``lambda:InvokeFunction``/``GetFunction`` on
+      the connector, the spill prefix, the platform key through S3) and two example IAM groups:
+      ``engineers`` (attached) and ``analysts`` (not attached).
+    * Failover: the stack parameter ``<id>MetastoreHost``. Empty (default) uses the cluster's
+      first primary node; set it to another primary's private DNS name
+      (``aws emr list-instances --cluster-id <id> --instance-group-types MASTER``) and update the
+      stack to point the connector there.
+
+    Args:
+        scope: parent construct.
+        id: construct id.
+        platform: the platform (subnets, key, work bucket).
+        cluster: the Hive cluster whose metastore Athena reads.
+        catalog_name: the Athena data catalog name (<=128 of letters, digits, ``_@-``). Default
+            ``hive``.
+        function_name: the connector Lambda's name. Default ``<stack>-hive-connector`` (trimmed).
+        application_id: SAR application id. Default :data:`ATHENA_HIVE_CONNECTOR_APPLICATION_ID`.
+        semantic_version: SAR version. Default :data:`ATHENA_HIVE_CONNECTOR_VERSION`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: IEmrPlatform,
+        cluster: HiveCluster,
+        catalog_name: str = "hive",
+        function_name: str | None = None,
+        application_id: str = ATHENA_HIVE_CONNECTOR_APPLICATION_ID,
+        semantic_version: str = ATHENA_HIVE_CONNECTOR_VERSION,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        name = function_name or f"{stack.stack_name}-hive-connector"[:64].rstrip("-")
+        problems = check_platform(self, "platform", platform)
+        if not isinstance(cluster, HiveCluster):
+            problems.append(problem("cluster", cluster, "is not a HiveCluster", "pass HiveCluster(...)"))
+        if not isinstance(catalog_name, str) or not _CATALOG_NAME.match(catalog_name):
+            problems.append(
+                problem(
+                    "catalog_name",
+                    catalog_name,
+                    "is not an Athena data catalog name",
+                    "use 1-128 letters, digits, _, @ or -",
+                )
+            )
+        if not _FUNCTION_NAME.match(name):
+            problems.append(
+                problem("function_name", name, "is not a Lambda name", "use 1-64 letters, digits, _ or -")
+            )
+        if not (isinstance(application_id, str) and application_id.startswith("arn:aws")):
+            problems.append(
+                problem(
+                    "application_id",
+                    application_id,
+                    "is not a Serverless Application Repository ARN",
+                    f"use e.g. {ATHENA_HIVE_CONNECTOR_APPLICATION_ID}",
+                )
+            )
+        if not (isinstance(semantic_version, str) and re.match(r"^\d+\.\d+\.\d+$", semantic_version)):
+            problems.append(
+                problem("semantic_version", semantic_version, "is not a semantic version", "use e.g. 1.0.0")
+            )
+        raise_if_problems(f"AthenaHiveCatalog '{self.node.path}'", problems)
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "ConnectorSecurityGroup",
+            vpc=platform.vpc,
+            description=f"Athena Hive connector {self.node.path}: Thrift to the primary nodes, HTTPS out",
+            allow_all_outbound=False,
+        )
+        primary = cluster.primary_security_group
+        self.security_group.add_egress_rule(
+            primary, ec2.Port.tcp(HIVE_METASTORE_PORT), "Hive metastore Thrift on the primary nodes"
+        )
+        self.security_group.add_egress_rule(
+            ec2.Peer.ipv4(platform.vpc.vpc_cidr_block), ec2.Port.tcp(443), "HTTPS to the VPC endpoints"
+        )
+        primary.add_ingress_rule(
+            self.security_group, ec2.Port.tcp(HIVE_METASTORE_PORT), "Hive metastore Thrift from Athena"
+        )
+
+        self.host_parameter = CfnParameter(
+            self,
+            "MetastoreHost",
+            type="String",
+            default="",
+            allowed_pattern=r"^$|^[A-Za-z0-9.-]+$",
+            description="Private DNS name of the primary node whose metastore Athena uses; empty = the "
+            "cluster's first primary. Set another primary's name to fail over.",
+        )
+        use_default = CfnCondition(
+            self, "UseFirstPrimary", expression=Fn.condition_equals(self.host_parameter.value_as_string, "")
+        )
+        host = Fn.condition_if(
+            use_default.logical_id, cluster.cluster.primary_dns_name, self.host_parameter.value_as_string
+        ).to_string()
+        self.metastore_uri = f"thrift://{host}:{HIVE_METASTORE_PORT}"
+
+        work = platform.data_buckets[1]
+        self.spill_bucket = work
+        self.spill_prefix = f"{platform.layout.temporary_prefix}athena-hive-spill/"
+        self.spill_location = f"s3://{work.bucket_name}/{self.spill_prefix}"
+        subnet_ids = [s.subnet_id for s in platform.private_subnets]
+        self.application = sam.CfnApplication(
+            self,
+            "Connector",
+            location=sam.CfnApplication.ApplicationLocationProperty(
+                application_id=application_id, semantic_version=semantic_version
+            ),
+            parameters={
+                "LambdaFuncName": name,
+                "HMSUris": self.metastore_uri,
+                "SpillLocation": self.spill_location,
+                "SecurityGroupIds": self.security_group.security_group_id,
+                "SubnetIds": Fn.join(",", subnet_ids),
+            },
+        )
+        self.function_name = name
+        self.function_arn = stack.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.data_catalog = athena.CfnDataCatalog(
+            self,
+            "DataCatalog",
+            name=catalog_name,
+            type="HIVE",
+            description=f"Hive metastore of {cluster.node.path} through the Athena connector",
+            parameters={"metadata-function": self.function_arn},
+        )
+        self.data_catalog.node.add_dependency(self.application)
+
+        spill_objects = work.arn_for_objects(f"{self.spill_prefix}*")
+        self.users_policy = iam.ManagedPolicy(
+            self,
+            "CatalogUsersPolicy",
+            description=f"Query the Athena catalog '{catalog_name}' (Hive metastore connector and spill)",
+            statements=[
+                iam.PolicyStatement(
+                    sid="InvokeConnector",
+                    actions=["lambda:InvokeFunction", "lambda:GetFunction"],
+                    resources=[self.function_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="SpillObjects",
+                    actions=[
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:AbortMultipartUpload",
+                        "s3:ListMultipartUploadParts",
+                    ],
+                    resources=[spill_objects],
+                ),
+                iam.PolicyStatement(
+                    sid="ListSpillPrefix",
+                    actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                    resources=[work.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{self.spill_prefix}*"]}},
+                ),
+                iam.PolicyStatement(
+                    sid="SpillKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[platform.key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"}},
+                ),
+                iam.PolicyStatement(
+                    sid="UseCatalog",
+                    actions=["athena:GetDataCatalog"],
+                    resources=[
+                        stack.format_arn(service="athena", resource="datacatalog", resource_name=catalog_name)
+                    ],
+                ),
+            ],
+        )
+        acknowledge_resource(
+            self.users_policy,
+            "AwsSolutions-IAM5",
+            spill_objects,
+            "The connector names spill objects per query: the grant is the one spill prefix.",
+        )
+        #: Example group with catalog access.
+        self.engineers = iam.Group(self, "Engineers", managed_policies=[self.users_policy])
+        #: Example group without catalog access (the policy is not attached).
+        self.analysts = iam.Group(self, "Analysts")
+        for group in (self.engineers, self.analysts):
+            acknowledge_rules(
+                group,
+                rule_in_packs("IAMGroupHasUsers"),
+                "Example group: members are added outside this stack (the stack creates no IAM users "
+                "and so no long-term credentials).",
+            )
