@@ -117,7 +117,7 @@ _PACKS_OF_RULE: dict[str, tuple[str, ...]] = {
     "IAMNoInlinePolicy": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "APIGWCacheEnabledAndEncrypted": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
     "APIGWSSLEnabled": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
-    "SecretsManagerRotationEnabled": ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"),
+    "SecretsManagerRotationEnabled": ("HIPAA.Security", "NIST.800.53.R5"),
     "IAMGroupHasUsers": ("HIPAA.Security", "PCI.DSS.321"),
 }
 
