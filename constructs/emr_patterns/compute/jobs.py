@@ -48,8 +48,35 @@ __all__ = [
     "WHEELHOUSE_ENV",
     "Job",
     "WideMatrixJobs",
+    "assets_read_policy",
     "build_job_zip",
 ]
+
+
+def assets_read_policy(
+    scope: Construct,
+    id: str,
+    platform: IEmrPlatform,
+    assets: Sequence[s3_assets.Asset],
+    description: str,
+    statements: Sequence[iam.PolicyStatement] = (),
+) -> iam.ManagedPolicy:
+    """A customer-managed policy on the platform's instance role: ``s3:GetObject`` on exactly
+    these asset objects (programs, scripts, properties a step reads), plus ``statements``."""
+    return iam.ManagedPolicy(
+        scope,
+        id,
+        description=description,
+        statements=[
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in assets],
+            ),
+            *statements,
+        ],
+        roles=[platform.instance_role],
+    )
+
 
 #: Node architectures a wheelhouse must cover (EMR's x86_64 and Graviton instance types).
 ARCHITECTURES = ("x86_64", "aarch64")
@@ -173,17 +200,12 @@ class WideMatrixJobs(Construct):
             self.bootstrap_asset,
         ]
         #: The instance role's read access to exactly these objects.
-        self.read_policy = iam.ManagedPolicy(
+        self.read_policy = assets_read_policy(
             self,
             "AssetsReadPolicy",
-            description="Read the wide-matrix jobs' code, wheelhouses and bootstrap script, object by object",
-            statements=[
-                iam.PolicyStatement(
-                    actions=["s3:GetObject"],
-                    resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in assets],
-                )
-            ],
-            roles=[platform.instance_role],
+            platform,
+            assets,
+            "Read the wide-matrix jobs' code, wheelhouses and bootstrap script, object by object",
         )
 
     @property

@@ -35,6 +35,7 @@ from constructs import Construct
 
 from emr_patterns._assets import job_file
 from emr_patterns._retention import retention_days
+from emr_patterns.compute.jobs import assets_read_policy
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
@@ -639,20 +640,17 @@ class HudiCdcIngest(Construct):
             self, "ReconcileProgram", path=job_file("cdc_hudi", "reconcile.py")
         )
         assets = [*self.properties.values(), self.reconcile_program]
-        iam.ManagedPolicy(
+        assets_read_policy(
             self,
             "AssetsReadPolicy",
-            description="Read the HoodieStreamer properties and the reconciliation program, object by object",
+            platform,
+            assets,
+            "Read the HoodieStreamer properties and the reconciliation program, object by object",
             statements=[
-                iam.PolicyStatement(
-                    actions=["s3:GetObject"],
-                    resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in assets],
-                ),
                 iam.PolicyStatement(
                     actions=["secretsmanager:GetSecretValue"], resources=[source.dms_secret.secret_arn]
                 ),
             ],
-            roles=[platform.instance_role],
         )
         glue_tables = [t for t in tables if t.sync is HudiSyncTarget.GLUE]
         self.glue_databases = {}

@@ -30,6 +30,7 @@ from constructs import Construct
 
 from emr_patterns._assets import job_file
 from emr_patterns._retention import retention_days
+from emr_patterns.compute.jobs import assets_read_policy
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
@@ -153,18 +154,7 @@ class DataBrewMlPipeline(Construct):
         self.output_bucket, self.output_prefix = output_bucket, output_prefix
 
         program = s3_assets.Asset(self, "Program-train", path=job_file("census_ml", "train.py"))
-        iam.ManagedPolicy(
-            self,
-            "ProgramsReadPolicy",
-            description="Read the training program",
-            statements=[
-                iam.PolicyStatement(
-                    actions=["s3:GetObject"],
-                    resources=[program.bucket.arn_for_objects(program.s3_object_key)],
-                )
-            ],
-            roles=[platform.instance_role],
-        )
+        assets_read_policy(self, "ProgramsReadPolicy", platform, [program], "Read the training program")
         args: list[str | Arg] = [
             "--input",
             preparation.output_uri,

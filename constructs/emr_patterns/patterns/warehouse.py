@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_stepfunctions as sfn
@@ -32,6 +31,7 @@ from constructs import Construct
 
 from emr_patterns._assets import job_file
 from emr_patterns._retention import retention_days
+from emr_patterns.compute.jobs import assets_read_policy
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
@@ -134,17 +134,12 @@ class WarehousePipeline(Construct):
                 ("sparkfs", job_file("sparkfs.py")),
             )
         }
-        iam.ManagedPolicy(
+        assets_read_policy(
             self,
             "ProgramsReadPolicy",
-            description="Read the curate program and its helper, object by object",
-            statements=[
-                iam.PolicyStatement(
-                    actions=["s3:GetObject"],
-                    resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in programs.values()],
-                )
-            ],
-            roles=[platform.instance_role],
+            platform,
+            list(programs.values()),
+            "Read the curate program and its helper, object by object",
         )
         run_uri = f"s3://{output_bucket.bucket_name}/{output_prefix}{{}}/"
         self.curate_pipeline = TransientClusterPipeline(

@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from emr_patterns._assets import job_file
+from emr_patterns.compute.jobs import assets_read_policy
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import EmrPlatform, IEmrPlatform, check_platform
 from emr_patterns.jobs.notebooks import NOTEBOOKS
@@ -160,17 +160,12 @@ class TransientSparkPipelineStack(Stack):
             name: s3_assets.Asset(self, f"Program-{name}", path=job_file("sensor_anomaly", f"{name}.py"))
             for name in ("preprocess", "model")
         }
-        iam.ManagedPolicy(
+        assets_read_policy(
             self,
             "ProgramsReadPolicy",
-            description="Read the two sensor-anomaly programs, object by object",
-            statements=[
-                iam.PolicyStatement(
-                    actions=["s3:GetObject"],
-                    resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in self.programs.values()],
-                )
-            ],
-            roles=[platform.instance_role],
+            platform,
+            list(self.programs.values()),
+            "Read the two sensor-anomaly programs, object by object",
         )
         features = Arg.format(
             f"s3://{work.bucket_name}/sensor-anomaly/runs/{{}}/{{}}/preprocess/",
