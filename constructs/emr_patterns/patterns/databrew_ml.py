@@ -30,6 +30,7 @@ from constructs import Construct
 
 from emr_patterns._assets import job_file
 from emr_patterns._retention import retention_days
+from emr_patterns._validation import validate_s3_prefix
 from emr_patterns.compute.jobs import assets_read_policy
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
@@ -127,16 +128,11 @@ class DataBrewMlPipeline(Construct):
             raise_if_problems(f"DataBrewMlPipeline '{self.node.path}'", problems)
         output_bucket = output_bucket or platform.data_buckets[2]
         output_prefix = output_prefix if output_prefix is not None else f"ml/{preparation.recipe.name}/runs/"
-        if (
-            not isinstance(output_prefix, str)
-            or not output_prefix.endswith("/")
-            or output_prefix.startswith("/")
-        ):
-            problems.append(
-                problem(
-                    "output_prefix", output_prefix, "must end in '/' and not start with one", "use 'ml/runs/'"
-                )
-            )
+        problems += (
+            validate_s3_prefix("output_prefix", output_prefix)
+            if isinstance(output_prefix, str)
+            else [problem("output_prefix", output_prefix, "is not a string", "pass a prefix such as 'runs/'")]
+        )
         for name, value, low, high in (("num_trees", num_trees, 1, 1000), ("max_depth", max_depth, 1, 30)):
             if not isinstance(value, int) or not low <= value <= high:
                 problems.append(

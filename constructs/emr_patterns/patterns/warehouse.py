@@ -31,6 +31,7 @@ from constructs import Construct
 
 from emr_patterns._assets import job_file
 from emr_patterns._retention import retention_days
+from emr_patterns._validation import validate_s3_prefix
 from emr_patterns.compute.jobs import assets_read_policy
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
@@ -101,19 +102,11 @@ class WarehousePipeline(Construct):
             raise_if_problems(f"WarehousePipeline '{self.node.path}'", problems)
         output_bucket = output_bucket or platform.data_buckets[2]
         output_prefix = output_prefix if output_prefix is not None else f"warehouse/{table.name}/runs/"
-        if (
-            not isinstance(output_prefix, str)
-            or not output_prefix.endswith("/")
-            or output_prefix.startswith("/")
-        ):
-            problems.append(
-                problem(
-                    "output_prefix",
-                    output_prefix,
-                    "must end in '/' and not start with one",
-                    "use e.g. 'warehouse/t/runs/'",
-                )
-            )
+        problems += (
+            validate_s3_prefix("output_prefix", output_prefix)
+            if isinstance(output_prefix, str)
+            else [problem("output_prefix", output_prefix, "is not a string", "pass a prefix such as 'runs/'")]
+        )
         if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "'\"\\\n":
             problems.append(
                 problem("delimiter", delimiter, "is not one plain character", "use ',', ';', '|' or '\\t'")

@@ -21,6 +21,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from emr_patterns._validation import validate_s3_prefix
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform
 from emr_patterns.orchestration import EmrClusterSweeper, PipelineNotifications, S3UploadTrigger
@@ -158,19 +159,11 @@ class DataLakeWarehouseStack(Stack):
         )
         super().__init__(scope, id, **kwargs)
         problems = _email_problems(notification_emails)
-        if (
-            not isinstance(upload_prefix, str)
-            or not upload_prefix.endswith("/")
-            or upload_prefix.startswith("/")
-        ):
-            problems.append(
-                problem(
-                    "upload_prefix",
-                    upload_prefix,
-                    "must end in '/' and not start with one",
-                    "use 'covid/daily/'",
-                )
-            )
+        problems += (
+            validate_s3_prefix("upload_prefix", upload_prefix)
+            if isinstance(upload_prefix, str)
+            else [problem("upload_prefix", upload_prefix, "is not a string", "pass a prefix such as 'runs/'")]
+        )
         raise_if_problems(f"DataLakeWarehouseStack '{id}'", problems)
         if platform is None:
             from emr_patterns.foundation.options import NetworkOptions
