@@ -15,6 +15,7 @@ from emr_patterns.stacks.hive import HiveMetastoreAthenaStack
 from emr_patterns.stacks.pipelines import NotebookPipelineStack, TransientSparkPipelineStack
 from emr_patterns.stacks.platform_base import PlatformBaseStack
 from emr_patterns.stacks.self_service import SelfServiceCatalogStack
+from emr_patterns.stacks.widematrix import WideMatrixStack
 
 __all__ = [
     "PATTERN_STACKS",
@@ -37,6 +38,7 @@ PATTERN_STACKS: dict[str, Any] = {
     "CdcHudiStack": CdcHudiStack,
     "SelfServiceCatalogStack": SelfServiceCatalogStack,
     "HiveMetastoreAthenaStack": HiveMetastoreAthenaStack,
+    "WideMatrixStack": WideMatrixStack,
 }
 #: The prebuilt platform spans three zones: Redshift Serverless (DataLakeWarehouseStack) needs them.
 PLATFORM_ZONES = 3

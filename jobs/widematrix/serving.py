@@ -36,6 +36,9 @@ VERSION_QUALIFIER = "_v"
 GENE_QUALIFIER = "g"
 VALUE_QUALIFIER = "v"
 VIEWS = ("genes", "top")
+#: Every statistic the aggregate computes, and its default set (``stats`` re-exports them).
+STATS = ("mean", "fraction", "variance", "std", "median", "q25", "q75", "trimmed_mean", "count")
+DEFAULT_STATS = ("mean", "fraction", "variance", "std", "median")
 TOP_MAX = 1000
 GROUP_DIGITS = 5
 RANK_DIGITS = 7

@@ -22,8 +22,8 @@ from typing import Dict, Iterable, Optional
 
 import numpy as np
 
-STATS = ("mean", "fraction", "variance", "std", "median", "q25", "q75", "trimmed_mean", "count")
-DEFAULT_STATS = ("mean", "fraction", "variance", "std", "median")
+from .serving import DEFAULT_STATS, STATS  # noqa: F401 - defined beside the layout, used here
+
 QUANTILES = {"q25": 0.25, "q75": 0.75}
 
 

@@ -193,7 +193,7 @@ def test_assets_are_read_object_by_object_through_a_managed_policy(built):
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "s3:GetObject"
     resources = [_render(r, stack) for r in statement["Resource"]]
-    assert len(resources) == 6  # zip, 2 entry scripts, 2 wheelhouses, bootstrap script
+    assert len(resources) == 7  # zip, 3 entry scripts, 2 wheelhouses, bootstrap script
     for arn in resources:
         assert re.fullmatch(
             rf"arn:aws:s3:::cdk-hnb659fds-assets-{ACCOUNT}-{REGION}/[0-9a-f]{{64}}\.(zip|py|sh)", arn

@@ -42,6 +42,7 @@ from emr_patterns._assets import asset_path, job_file
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.platform import IEmrPlatform
 from emr_patterns.spec import BootstrapAction, SparkSubmitStep
+from emr_patterns.spec.steps import StepArg
 
 __all__ = [
     "ARCHITECTURES",
@@ -84,8 +85,9 @@ ARCHITECTURES = ("x86_64", "aarch64")
 WHEELHOUSE_ENV = "EMR_PATTERNS_WHEELHOUSE"
 #: Where ``make emr-wheelhouse`` writes it, relative to the directory ``cdk synth`` runs in.
 DEFAULT_WHEELHOUSE = ".cache/emr-wheelhouse"
-#: The two spark-submit entry points.
-Job = Literal["ingest", "aggregate"]
+#: The spark-submit entry points: the two jobs, and ``pipeline`` (both plus the HBase export, in
+#: one application).
+Job = Literal["ingest", "aggregate", "pipeline"]
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: the archive's bytes depend on content only
 
 
@@ -184,6 +186,7 @@ class WideMatrixJobs(Construct):
         self.entry_assets: dict[str, s3_assets.Asset] = {
             "ingest": s3_assets.Asset(self, "IngestEntry", path=job_file("widematrix", "ingest.py")),
             "aggregate": s3_assets.Asset(self, "AggregateEntry", path=job_file("widematrix", "aggregate.py")),
+            "pipeline": s3_assets.Asset(self, "PipelineEntry", path=job_file("widematrix", "pipeline.py")),
         }
         #: One wheelhouse asset (a zip of the folder) per architecture.
         self.wheelhouse_assets: dict[str, s3_assets.Asset] = {
@@ -214,11 +217,11 @@ class WideMatrixJobs(Construct):
         return self.code_asset.s3_object_url
 
     def entry_uri(self, job: Job) -> str:
-        """``s3://`` URI of a job's entry script (``ingest.py`` or ``aggregate.py``)."""
+        """``s3://`` URI of a job's entry script (``ingest.py``, ``aggregate.py`` or ``pipeline.py``)."""
         if job not in self.entry_assets:
             raise_if_problems(
                 "WideMatrixJobs.entry_uri",
-                [problem("job", job, "is not one of the jobs", "use 'ingest' or 'aggregate'")],
+                [problem("job", job, "is not one of the jobs", "use 'ingest', 'aggregate' or 'pipeline'")],
             )
         return self.entry_assets[job].s3_object_url
 
@@ -239,6 +242,36 @@ class WideMatrixJobs(Construct):
             ),
         )
 
+    def submit_step(
+        self,
+        job: Job,
+        args: Sequence[StepArg],
+        *,
+        name: str | None = None,
+        action_on_failure: str = "CONTINUE",
+        deploy_mode: Literal["cluster", "client"] = "cluster",
+        spark_conf: Mapping[str, str] | None = None,
+    ) -> SparkSubmitStep:
+        """The :class:`~emr_patterns.spec.SparkSubmitStep` running one job (see :meth:`spark_step`);
+        ``args`` may hold :class:`~emr_patterns.spec.steps.Arg` values from the execution input,
+        for a Step Functions pipeline."""
+        entry = self.entry_uri(job)
+        given = {a for a in args if isinstance(a, str)}
+        defaults: list[str] = []
+        if "--kms-key-arn" not in given:
+            defaults += ["--kms-key-arn", self._platform.key.key_arn]
+        if "--allowed-buckets" not in given:
+            defaults += ["--allowed-buckets", ",".join(b.bucket_name for b in self._platform.data_buckets)]
+        return SparkSubmitStep(
+            name=name or f"widematrix-{job}",
+            main=entry,
+            py_files=(self.code_uri,),
+            args=(*args, *defaults),
+            spark_conf=dict(spark_conf or {}),
+            deploy_mode=deploy_mode,
+            action_on_failure=action_on_failure,
+        )
+
     def spark_step(
         self,
         job: Job,
@@ -257,7 +290,7 @@ class WideMatrixJobs(Construct):
         Built and validated by :class:`~emr_patterns.spec.SparkSubmitStep`.
 
         Args:
-            job: ``"ingest"`` or ``"aggregate"``.
+            job: ``"ingest"``, ``"aggregate"`` or ``"pipeline"``.
             args: the job's own arguments (``--input ... --output ...``; see ``--help``).
             name: step name. Default: ``widematrix-<job>``.
             action_on_failure: ``CONTINUE``, ``CANCEL_AND_WAIT`` or ``TERMINATE_CLUSTER``.
@@ -267,20 +300,11 @@ class WideMatrixJobs(Construct):
             spark_conf: Spark settings from ``SparkSubmitStep``'s allowlist (e.g.
                 ``{"spark.executor.memory": "8g"}``). Default: none.
         """
-        entry = self.entry_uri(job)
-        given = set(args)
-        defaults: list[str] = []
-        if "--kms-key-arn" not in given:
-            defaults += ["--kms-key-arn", self._platform.key.key_arn]
-        if "--allowed-buckets" not in given:
-            defaults += ["--allowed-buckets", ",".join(b.bucket_name for b in self._platform.data_buckets)]
-        step = SparkSubmitStep(
-            name=name or f"widematrix-{job}",
-            main=entry,
-            py_files=(self.code_uri,),
-            args=(*args, *defaults),
-            spark_conf=dict(spark_conf or {}),
-            deploy_mode=deploy_mode,
+        return self.submit_step(
+            job,
+            args,
+            name=name,
             action_on_failure=action_on_failure,
-        )
-        return step.to_step_config()
+            deploy_mode=deploy_mode,
+            spark_conf=spark_conf,
+        ).to_step_config()

@@ -81,7 +81,7 @@ class PlatformFunction(Construct):
     retained on stack deletion unless ``emr-patterns:removeDataOnDestroy`` is set), ``Role`` (Lambda service
     role without inline policies), ``Policy`` (customer-managed: ``statements``, writing its own
     logs, X-Ray, and the VPC network-interface actions plus ``unscoped_actions`` on ``*``),
-    ``SecurityGroup`` (HTTPS out only), ``Resource`` (the function, entry ``handler.<entry>``),
+    ``SecurityGroup`` (HTTPS out only), ``Resource`` (the function, entry ``<module>.<entry>``),
     ``IsComplete`` (a second function on the same code, entry ``handler.<is_complete_entry>``,
     when given), and for custom resources ``Provider`` (``custom_resources.Provider``) with
     ``FrameworkLogs``, ``FrameworkRole`` and ``FrameworkPolicy`` (customer-managed: invoke the
@@ -108,7 +108,9 @@ class PlatformFunction(Construct):
         vpc_subnets: the private subnets the functions run in.
         key: key for the log groups and the framework functions' environment.
         statements: the function's own scoped permissions.
-        entry: function name in ``handler.py``. Default: ``on_event``.
+        entry: function name in the module. Default: ``on_event``.
+        module: the module of ``lambdas/<handler>/`` that holds ``entry`` (two functions of one
+            folder share its code and vendored dependencies). Default: ``handler``.
         custom_resource: build a ``custom_resources.Provider`` for the function (then
             ``service_token`` is available). Default: True.
         is_complete_entry: function name of an ``isComplete`` handler in the same module; the
@@ -148,6 +150,7 @@ class PlatformFunction(Construct):
         key: kms.IKey,
         statements: Sequence[iam.PolicyStatement],
         entry: str = "on_event",
+        module: str = "handler",
         custom_resource: bool = True,
         is_complete_entry: str | None = None,
         query_interval: Duration | None = None,
@@ -268,7 +271,7 @@ class PlatformFunction(Construct):
                 fid,
                 runtime=RUNTIME,
                 architecture=ARCHITECTURE,
-                handler=f"handler.{entry_point}",
+                handler=f"{module}.{entry_point}",
                 code=code,
                 description=description,
                 timeout=timeout or Duration.minutes(5),
