@@ -7,9 +7,13 @@ Endpoints (``GET``; ``{dataset}`` is a dataset id, ``[a-z0-9-]``)::
                                                 repeat ``gene``; names may hold commas)
     /datasets/{dataset}/top?stat=S&group=G&n=N  the top N (1-1000) genes of a group
 
-Every answer names the ``version`` and ``revision`` it was read from, and all of it comes from
-that one version: table names come only from the registry's manifest of the version the pointer
-names (never from the request), and every row read must carry that version's stamp (``s:_v``).
+Every answer names the ``version``, ``revision`` and ``checksum`` it was read from (also in the
+``X-Dataset-Version`` and ``X-Dataset-Checksum`` headers), and all of it comes from that one
+version: table names come only from the registry's manifest of the version the pointer names
+(never from the request), and every row read must carry that version's stamp (``s:_v``). The
+checksum is the registry manifest's ``checksum`` (``registry.manifest_checksum``: SHA-256 of the
+version's export manifest), so a client can tell which version, and which content, an answer
+belongs to.
 
 The pointer is read from DynamoDB with a consistent read and cached for at most
 ``POINTER_CACHE_S`` seconds (default 5) per dataset, at most ``POINTER_CACHE_ENTRIES`` datasets.
@@ -190,8 +194,9 @@ class PointerCache:
 
 CACHE = PointerCache(float(os.environ.get("POINTER_CACHE_S", "5")), _env_int("POINTER_CACHE_ENTRIES", 128))
 _REGISTRY: Any = None
-_CONN: Any = None
-_CONN_TIMEOUT = 0
+#: The warm Thrift connection, one per thread (a happybase connection is not thread-safe; Lambda
+#: runs one request at a time per container, a test or a benchmark may run several threads).
+_LOCAL = threading.local()
 
 
 def _retry() -> dict[str, str]:
@@ -223,26 +228,25 @@ def _timeout_ms(context: Any) -> int:
 
 def _connection(timeout_ms: int) -> Any:
     """The warm connection (reused across invocations); a new one when the timeout must change."""
-    global _CONN, _CONN_TIMEOUT
     import happybase
 
-    if _CONN is not None and timeout_ms != _CONN_TIMEOUT:
+    if getattr(_LOCAL, "conn", None) is not None and timeout_ms != _LOCAL.timeout:
         _drop_connection()
-    if _CONN is None:
+    if getattr(_LOCAL, "conn", None) is None:
         host = os.environ["HBASE_THRIFT_HOST"]
         port = _env_int("HBASE_THRIFT_PORT", 9090)
         conn = happybase.Connection(host, port, timeout=timeout_ms, autoconnect=False)
         conn.open()
-        _CONN, _CONN_TIMEOUT = conn, timeout_ms
-    return _CONN
+        _LOCAL.conn, _LOCAL.timeout = conn, timeout_ms
+    return _LOCAL.conn
 
 
 def _drop_connection() -> None:
-    global _CONN
-    if _CONN is not None:
+    conn = getattr(_LOCAL, "conn", None)
+    if conn is not None:
         with contextlib.suppress(Exception):  # already broken
-            _CONN.close()
-    _CONN = None
+            conn.close()
+    _LOCAL.conn = None
 
 
 def _hbase_call(fn: Any, timeout_ms: int) -> Any:
@@ -291,12 +295,17 @@ def _json_number(value: float) -> float | None:
 
 
 # --- endpoints --------------------------------------------------------------------------------
+def _checksum(item: dict[str, Any]) -> str | None:
+    return item.get("manifest", {}).get("checksum")
+
+
 def metadata(dataset: str, pointer: Any, item: dict[str, Any]) -> dict[str, Any]:
     m = item.get("manifest", {})
     return {
         "dataset": dataset,
         "version": pointer.active_version,
         "revision": pointer.revision,
+        "checksum": _checksum(item),
         "previous_version": pointer.previous_version or None,
         "group_by": m.get("group_by"),
         "groups": [g["group"] for g in m.get("groups", [])],
@@ -347,6 +356,7 @@ def slice_(
         "dataset": dataset,
         "version": version,
         "revision": pointer.revision,
+        "checksum": _checksum(item),
         "stat": stat,
         "groups": groups,
         "values": values,
@@ -386,6 +396,7 @@ def top(
         "dataset": dataset,
         "version": version,
         "revision": pointer.revision,
+        "checksum": _checksum(item),
         "stat": stat,
         "group": group,
         "n": n,
@@ -440,7 +451,10 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             body = slice_(dataset, params, pointer, item, timeout_ms)
         else:
             body = top(dataset, params, pointer, item, timeout_ms)
-        return _answer(200, body, {"X-Dataset-Version": str(pointer.active_version)})
+        headers = {"X-Dataset-Version": str(pointer.active_version)}
+        if body.get("checksum"):
+            headers["X-Dataset-Checksum"] = body["checksum"]
+        return _answer(200, body, headers)
     except HttpError as exc:
         return _answer(exc.status, {"message": exc.message, "request_id": request_id}, exc.headers)
     except Exception:

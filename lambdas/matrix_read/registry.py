@@ -5,21 +5,29 @@ One DynamoDB table, key ``dataset`` (string) + ``item`` (string):
 * ``item = "pointer"``: ``active_version``, ``revision`` (a number that grows by one on every
   switch, never reused), ``previous_version``, ``switched_at``.
 * ``item = "version#<id>"``: ``version``, ``status`` (``LOADING`` -> ``READY`` | ``FAILED``;
-  ``READY`` -> ``RETIRED`` when its tables are dropped), ``manifest`` (tables, groups, statistics,
-  row and cell counts), ``created_at``, ``updated_at``.
+  ``READY`` -> ``RETIRED`` when its tables are dropped, or ``FAILED`` when it is aborted),
+  ``manifest`` (tables, groups, statistics, row and cell counts, the export it came from and its
+  ``checksum``), ``created_at``, ``updated_at``.
 
 A switch is one ``TransactWriteItems``: a condition check that the candidate version is
 ``READY`` and an update of the pointer conditioned on the revision the caller read. Both hold or
 nothing is written. A lost race is a :class:`SwitchConflictError`; a switch to the version that is already
 active is a no-op success (so a retried step or a re-run pipeline is harmless); a rollback is a
 switch to an older ``READY`` version. Readers read the pointer with a consistent read.
+
+A version leaves service (``FAILED`` or ``RETIRED``, before its tables are dropped) by
+:meth:`Registry.take_out_of_service`: one transaction of the status change and a condition check
+that the pointer does not name the version. A switch needs the version ``READY``, so once that
+transaction holds, no switch can name the version again: its tables can be dropped safely.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
-from dataclasses import dataclass
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +57,8 @@ class Pointer:
     active_version: str | None
     revision: int
     previous_version: str | None = None
+    #: When the pointer last moved (ISO 8601, UTC); None before the first switch.
+    switched_at: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -194,8 +204,79 @@ class Registry:
             return Pointer(dataset, None, 0)
         item = self._item(raw)
         return Pointer(
-            dataset, item.get("active_version"), int(item.get("revision", 0)), item.get("previous_version")
+            dataset,
+            item.get("active_version") or None,
+            int(item.get("revision", 0)),
+            item.get("previous_version") or None,
+            item.get("switched_at") or None,
         )
+
+    def datasets(self) -> list[str]:
+        """Every dataset with an item in the table (a pointer or a version), sorted."""
+        found: set[str] = set()
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "ProjectionExpression": "dataset",
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.scan(**kwargs)
+            found.update(i["dataset"]["S"] for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(found)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def take_out_of_service(
+        self, dataset: str, version: str, status: str, expected: Sequence[str]
+    ) -> str | None:
+        """Move ``version`` to ``status`` (``FAILED`` or ``RETIRED``) from one of ``expected``, in one
+        transaction with a check that the pointer does not name it.
+
+        Returns the status the version had (``status`` itself when it was already there: nothing
+        written), or None for an unknown version (nothing written). Raises :class:`RegistryError`
+        when the pointer names the version, or its status is neither ``status`` nor in ``expected``.
+        """
+        if status not in (FAILED, RETIRED):
+            raise ValueError(f"status {status!r}: {FAILED} or {RETIRED}")
+        active = self.pointer(dataset).active_version
+        if active == version:
+            raise RegistryError(
+                f"{dataset} version {version} is the active version; switch to another version first"
+            )
+        item = self.get_version(dataset, version)
+        if item is None:
+            return None
+        had = item["status"]
+        if had == status:
+            return had
+        if had not in expected:
+            raise RegistryError(f"{dataset} version {version} is {had}; not moved to {status}")
+        not_active = {
+            "TableName": self.table_name,
+            "Key": self._key(dataset, POINTER),
+            "ConditionExpression": "attribute_not_exists(active_version) OR active_version <> :v",
+            "ExpressionAttributeValues": self._values({":v": version}),
+        }
+        move = {
+            "TableName": self.table_name,
+            "Key": self._key(dataset, VERSION_PREFIX + version),
+            "UpdateExpression": "SET #s = :s, updated_at = :t",
+            "ConditionExpression": "#s = :e",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": self._values({":s": status, ":e": had, ":t": _now()}),
+        }
+        try:
+            self.client.transact_write_items(TransactItems=[{"ConditionCheck": not_active}, {"Update": move}])
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise RegistryError(
+                    f"{dataset} version {version} became the active version; not moved to {status}"
+                ) from None
+            raise RegistryError(
+                f"{dataset} version {version} changed status while being moved to {status}; try again"
+            ) from None
+        return had
 
     def switch(self, dataset: str, version: str, expected_revision: int) -> SwitchResult:
         """Point ``dataset`` at ``version`` if it is ``READY`` and the pointer is at ``expected_revision``."""
@@ -260,10 +341,23 @@ class Registry:
         return self.switch(dataset, version, expected_revision)
 
 
-def version_manifest(export_manifest: Mapping[str, Any], tables: Mapping[str, str]) -> dict[str, Any]:
+def manifest_checksum(export_manifest: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` of the export manifest as canonical JSON (sorted keys, no spaces).
+
+    The export manifest names the version, the source file's SHA-256, the statistics, the groups
+    and every table's row and cell count, so this identifies one version's content; readers
+    return it with every answer."""
+    text = json.dumps(export_manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def version_manifest(
+    export_manifest: Mapping[str, Any], tables: Mapping[str, str], export: str | None = None
+) -> dict[str, Any]:
     """The registry's manifest of a version: the export's groups, statistics and counts, plus
-    the names of the tables it was loaded into (the only table names readers ever use)."""
-    return {
+    the names of the tables it was loaded into (the only table names readers ever use), the
+    export's location (when given) and :func:`manifest_checksum`."""
+    out = {
         "version": export_manifest["version"],
         "group_by": export_manifest.get("group_by"),
         "stats": list(export_manifest["stats"]),
@@ -274,4 +368,8 @@ def version_manifest(export_manifest: Mapping[str, Any], tables: Mapping[str, st
             view: {"name": tables[view], "rows": int(spec["rows"]), "cells": int(spec["cells"])}
             for view, spec in export_manifest["tables"].items()
         },
+        "checksum": manifest_checksum(export_manifest),
     }
+    if export is not None:
+        out["export"] = export
+    return out

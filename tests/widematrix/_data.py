@@ -51,3 +51,36 @@ def write_export(
     }
     (out / "manifest.json").write_text(json.dumps(manifest))
     return manifest
+
+
+class S3Mirror:
+    """An S3 bucket on moto whose objects are also files under ``root`` (``root/<key>``).
+
+    Stand-in, named as such: the admin handler reads the export manifest from S3 (moto here), but
+    the HBase fixture's bulk-load tools have no S3 filesystem (no ``hadoop-aws`` on its classpath,
+    and moto is not a Hadoop filesystem), so they read the same files from local disk: ``local``
+    maps every ``s3://<bucket>/<key>`` the handler hands out to ``file://<root>/<key>``.
+    """
+
+    def __init__(self, client: Any, bucket: str, root: Path) -> None:
+        self.client, self.bucket, self.root = client, bucket, root
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def local(self, uri: str) -> str:
+        head = f"s3://{self.bucket}/"
+        assert uri.startswith(head), uri
+        return self.path(uri[len(head) :]).as_uri() + ("/" if uri.endswith("/") else "")
+
+    def publish(self, prefix: str) -> str:
+        """Upload every file under ``root/<prefix>`` to ``<prefix>...``; the prefix's S3 URI."""
+        prefix = prefix.rstrip("/") + "/"
+        for file in sorted(self.path(prefix).rglob("*")):
+            if file.is_file():
+                key = file.relative_to(self.root).as_posix()
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=file.read_bytes())
+        return self.uri(prefix)

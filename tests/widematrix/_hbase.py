@@ -242,6 +242,22 @@ def drop_table(conn: Any, name: str) -> None:
         conn.delete_table(name, disable=True)
 
 
+def run_bulk_load(hbase: HBase, view: str, stats: Sequence[str], table: str, tsv: str, hfiles: str) -> None:
+    """Load one view into its existing table with ``serving.bulk_load_commands``, each command run
+    as the class ``bin/hbase`` maps it to, with the same arguments. The HFile directory is removed
+    first, as the pipeline's ``hadoop fs -rm -r -f`` step does (ImportTsv refuses an existing one)."""
+    import shutil
+    from urllib.parse import urlparse
+
+    from emr_patterns.jobs.widematrix import serving
+
+    if hfiles.startswith("file:"):
+        shutil.rmtree(urlparse(hfiles).path, ignore_errors=True)
+    for argv in serving.bulk_load_commands(view, stats, table, tsv, hfiles):
+        assert argv[0] == "hbase", argv
+        hbase.run_tool(serving.HBASE_COMMAND_CLASSES[argv[1]], argv[2:])
+
+
 def bulk_load(hbase: HBase, export_dir: str, dataset: str, version: str, work: Path) -> dict[str, str]:
     """Create a version's tables and bulk load its export with the commands the EMR steps run.
 
@@ -264,13 +280,22 @@ def bulk_load(hbase: HBase, export_dir: str, dataset: str, version: str, work: P
 
     def load(view: str) -> None:
         table = tables[view]
-        commands = serving.bulk_load_commands(
-            view, manifest["stats"], table, (export / view).as_uri(), (work / f"hfiles-{table}").as_uri()
-        )
-        for argv in commands:
-            assert argv[0] == "hbase", argv
-            hbase.run_tool(serving.HBASE_COMMAND_CLASSES[argv[1]], argv[2:])
+        tsv, hfiles = (export / view).as_uri(), (work / f"hfiles-{table}").as_uri()
+        run_bulk_load(hbase, view, manifest["stats"], table, tsv, hfiles)
 
     with ThreadPoolExecutor(len(tables)) as pool:  # the views load independently, as EMR steps could
         list(pool.map(load, tables))
     return tables
+
+
+def load_prepared(hbase: HBase, prepared: dict[str, Any], stats: Sequence[str], local: Any) -> None:
+    """Run the bulk loads the admin handler's ``prepare`` answer describes (its ``loads``), the
+    views in parallel; ``local`` maps the answer's S3 URIs to the files the tools read here."""
+    loads = prepared["loads"]
+
+    def load(view: str) -> None:
+        spec = loads[view]
+        run_bulk_load(hbase, view, stats, spec["table"], local(spec["tsv"]), local(spec["hfiles"]))
+
+    with ThreadPoolExecutor(len(loads)) as pool:
+        list(pool.map(load, loads))

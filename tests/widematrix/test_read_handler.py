@@ -63,12 +63,14 @@ def test_metadata(dataset: Any, read_env: Any) -> None:
     assert body["version"] == "v1" and body["revision"] == 1 and body["groups"] == GROUPS
     assert body["stats"] == ["mean", "median"] and body["genes"] == len(GENES)
     assert headers["X-Dataset-Version"] == "v1"
+    assert body["checksum"] == reg.manifest_checksum(dataset.manifest) == headers["X-Dataset-Checksum"]
 
 
 def test_slice_equals_the_loaded_values(dataset: Any, read_env: Any) -> None:
     status, body, _ = call("/datasets/brain/slice", stat="median", gene=["a,b", "Ménage", "zero"])
     assert status == 200, body
     assert body["groups"] == GROUPS and body["version"] == "v1"
+    assert body["checksum"] == reg.manifest_checksum(dataset.manifest)
     for gene in ("a,b", "Ménage", "zero"):
         assert body["values"][gene] == dataset.values["median"][GENES.index(gene)].tolist()
 
@@ -79,6 +81,7 @@ def test_top_n_by_value_then_gene(dataset: Any, read_env: Any) -> None:
     col = dataset.values["mean"][:, 0]
     want = sorted(((g, col[i]) for i, g in enumerate(GENES) if col[i] != 0), key=lambda t: (-t[1], t[0]))[:3]
     assert [(r["gene"], r["value"]) for r in body["genes"]] == want
+    assert body["checksum"] == reg.manifest_checksum(dataset.manifest)
     assert body["genes"][0]["gene"] == "Gad1" and body["genes"][1]["gene"] == "a,b"  # the tie at 7.0
 
 
@@ -214,6 +217,30 @@ def test_layout_constants_match_the_export() -> None:
         serving.TOP_MAX,
     )
     assert h.DATASET_ID.pattern == serving.DATASET_ID.pattern
+    from emr_patterns.lambdas.matrix_read import admin
+
+    assert (admin.FAMILY, admin.VERSION_QUALIFIER, admin.GENE_QUALIFIER, admin.VALUE_QUALIFIER) == (
+        serving.FAMILY,
+        serving.VERSION_QUALIFIER,
+        serving.GENE_QUALIFIER,
+        serving.VALUE_QUALIFIER,
+    )
+    assert (admin.TABLE_PREFIX, admin.VIEWS, admin.MAX_GROUPS) == (
+        serving.TABLE_PREFIX,
+        serving.VIEWS,
+        serving.MAX_GROUPS,
+    )
+    assert admin.DATASET_ID.pattern == serving.DATASET_ID.pattern
+    assert admin.VERSION_ID.pattern == serving.VERSION_ID.pattern
+    assert admin.table_names("brain", "v1") == serving.table_names("brain", "v1")
+    for view in serving.VIEWS:
+        assert ["HBASE_ROW_KEY", *admin.view_columns(view, ["mean", "q25"])] == serving.tsv_columns(
+            view, ["mean", "q25"]
+        )
+    from emr_patterns.jobs.widematrix.pipeline import EXPORT_KIND
+
+    assert admin.EXPORT_KIND == EXPORT_KIND
+    assert admin.STATS == h.STATS
     from emr_patterns.jobs.widematrix.stats import STATS
 
     assert h.STATS == STATS

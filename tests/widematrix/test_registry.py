@@ -155,3 +155,34 @@ def test_concurrent_switches_one_wins_the_other_conflicts(serialized_registry: r
         assert registry.pointer("brain") == reg.Pointer(
             "brain", won[0], before.revision + 1, before.active_version
         )
+
+
+def test_take_out_of_service_never_takes_the_active_version(registry: reg.Registry) -> None:
+    ready(registry, "v1")
+    ready(registry, "v2")
+    registry.switch("brain", "v1", 0)
+    with pytest.raises(reg.RegistryError, match="active version"):
+        registry.take_out_of_service("brain", "v1", reg.RETIRED, (reg.READY,))
+    assert registry.take_out_of_service("brain", "v2", reg.RETIRED, (reg.READY,)) == reg.READY
+    assert registry.get_version("brain", "v2")["status"] == reg.RETIRED
+    assert registry.take_out_of_service("brain", "v2", reg.RETIRED, (reg.READY,)) == reg.RETIRED  # no-op
+    with pytest.raises(reg.RegistryError, match="is RETIRED; not moved to FAILED"):
+        registry.take_out_of_service("brain", "v2", reg.FAILED, (reg.LOADING, reg.READY))
+    assert registry.take_out_of_service("brain", "v9", reg.FAILED, (reg.LOADING,)) is None
+    assert registry.versions("brain")[-1]["version"] == "v2"  # nothing registered for v9
+    assert registry.datasets() == ["brain"]
+
+
+def test_manifest_checksum_is_canonical_and_per_version() -> None:
+    m = {
+        "version": "v1",
+        "stats": ["mean"],
+        "groups": [{"group": "A", "cells": 2}],
+        "genes": 1,
+        "tables": {"genes": {"rows": 1, "cells": 2}, "top": {"rows": 1, "cells": 3}},
+    }
+    reordered = dict(reversed(list(m.items())))
+    assert reg.manifest_checksum(m) == reg.manifest_checksum(reordered)
+    assert reg.manifest_checksum(m) != reg.manifest_checksum({**m, "version": "v2"})
+    made = reg.version_manifest(m, {"genes": "g", "top": "t"}, export="s3://b/e/")
+    assert made["checksum"] == reg.manifest_checksum(m) and made["export"] == "s3://b/e/"
