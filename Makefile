@@ -41,7 +41,7 @@ EMR_TEST_VENV := .cache/emr-py39-venv
 JAVA17_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 JVM_CLASSPATHS := $(patsubst tests/jvm/%/pom.xml,.cache/jvm/%.classpath,$(wildcard tests/jvm/*/pom.xml))
 # Servers the tests start privately on loopback (never as system services).
-DEBIAN_PACKAGES := mariadb-server slapd ldap-utils postgresql
+DEBIAN_PACKAGES := mariadb-server slapd ldap-utils postgresql shellcheck
 DEBIAN_STAMP := .cache/debian-packages.done
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1

@@ -62,7 +62,13 @@ class SynthesizedApp:
 #: Session fixtures that start a real server, and the xdist group their tests share: each server
 #: is started once per run, on the one worker that runs that group. HBase shares Spark's worker:
 #: the tests that load it need Spark's exports, and one HBase serves them and the read handler.
-SERVICE_GROUPS = {"mariadb": "mariadb", "postgres": "postgres", "hudi_streamer": "mariadb", "hbase": "spark"}
+SERVICE_GROUPS = {
+    "mariadb": "mariadb",
+    "postgres": "postgres",
+    "hudi_streamer": "mariadb",
+    "hbase": "spark",
+    "slapd": "slapd",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -221,6 +221,10 @@ class HiveCluster(Construct):
             with ``acid`` (Glue does not support Hive transactions). Default: none.
         primary_instance_types: primary fleet types. Default m7g/m6g xlarge.
         core_units: On-Demand core vCPUs. Default 16.
+        security_configuration_name: the EMR security configuration the cluster uses, e.g. a
+            ``HiveLdapAuthentication``'s (EMR-native LDAP). Default: the platform's.
+        tez: install Tez (Hive's execution engine on EMR). Default True; EMR-native LDAP does not
+            list Tez among the applications it accepts.
     """
 
     def __init__(
@@ -237,6 +241,8 @@ class HiveCluster(Construct):
         configurations: Sequence[Configuration] = (),
         primary_instance_types: Sequence[str] = ("m7g.xlarge", "m6g.xlarge"),
         core_units: int = 16,
+        security_configuration_name: str | None = None,
+        tez: bool = True,
     ) -> None:
         super().__init__(scope, id)
         problems: list[str] = []
@@ -290,7 +296,10 @@ class HiveCluster(Construct):
         configs += extra
         self.spec = ClusterSpec(
             name=name,
-            applications=(*HIVE_APPLICATIONS, *(("Hue",) if hue else ())),
+            applications=(
+                *(a for a in HIVE_APPLICATIONS if tez or a != "Tez"),
+                *(("Hue",) if hue else ()),
+            ),
             primary_fleet=InstanceFleetSpec.primary(list(primary_instance_types), nodes=3),
             core_fleet=InstanceFleetSpec.core(
                 vcpu_weighted("m7g.2xlarge", "m6g.2xlarge", "r7g.2xlarge"), on_demand_units=core_units
@@ -301,6 +310,8 @@ class HiveCluster(Construct):
         self.acid = acid
         self.metastore = metastore
         self.cluster = EmrCluster(self, "Cluster", platform=platform, spec=self.spec)
+        if security_configuration_name is not None:
+            self.cluster.resource.security_configuration = security_configuration_name
         metastore.allow_from(
             self.cluster.primary_security_group, "Hive metastore JDBC from the primary nodes"
         )
