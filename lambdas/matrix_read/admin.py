@@ -92,7 +92,7 @@ VERSION_ID = re.compile(r"^v[a-z0-9]{1,40}$")
 STATS = ("mean", "fraction", "variance", "std", "median", "q25", "q75", "trimmed_mean", "count")
 EXPORT_KIND = "widematrix-hbase-export"
 
-ACTIONS = ("prepare", "validate", "switch", "abort", "cleanup")
+ACTIONS = ("check", "prepare", "validate", "switch", "abort", "cleanup")
 #: ``s3://<bucket>/<prefix>/``: a bucket name and one or more key segments of safe characters.
 EXPORT_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/((?:[A-Za-z0-9!_.*'()=+-]+/)+)$")
 MAX_URI = 1024
@@ -720,6 +720,16 @@ def cleanup(event: dict[str, Any], hbase: HBase) -> dict[str, Any]:
     return {"dropped": dropped, "retired": retired, "failed": failed}
 
 
+def check(event: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's first call, before any cluster exists: both ids well formed (the dataset id
+    comes from the upload's key) and the version id not used before."""
+    dataset = check_dataset(_field(event, "dataset"))
+    version = check_version(_field(event, "version"))
+    if registry().get_version(dataset, version) is not None:
+        raise RegistryError(f"{dataset} version {version} exists; version ids are never reused")
+    return {"dataset": dataset, "version": version}
+
+
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """The entry point: one action per event; errors are raised for the state machine to catch."""
     if not isinstance(event, dict):
@@ -727,6 +737,8 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     action = event.get("action")
     if action not in ACTIONS:
         raise BadRequest(f"action {_show(action)}: one of {', '.join(ACTIONS)}")
+    if action == "check":
+        return check(event)
     if action == "switch":
         return switch(event)
     hbase = HBase(_Deadline(context))

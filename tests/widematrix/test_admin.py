@@ -309,6 +309,15 @@ def test_validate_of_a_version_without_its_tables_or_registration(admin_env: Any
     assert admin_env.registry.get_version("adm-notab", "v1")["status"] == reg.LOADING
 
 
+# --- check --------------------------------------------------------------------------------------
+def test_check_accepts_new_ids_and_refuses_a_used_version(admin_env: Any) -> None:
+    assert call(action="check", dataset="adm-chk", version="v1") == {"dataset": "adm-chk", "version": "v1"}
+    prepared_ready(admin_env, "adm-chk", "v1")
+    with pytest.raises(reg.RegistryError, match="never reused"):
+        call(action="check", dataset="adm-chk", version="v1")
+    assert call(action="check", dataset="adm-chk", version="v2")["version"] == "v2"
+
+
 # --- switch -------------------------------------------------------------------------------------
 def test_switch_new_rerun_conflict_and_not_ready(admin_env: Any) -> None:
     for v in ("v1", "v2"):
@@ -514,6 +523,9 @@ BAD_EVENTS = [
         {"action": "prepare", "dataset": "d", "version": "v1", "export": "s3://lake/a b/"},
         "s3://",
     ),
+    ("check-upper", {"action": "check", "dataset": "Brain", "version": "v1"}, "dataset 'Brain'"),
+    ("check-file", {"action": "check", "dataset": "matrix.zip", "version": "v1"}, "dataset 'matrix.zip'"),
+    ("check-version", {"action": "check", "dataset": "d", "version": "V-1"}, "version 'V-1'"),
     ("bad-now", {"action": "cleanup", "now": "yesterday"}, "ISO 8601"),
     ("bad-cleanup-dataset", {"action": "cleanup", "dataset": "A_B"}, "dataset 'A_B'"),
 ]
