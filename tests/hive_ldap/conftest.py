@@ -186,7 +186,15 @@ def start_slapd(base: Path, *, timeout: float = 30.0) -> Slapd:
     ldaps_port, ldap_port = services.free_port(), services.free_port()
     service = services.start(
         "slapd",
-        [slapd, "-d", "0", "-f", str(config), "-h", f"ldaps://127.0.0.1:{ldaps_port}/ ldap://127.0.0.1:{ldap_port}/"],
+        [
+            slapd,
+            "-d",
+            "0",
+            "-f",
+            str(config),
+            "-h",
+            f"ldaps://127.0.0.1:{ldaps_port}/ ldap://127.0.0.1:{ldap_port}/",
+        ],
         base,
         ports={"ldaps": ldaps_port, "ldap": ldap_port},
     )
@@ -196,7 +204,18 @@ def start_slapd(base: Path, *, timeout: float = 30.0) -> Slapd:
     seed = base / "seed.ldif"
     seed.write_text(_ldif())
     added = subprocess.run(
-        [ldapadd, "-x", "-H", f"ldap://127.0.0.1:{ldap_port}", "-D", ADMIN_DN, "-w", ADMIN_PASSWORD, "-f", str(seed)],
+        [
+            ldapadd,
+            "-x",
+            "-H",
+            f"ldap://127.0.0.1:{ldap_port}",
+            "-D",
+            ADMIN_DN,
+            "-w",
+            ADMIN_PASSWORD,
+            "-f",
+            str(seed),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

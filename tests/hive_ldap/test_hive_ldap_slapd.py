@@ -231,7 +231,9 @@ def test_base_dn_and_user_filter_through_hive(slapd: Slapd, hive_provider: HiveP
     }
 
 
-def test_plain_ldap_would_not_reach_the_ldaps_only_directory(slapd: Slapd, hive_provider: HiveProvider) -> None:
+def test_plain_ldap_would_not_reach_the_ldaps_only_directory(
+    slapd: Slapd, hive_provider: HiveProvider
+) -> None:
     # The test directory's LDAPS port does not speak plain LDAP: an ldap:// URL (which the
     # construct refuses) cannot authenticate anyone there.
     site = _render_hive_site(user_dn_pattern=f"uid=%s,{PEOPLE}")
