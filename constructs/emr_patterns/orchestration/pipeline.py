@@ -422,7 +422,7 @@ class ClusterStepsPipeline(Construct):
             description=f"Step Functions pipeline {self.node.path}: steps on a given EMR cluster",
             policy_description="Add steps to EMR clusters and wait for them",
             comment="Run steps in order on the cluster in the input",
-            wildcard_reason=None,  # no statement has a "*" resource (the cluster ARN pattern is acknowledged below)
+            wildcard_reason=None,  # no "*" resource; the cluster ARN pattern is acknowledged below
         )
         self.log_group = machine.log_group
         self.role = machine.role
