@@ -448,6 +448,7 @@ class AthenaHiveCatalog(Construct):
         work = platform.data_buckets[1]
         self.spill_bucket = work
         self.spill_prefix = f"{platform.layout.temporary_prefix}athena-hive-spill/"
+        #: ``s3://`` URI of the spill prefix.
         self.spill_location = f"s3://{work.bucket_name}/{self.spill_prefix}"
         subnet_ids = [s.subnet_id for s in platform.private_subnets]
         self.application = sam.CfnApplication(
@@ -459,9 +460,11 @@ class AthenaHiveCatalog(Construct):
             parameters={
                 "LambdaFuncName": name,
                 "HMSUris": self.metastore_uri,
-                "SpillLocation": self.spill_location,
-                "SecurityGroupIds": self.security_group.security_group_id,
-                "SubnetIds": Fn.join(",", subnet_ids),
+                # The application's template writes "s3://${SpillLocation}" into SPILL_LOCATION and
+                # grants "arn:aws:s3:::${SpillLocation}/*": bucket/prefix, no scheme.
+                "SpillLocation": f"{work.bucket_name}/{self.spill_prefix.rstrip('/')}",
+                "VPCSecurityGroupIds": self.security_group.security_group_id,
+                "VPCSubnetIds": Fn.join(",", subnet_ids),
             },
         )
         self.function_name = name
