@@ -11,7 +11,9 @@ the CDC set-up (``handler``) and sharing :mod:`mysql_admin` with it:
     the string it is, never parsed as JSON), ``User`` (the hive user) and ``Database`` (the
     metastore schema). ``ServiceToken`` and ``ServiceTimeout`` are ignored; any other property is
     rejected, and every name is checked before any SQL runs (the user is not the admin account or
-    a reserved one; the database is not a system schema).
+    a reserved one; the database is not a system schema). Optional ``PasswordRevision`` is not
+    read: changing it makes CloudFormation send an Update, which sets the secret's current
+    password (after a manual rotation of the secret, which changes no property).
 
     Create / Update, in one session over TLS as the admin:
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 try:  # the package (tests, the wheel) or the Lambda bundle (the folder is the code root)
@@ -46,12 +49,18 @@ logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
 KNOWN_PROPERTIES = frozenset({"AdminSecretArn", "Host", "Port", "PasswordSecretArn", "User", "Database"})
+#: Not read: a new value makes CloudFormation send an Update, which sets the current password.
+OPTIONAL_PROPERTIES = frozenset({"PasswordRevision"})
+_REVISION = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 PropertyError = _mysql.PropertyError
 
 
 def check(props: dict[str, Any]) -> dict[str, Any]:
     """The properties, checked: every problem raises PropertyError naming the property."""
-    _mysql.check_keys(props, KNOWN_PROPERTIES)
+    _mysql.check_keys(props, KNOWN_PROPERTIES, OPTIONAL_PROPERTIES)
+    revision = props.get("PasswordRevision", "-")
+    if not isinstance(revision, str) or not _REVISION.match(revision):
+        raise PropertyError(f"PasswordRevision={revision!r}: pass 1-64 letters, digits or ._:-")
     _mysql.check_user(props["User"], "User")
     _mysql.check_database(props["Database"], "Database")
     return _mysql.check_endpoint(props, ("PasswordSecretArn",))

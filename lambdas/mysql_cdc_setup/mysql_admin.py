@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import ssl
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,6 +49,12 @@ RESERVED_USERS = frozenset({"root", "rdsadmin", "rdsrepladmin", "admin", "mysql"
 SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 #: MySQL's "There is no such grant defined" (a REVOKE of a grant that is not there).
 ER_NONEXISTING_GRANT = 1141
+#: "Access denied" and "Can't connect": the admin login errors worth a retry.
+ER_ACCESS_DENIED, CR_CONN_HOST_ERROR = 1045, 2003
+#: Seconds before each retry of a failed admin login (see :func:`admin_session`).
+RETRY_DELAYS = (5.0, 10.0, 20.0)
+_sleep = time.sleep
+logger = logging.getLogger(__name__)
 
 _client: Any = None
 
@@ -83,11 +91,12 @@ def secret_json(arn: str, prop: str) -> dict[str, Any]:
     return value
 
 
-def check_keys(props: dict[str, Any], known: frozenset[str]) -> None:
-    """Raise unless ``props`` holds exactly ``known`` (plus the framework's own properties)."""
-    unknown = sorted(set(props) - known - IGNORED_PROPERTIES)
+def check_keys(props: dict[str, Any], known: frozenset[str], optional: frozenset[str] = frozenset()) -> None:
+    """Raise unless ``props`` holds all of ``known``, perhaps some of ``optional``, and nothing
+    else (beyond the framework's own properties)."""
+    unknown = sorted(set(props) - known - optional - IGNORED_PROPERTIES)
     if unknown:
-        raise PropertyError(f"unknown properties {unknown}: pass only {sorted(known)}")
+        raise PropertyError(f"unknown properties {unknown}: pass only {sorted(known | optional)}")
     missing = sorted(known - set(props))
     if missing:
         raise PropertyError(f"missing properties {missing}")
@@ -171,17 +180,32 @@ def connect(host: str, port: int, user: str, password: str, *, tls: bool = True)
 
 @contextlib.contextmanager
 def admin_session(props: dict[str, Any], *, tls: bool = True) -> Iterator[tuple[Any, str]]:
-    """``(cursor, admin user name)`` of a session as the admin of ``AdminSecretArn``, closed after."""
-    admin = secret_json(props["AdminSecretArn"], "AdminSecretArn")
-    name, password = admin.get("username"), admin.get("password")
-    if not isinstance(name, str) or not name or not isinstance(password, str):
-        raise PropertyError("AdminSecretArn: the secret needs string username and password keys")
-    conn = connect(props["Host"], props["Port"], name, password, tls=tls)
-    try:
-        with conn.cursor() as cursor:
-            yield cursor, name
-    finally:
-        conn.close()
+    """``(cursor, admin user name)`` of a session as the admin of ``AdminSecretArn``, closed after.
+
+    A refused login (1045) or an unreachable server (2003) is retried after each of
+    :data:`RETRY_DELAYS`, reading the secret again: the admin secret may be mid-rotation (the
+    password changed in MySQL, the secret's current version not yet), or a new security-group
+    rule not yet in effect.
+    """
+    for delay in (*RETRY_DELAYS, None):
+        admin = secret_json(props["AdminSecretArn"], "AdminSecretArn")
+        name, password = admin.get("username"), admin.get("password")
+        if not isinstance(name, str) or not name or not isinstance(password, str):
+            raise PropertyError("AdminSecretArn: the secret needs string username and password keys")
+        try:
+            conn = connect(props["Host"], props["Port"], name, password, tls=tls)
+        except Exception as err:
+            if delay is None or err.args[:1] not in ((ER_ACCESS_DENIED,), (CR_CONN_HOST_ERROR,)):
+                raise
+            logger.warning("admin login to %s failed (%s); retrying in %s s", props["Host"], err, delay)
+            _sleep(delay)
+            continue
+        try:
+            with conn.cursor() as cursor:
+                yield cursor, name
+        finally:
+            conn.close()
+        return
 
 
 def user_statements(user: str, password: str) -> list[tuple[str, tuple[Any, ...]]]:

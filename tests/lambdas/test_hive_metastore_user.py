@@ -285,3 +285,49 @@ def test_both_entry_modules_import_as_the_lambda_runtime_does() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).is_relative_to(folder / "_vendor"), done.stdout
+
+
+def test_a_refused_admin_login_is_retried_with_the_secret_read_again(
+    hive: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin secret mid-rotation: MySQL has the new password, the secret not yet; the
+    rotation finishes while the handler waits."""
+    client, props, sm, db = hive
+    right = sm.get_secret_value(SecretId=props["AdminSecretArn"])["SecretString"]
+    sm.put_secret_value(
+        SecretId=props["AdminSecretArn"], SecretString=json.dumps({"username": db.user, "password": "stale"})
+    )
+    waits: list[float] = []
+
+    def rotation_finishes(delay: float) -> None:
+        waits.append(delay)
+        sm.put_secret_value(SecretId=props["AdminSecretArn"], SecretString=right)
+
+    monkeypatch.setattr(mysql_admin, "_sleep", rotation_finishes)
+    hive_metastore.on_event(event("Create", props))
+    assert waits == [mysql_admin.RETRY_DELAYS[0]]
+    assert user_exists(client)
+
+
+def test_a_wrong_admin_password_fails_after_the_retries(hive: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, props, sm, db = hive
+    sm.put_secret_value(
+        SecretId=props["AdminSecretArn"], SecretString=json.dumps({"username": db.user, "password": "wrong"})
+    )
+    waits: list[float] = []
+    monkeypatch.setattr(mysql_admin, "_sleep", waits.append)
+    with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
+        hive_metastore.on_event(event("Create", props))
+    assert waits == list(mysql_admin.RETRY_DELAYS)
+    assert not user_exists(client)
+
+
+def test_a_new_password_revision_is_an_update_that_sets_the_password(hive: Any) -> None:
+    _, props, sm, db = hive
+    first = {**props, "PasswordRevision": "1"}
+    hive_metastore.on_event(event("Create", first))
+    sm.put_secret_value(SecretId=props["PasswordSecretArn"], SecretString="pw-three-G7h8I9")
+    hive_metastore.on_event(event("Update", {**props, "PasswordRevision": "2026-12-02"}, old=first))
+    run_as_hive(db, "pw-three-G7h8I9", f"CREATE TABLE {DATABASE}.t (x INT)")
+    with pytest.raises(hive_metastore.PropertyError, match="PasswordRevision='a b'"):
+        hive_metastore.on_event(event("Update", {**props, "PasswordRevision": "a b"}, old=first))

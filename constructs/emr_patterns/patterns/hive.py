@@ -72,9 +72,20 @@ class HiveMetastoreDatabase(Construct):
     changing the password in MySQL and the secret together, then reconfiguring the cluster. The
     admin secret keeps :class:`PrivateMySql`'s 30-day rotation.
 
-    The hive user itself is created once with the admin secret
-    (``CREATE USER '<user>'@'%' IDENTIFIED BY '<secret>' REQUIRE SSL;``
-    ``GRANT ALL ON <database>.* TO '<user>'@'%';``): this construct does not run SQL.
+    The hive user is created at deploy time by ``User``, a ``Custom::HiveMetastoreUser``
+    (``lambdas/mysql_cdc_setup/hive_metastore.py``, the CDC set-up's folder and admin-session
+    code; its function ``UserFunction`` runs in the private subnets and reaches the database
+    through its security group on the database port only). As the admin (the RDS admin secret,
+    over TLS) it runs ``CREATE DATABASE IF NOT EXISTS <database>``,
+    ``CREATE USER IF NOT EXISTS '<user>'@'%' ... REQUIRE SSL``, ``ALTER USER`` to the password
+    secret's current value and ``GRANT ALL PRIVILEGES ON <database>.*`` (that schema only). The
+    function may read only the admin and hive secrets, and decrypt them only through Secrets
+    Manager. After a manual rotation of the hive secret, a stack update that changes the
+    resource (or a redeployment with a new ``user_revision``) sets the new password.
+
+    Removal: deleting ``User`` (the stack, or a change of ``user``) drops the hive MySQL user;
+    the database, its metastore data and the password secret are **kept** (``RETAIN``, like the
+    RDS instance), and a later deployment on the same database creates the user again.
 
     Args:
         scope: parent construct.
