@@ -520,4 +520,3 @@ def mysql_setup_resource(
     for dependency in (function.policy, *function.provider_policies, *rules):
         resource.node.add_dependency(dependency)
     return function, resource
-
