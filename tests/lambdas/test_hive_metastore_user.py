@@ -331,3 +331,14 @@ def test_a_new_password_revision_is_an_update_that_sets_the_password(hive: Any) 
     run_as_hive(db, "pw-three-G7h8I9", f"CREATE TABLE {DATABASE}.t (x INT)")
     with pytest.raises(hive_metastore.PropertyError, match="PasswordRevision='a b'"):
         hive_metastore.on_event(event("Update", {**props, "PasswordRevision": "a b"}, old=first))
+
+
+def test_the_one_secrets_manager_call_matches_the_service_model() -> None:
+    """The handlers call ``GetSecretValue(SecretId=...)`` and read ``SecretString`` (moto checks
+    the call too; this pins the shape against botocore's model)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("secretsmanager")
+    operation = model.operation_model("GetSecretValue")
+    assert "SecretId" in operation.input_shape.required_members
+    assert "SecretString" in operation.output_shape.members

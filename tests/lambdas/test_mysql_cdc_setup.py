@@ -87,6 +87,8 @@ def test_update_changes_the_password_and_adds_databases(setup: Any) -> None:
 
     with pytest.raises(pymysql.err.OperationalError, match="Access denied"):  # REQUIRE SSL holds
         handler.connect(props["Host"], int(props["Port"]), "dms_cdc", "s3cret-2", tls=False)
+    # Over TLS (the fixture's server offers it, as RDS does) the new password logs in.
+    handler.connect(props["Host"], int(props["Port"]), "dms_cdc", "s3cret-2").close()
 
 
 def test_delete_drops_the_user(setup: Any) -> None:
