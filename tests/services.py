@@ -12,6 +12,8 @@ classpath file is an error that names the make target, not a download.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import os
 import shutil
 import signal
@@ -214,15 +216,87 @@ class Database:
     user: str
     password: str
     socket: Path | None = None
+    #: The CA that signed the server's TLS certificate, when it offers TLS.
+    ca_pem: Path | None = None
+
+
+def tls_certificates(base: Path, ca_name: str = "emr-patterns test CA") -> tuple[Path, Path, Path]:
+    """A test CA named ``ca_name`` and a server certificate for 127.0.0.1/localhost signed by it:
+    ``(ca.pem, server.pem, server.key)`` under ``base`` (made with ``cryptography``, valid a day)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(issuer)
+        .issuer_name(issuer)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_pem, cert_pem, key_pem = base / "ca.pem", base / "server.pem", base / "server.key"
+    ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    key_pem.chmod(0o600)
+    return ca_pem, cert_pem, key_pem
 
 
 def start_mariadb(base: Path, *, timeout: float = 60.0) -> Database:
     """Debian's MariaDB on a free loopback port with its own data directory under ``base``.
 
     The root account gets a password and TCP access; the caller creates databases and users.
+    The server offers TLS (a certificate for 127.0.0.1 from a test CA, :func:`tls_certificates`;
+    ``Database.ca_pem``) without requiring it, so ``REQUIRE SSL`` users can log in over TCP as
+    on RDS; clients that do not ask for TLS (the JDBC driver's default) connect as before.
     """
     datadir, sock = base / "data", base / "mysqld.sock"
     base.mkdir(parents=True, exist_ok=True)
+    ca_pem, cert_pem, key_pem = tls_certificates(base, "emr-patterns test MariaDB CA")
     install = subprocess.run(
         [
             which("mariadb-install-db"),
@@ -254,6 +328,9 @@ def start_mariadb(base: Path, *, timeout: float = 60.0) -> Database:
             "--log-bin=mysql-bin",
             "--binlog-format=ROW",
             "--server-id=1",
+            f"--ssl-ca={ca_pem}",
+            f"--ssl-cert={cert_pem}",
+            f"--ssl-key={key_pem}",
         ],
         base,
         ports={"mysql": port},
@@ -270,7 +347,7 @@ def start_mariadb(base: Path, *, timeout: float = 60.0) -> Database:
     if done.returncode != 0:
         service.stop()
         raise ServiceUnavailable(f"MariaDB set-up failed: {done.stderr}")
-    return Database(service, "127.0.0.1", port, "root", password, sock)
+    return Database(service, "127.0.0.1", port, "root", password, sock, ca_pem)
 
 
 def _postgres_bin(program: str) -> str:

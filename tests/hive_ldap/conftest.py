@@ -13,8 +13,6 @@ with the ``cryptography`` package; clients trust that CA (``ca_pem``). It listen
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,71 +47,6 @@ class Slapd:
     @property
     def ldaps_url(self) -> str:
         return f"ldaps://127.0.0.1:{self.ldaps_port}"
-
-
-def _certificates(base: Path) -> tuple[Path, Path, Path]:
-    """A test CA and a server certificate for 127.0.0.1/localhost signed by it (PEM files)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "emr-patterns test LDAP CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_pem, cert_pem, key_pem = base / "ca.pem", base / "server.pem", base / "server.key"
-    ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    key_pem.chmod(0o600)
-    return ca_pem, cert_pem, key_pem
 
 
 def _ldif() -> str:
@@ -155,7 +88,7 @@ def start_slapd(base: Path, *, timeout: float = 30.0) -> Slapd:
     ldapadd = services.which("ldapadd")
     base.mkdir(parents=True, exist_ok=True)
     (base / "db").mkdir(exist_ok=True)
-    ca_pem, cert_pem, key_pem = _certificates(base)
+    ca_pem, cert_pem, key_pem = services.tls_certificates(base, "emr-patterns test LDAP CA")
     schema = Path("/etc/ldap/schema")
     modules = Path("/usr/lib/ldap")
     config = base / "slapd.conf"

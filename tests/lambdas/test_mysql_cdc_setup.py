@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from emr_patterns.lambdas.mysql_cdc_setup import handler
+from emr_patterns.lambdas.mysql_cdc_setup import handler, mysql_admin
 from tests.cdc._dms import MariaDb
 
 
@@ -33,7 +33,7 @@ def setup(mariadb: Any, aws_env: None) -> Any:
         "DROP USER IF EXISTS 'dms_cdc'@'%'"
     )
     with mock_aws():
-        handler._client = None
+        mysql_admin._client = None
         sm = boto3.client("secretsmanager")
         admin = sm.create_secret(
             Name="admin", SecretString=json.dumps({"username": mariadb.user, "password": mariadb.password})
@@ -51,7 +51,7 @@ def setup(mariadb: Any, aws_env: None) -> Any:
             "BinlogRetentionHours": "24",
         }
         yield client, props, sm
-        handler._client = None
+        mysql_admin._client = None
 
 
 def grants(client: MariaDb) -> set[str]:
@@ -87,6 +87,8 @@ def test_update_changes_the_password_and_adds_databases(setup: Any) -> None:
 
     with pytest.raises(pymysql.err.OperationalError, match="Access denied"):  # REQUIRE SSL holds
         handler.connect(props["Host"], int(props["Port"]), "dms_cdc", "s3cret-2", tls=False)
+    # Over TLS (the fixture's server offers it, as RDS does) the new password logs in.
+    handler.connect(props["Host"], int(props["Port"]), "dms_cdc", "s3cret-2").close()
 
 
 def test_delete_drops_the_user(setup: Any) -> None:
@@ -102,7 +104,7 @@ def test_delete_drops_the_user(setup: Any) -> None:
         ({"Databases": ["shop%"]}, "exact MySQL database names"),
         ({"Databases": []}, "exact MySQL database names"),
         ({"BinlogRetentionHours": "500"}, "RDS accepts 1-168 hours"),
-        ({"BinlogRetentionHours": "day"}, "must be integers"),
+        ({"BinlogRetentionHours": "day"}, "must be an integer"),
         ({"Extra": "x"}, "unknown properties ['Extra']"),
     ],
 )

@@ -95,20 +95,20 @@ def test_three_primaries_with_termination_protection_and_acid(built: Any) -> Non
     assert site["javax.jdo.option.ConnectionURL"]
 
 
-def test_database_open_only_to_the_primary_group_on_its_port(built: Any) -> None:
+def test_database_open_only_to_the_primary_group_and_the_user_function_on_its_port(built: Any) -> None:
     stack, _, metastore, hive, template = built
     db_sg = stack.get_logical_id(metastore.database.security_group.node.default_child)
     primary = stack.get_logical_id(hive.primary_security_group.node.default_child)
+    assert metastore.user_function.security_group is not None
+    setup = stack.get_logical_id(metastore.user_function.security_group.node.default_child)
     rules = [
         r["Properties"]
         for r in template.find_resources("AWS::EC2::SecurityGroupIngress").values()
         if r["Properties"]["GroupId"] == {"Fn::GetAtt": [db_sg, "GroupId"]}
     ]
     literal = [r for r in rules if r["FromPort"] == 3406]
-    assert literal and all(
-        r["SourceSecurityGroupId"] == {"Fn::GetAtt": [primary, "GroupId"]} and r["ToPort"] == 3406
-        for r in literal
-    )
+    assert all(r["ToPort"] == 3406 for r in literal)
+    assert sorted(r["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in literal) == sorted([primary, setup])
     assert not any("CidrIp" in r for r in rules)
     template.has_resource_properties(
         "AWS::RDS::DBInstance",
@@ -159,6 +159,9 @@ def test_bad_cluster_props(kwargs: dict[str, Any], expected: str) -> None:
         ({"user": "root"}, "user='root'"),
         ({"port": 3306}, "port=3306"),
         ({"backup_retention_days": 40}, "backup_retention_days=40"),
+        ({"user": "rdsrepladmin"}, "user='rdsrepladmin'"),
+        ({"database_name": "mysql"}, "database_name='mysql': is a MySQL system schema"),
+        ({"password_revision": "a b"}, "password_revision='a b': is not a revision label"),
     ],
 )
 def test_bad_database_props(kwargs: dict[str, Any], expected: str) -> None:
@@ -171,6 +174,101 @@ def test_no_literal_secret_in_the_template(built: Any) -> None:
     stack, *_ = built
     text = json.dumps(Template.from_stack(Stack.of(stack)).to_json())
     assert 'ConnectionPassword":' not in text.replace(f'{_PASSWORD_KEY}":', "")
+
+
+def _resource_id(stack: Stack, construct: Any) -> str:
+    return stack.get_logical_id(construct.node.default_child)
+
+
+def test_the_hive_user_is_a_custom_resource_on_the_secrets_not_a_password(built: Any) -> None:
+    stack, _, metastore, _, template = built
+    ((user_id, user),) = template.find_resources("Custom::HiveMetastoreUser").items()
+    assert user_id == _resource_id(stack, metastore.user_setup)
+    props = user["Properties"]
+    admin_secret = stack.resolve(metastore.database.secret.secret_arn)
+    assert props == {
+        "ServiceToken": stack.resolve(metastore.user_function.service_token),
+        "AdminSecretArn": admin_secret,
+        "PasswordSecretArn": {"Ref": _resource_id(stack, metastore.password_secret)},
+        "Host": {"Fn::GetAtt": [_resource_id(stack, metastore.database.instance), "Endpoint.Address"]},
+        "Port": "3406",
+        "User": "hive",
+        "Database": "hive",
+    }
+    assert "PasswordRevision" not in props  # only when asked for
+    # Nothing but references to the secrets: no password (or anything password-like) in it.
+    literal = {k: v for k, v in props.items() if isinstance(v, str)}
+    assert literal == {"Port": "3406", "User": "hive", "Database": "hive"}
+    # Deleting it drops the user only: the database and the password secret are retained.
+    assert user["DeletionPolicy"] == "Delete"
+    resources = template.to_json()["Resources"]
+    assert resources[_resource_id(stack, metastore.database.instance)]["DeletionPolicy"] == "Retain"
+    assert resources[_resource_id(stack, metastore.password_secret)]["DeletionPolicy"] == "Retain"
+
+
+def test_the_user_function_runs_hive_metastore_in_the_private_subnets(built: Any) -> None:
+    stack, platform, metastore, _, template = built
+    function = template.to_json()["Resources"][_resource_id(stack, metastore.user_function.function)]
+    props = function["Properties"]
+    assert props["Handler"] == "hive_metastore.on_event"
+    assert props["VpcConfig"]["SubnetIds"] == [stack.resolve(s.subnet_id) for s in platform.private_subnets]
+    group = metastore.user_function.security_group
+    assert group is not None
+    assert props["VpcConfig"]["SecurityGroupIds"] == [{"Fn::GetAtt": [_resource_id(stack, group), "GroupId"]}]
+    db_group = {"Fn::GetAtt": [_resource_id(stack, metastore.database.security_group), "GroupId"]}
+    (egress,) = [
+        r["Properties"]
+        for r in template.find_resources("AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [_resource_id(stack, group), "GroupId"]}
+    ]
+    assert egress["DestinationSecurityGroupId"] == db_group
+    assert (egress["FromPort"], egress["ToPort"]) == (3406, 3406)
+
+
+def test_the_user_function_reads_only_the_two_secrets_through_secrets_manager(built: Any) -> None:
+    stack, platform, metastore, _, template = built
+    policy = template.to_json()["Resources"][_resource_id(stack, metastore.user_function.policy)]
+    statements = {st.get("Sid"): st for st in policy["Properties"]["PolicyDocument"]["Statement"]}
+    secrets = [
+        stack.resolve(metastore.database.secret.secret_arn),
+        {"Ref": _resource_id(stack, metastore.password_secret)},
+    ]
+    assert statements["ReadSecrets"]["Action"] == "secretsmanager:GetSecretValue"
+    assert statements["ReadSecrets"]["Resource"] == secrets
+    decrypt = statements["DecryptSecrets"]
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Resource"] == stack.resolve(platform.key.key_arn)
+    condition = decrypt["Condition"]["StringEquals"]
+    assert condition["kms:EncryptionContext:SecretARN"] == secrets
+    assert "secretsmanager." in json.dumps(condition["kms:ViaService"])
+    assert not any("secretsmanager:*" in json.dumps(st["Action"]) for st in statements.values())
+
+
+def test_the_user_is_created_after_its_network_path_and_permissions(built: Any) -> None:
+    """CloudFormation creates the resource after, and deletes it before, the two security-group
+    rules and the policies, so Create and Delete both reach the database."""
+    stack, _, metastore, _, template = built
+    (user,) = template.find_resources("Custom::HiveMetastoreUser").values()
+    resources = template.to_json()["Resources"]
+    rules = {
+        k
+        for k, r in resources.items()
+        if r["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress")
+        and "UserFunction" in k
+    }
+    assert len(rules) == 2
+    policies = {_resource_id(stack, metastore.user_function.policy)} | {
+        _resource_id(stack, p) for p in metastore.user_function.provider_policies
+    }
+    assert rules | policies <= set(user["DependsOn"])
+
+
+def test_a_password_revision_is_passed_to_the_user_resource() -> None:
+    _, stack, platform = make_platform()
+    HiveMetastoreDatabase(stack, "Metastore", platform=platform, password_revision="2026-12-02")
+    Template.from_stack(stack).has_resource_properties(
+        "Custom::HiveMetastoreUser", {"PasswordRevision": "2026-12-02", "User": "hive"}
+    )
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -21,10 +24,19 @@ from emr_patterns._context import resolve_removal_policy
 from emr_patterns._retention import retention_days
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
+from emr_patterns.foundation.functions import PlatformFunction
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, acknowledge_rules, rule_in_packs
 
-__all__ = ["MYSQL_DEFAULT_PORT", "MYSQL_LOG_EXPORTS", "ExistingMySql", "MySqlEndpoint", "PrivateMySql"]
+__all__ = [
+    "MYSQL_DEFAULT_PORT",
+    "MYSQL_LOG_EXPORTS",
+    "MYSQL_SETUP_HANDLER",
+    "ExistingMySql",
+    "MySqlEndpoint",
+    "PrivateMySql",
+    "mysql_setup_resource",
+]
 
 MYSQL_DEFAULT_PORT = 3306
 #: The MySQL logs exported to CloudWatch Logs (``audit`` comes from the MariaDB audit plugin of
@@ -34,6 +46,9 @@ MYSQL_LOG_EXPORTS = ("audit", "error", "general", "slowquery")
 AUDIT_EVENTS = "CONNECT,QUERY_DDL,QUERY_DCL"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _USER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
+#: The handler folder of the MySQL set-up custom resources: ``handler`` (DMS change capture) and
+#: ``hive_metastore`` (the Hive metastore user) share its admin-session code and vendored PyMySQL.
+MYSQL_SETUP_HANDLER = "mysql_cdc_setup"
 
 
 class MySqlEndpoint(Construct):
@@ -418,3 +433,90 @@ class ExistingMySql(MySqlEndpoint):
         self.parameters = None
         connections = ec2.Connections(security_groups=[security_group], default_port=ec2.Port.tcp(port))
         self._init_rotation(platform, rotation_days, connections)
+
+
+def mysql_setup_resource(
+    scope: Construct,
+    *,
+    platform: IEmrPlatform,
+    database: MySqlEndpoint,
+    module: str,
+    description: str,
+    resource_type: str,
+    secrets: Sequence[secretsmanager.ISecret],
+    properties: Mapping[str, Any],
+    function_id: str = "SetupFunction",
+    resource_id: str = "Setup",
+    egress_description: str = "MySQL to the database",
+    ingress_description: str = "MySQL set-up function",
+) -> tuple[PlatformFunction, CustomResource]:
+    """A custom resource that runs SQL as ``database``'s admin at deploy time.
+
+    Adds to ``scope`` a :class:`PlatformFunction` ``function_id`` on ``lambdas/``
+    :data:`MYSQL_SETUP_HANDLER` (entry ``<module>.on_event``) in the private subnets, and the
+    ``CustomResource`` ``resource_id`` of ``resource_type`` on its provider with the properties
+    ``AdminSecretArn``, ``Host``, ``Port`` and ``properties``.
+
+    Network: the function's security group gets MySQL out to the database's group on its port
+    (``egress_description``), the database's group lets it in on that port only
+    (``ingress_description``), and the custom resource is created after both rules and deleted
+    before them, so its Delete still reaches the database.
+    Permissions: ``secretsmanager:GetSecretValue`` on the admin secret and ``secrets`` only, and
+    ``kms:Decrypt`` on their keys (the platform key unless a secret names its own) only through
+    Secrets Manager for those secrets.
+    """
+    stack = Stack.of(scope)
+    read = [database.secret, *secrets]
+    arns = [s.secret_arn for s in read]
+    keys: list[kms.IKey] = []
+    for secret in read:
+        key = secret.encryption_key or platform.key
+        if all(key is not k for k in keys):
+            keys.append(key)
+    function = PlatformFunction(
+        scope,
+        function_id,
+        handler=MYSQL_SETUP_HANDLER,
+        module=module,
+        description=description,
+        vpc=platform.vpc,
+        vpc_subnets=platform.vpc_subnets,
+        key=platform.key,
+        statements=[
+            iam.PolicyStatement(sid="ReadSecrets", actions=["secretsmanager:GetSecretValue"], resources=arns),
+            iam.PolicyStatement(
+                sid="DecryptSecrets",
+                actions=["kms:Decrypt"],
+                resources=[k.key_arn for k in keys],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{stack.region}.{stack.url_suffix}",
+                        "kms:EncryptionContext:SecretARN": arns,
+                    }
+                },
+            ),
+        ],
+    )
+    group = function.security_group
+    assert group is not None  # in the VPC
+    parents = (group, database.security_group)
+    before = {c.node.path for p in parents for c in p.node.children}
+    group.add_egress_rule(database.security_group, ec2.Port.tcp(database.port), egress_description)
+    database.allow_from(group, ingress_description)
+    # The rules are separate resources (security-group peers): the custom resource waits for them.
+    rules = [c for p in parents for c in p.node.children if c.node.path not in before]
+    resource = CustomResource(
+        scope,
+        resource_id,
+        service_token=function.service_token,
+        resource_type=resource_type,
+        properties={
+            "AdminSecretArn": database.secret.secret_arn,
+            "Host": database.endpoint_address,
+            "Port": str(database.port),
+            **properties,
+        },
+    )
+    for dependency in (function.policy, *function.provider_policies, *rules):
+        resource.node.add_dependency(dependency)
+    return function, resource

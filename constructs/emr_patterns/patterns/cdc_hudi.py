@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import CfnOutput, CustomResource, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_dms as dms
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_glue as glue
@@ -38,8 +38,7 @@ from emr_patterns._retention import retention_days
 from emr_patterns.compute.jobs import assets_read_policy
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
-from emr_patterns.foundation.functions import PlatformFunction
-from emr_patterns.foundation.mysql import MySqlEndpoint, PrivateMySql
+from emr_patterns.foundation.mysql import MySqlEndpoint, PrivateMySql, mysql_setup_resource
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, acknowledge_resource
 from emr_patterns.orchestration import PipelineSchedule, TransientClusterPipeline
@@ -102,7 +101,8 @@ class MySqlCdcSource(Construct):
     :data:`~emr_patterns.spec.hudi.MYSQL_CDC_PARAMETERS` (``binlog_format=ROW``,
     ``binlog_row_image=FULL``, ``binlog_checksum=NONE``) with automated backups on (they turn the
     binary log on), or uses ``database``. Then, at deploy time,
-    ``Setup`` (a custom resource on ``lambdas/mysql_cdc_setup``, in the private subnets) calls
+    ``Setup`` (a custom resource on ``lambdas/mysql_cdc_setup``, in the private subnets; see
+    :func:`~emr_patterns.foundation.mysql.mysql_setup_resource`) calls
     ``mysql.rds_set_configuration('binlog retention hours', N)`` and creates the DMS user with
     ``REPLICATION CLIENT``, ``REPLICATION SLAVE`` and ``SELECT`` on the allowlisted databases only,
     ``REQUIRE SSL``. The DMS user's credentials are ``dms_secret`` (platform key, with the
@@ -194,46 +194,22 @@ class MySqlCdcSource(Construct):
             ),
         )
         db.add_user_rotation("DmsSecretRotation", self.dms_secret)
-        self.setup_function = PlatformFunction(
+        self.setup_function, self.setup = mysql_setup_resource(
             self,
-            "SetupFunction",
-            handler="mysql_cdc_setup",
+            platform=platform,
+            database=db,
+            module="handler",
             description=f"Prepares {db.node.path} for DMS change capture",
-            vpc=platform.vpc,
-            vpc_subnets=platform.vpc_subnets,
-            key=platform.key,
-            statements=[
-                iam.PolicyStatement(
-                    sid="ReadSecrets",
-                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    resources=[db.secret.secret_arn, self.dms_secret.secret_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="DecryptSecrets", actions=["kms:Decrypt"], resources=[platform.key.key_arn]
-                ),
-            ],
-        )
-        assert self.setup_function.security_group is not None
-        self.setup_function.security_group.add_egress_rule(
-            db.security_group, ec2.Port.tcp(db.port), "MySQL to the CDC source"
-        )
-        db.allow_from(self.setup_function.security_group, "CDC set-up function")
-        self.setup = CustomResource(
-            self,
-            "Setup",
-            service_token=self.setup_function.service_token,
             resource_type="Custom::MySqlCdcSetup",
+            secrets=[self.dms_secret],
             properties={
-                "AdminSecretArn": db.secret.secret_arn,
                 "DmsSecretArn": self.dms_secret.secret_arn,
-                "Host": db.endpoint_address,
-                "Port": str(db.port),
                 "Databases": list(databases),
                 "BinlogRetentionHours": str(binlog_retention_hours),
             },
+            egress_description="MySQL to the CDC source",
+            ingress_description="CDC set-up function",
         )
-        for policy in (self.setup_function.policy, *self.setup_function.provider_policies):
-            self.setup.node.add_dependency(policy)
 
 
 class DmsToS3(Construct):

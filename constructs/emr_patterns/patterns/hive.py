@@ -2,7 +2,8 @@
 
 ``HiveMetastoreDatabase`` reuses :class:`~emr_patterns.foundation.mysql.PrivateMySql` for the
 database and adds the *plaintext* secret EMR resolves with ``EMR.secret@`` so the metastore
-password never appears in a template, a cluster configuration or ``DescribeCluster``.
+password never appears in a template, a cluster configuration or ``DescribeCluster``, and a
+custom resource that creates the hive MySQL user with that password at deploy time.
 ``HiveCluster`` runs Hive and Spark on three primary nodes against that metastore, with Hive ACID
 on by choice (refused with the Glue Data Catalog).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, CfnCondition, CfnParameter, Fn, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnCondition, CfnParameter, CustomResource, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -22,7 +23,8 @@ from constructs import Construct
 
 from emr_patterns.compute.cluster import EmrCluster
 from emr_patterns.errors import problem, raise_if_problems
-from emr_patterns.foundation.mysql import PrivateMySql
+from emr_patterns.foundation.functions import PlatformFunction
+from emr_patterns.foundation.mysql import PrivateMySql, mysql_setup_resource
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge_resource, acknowledge_rules, rule_in_packs
 from emr_patterns.spec import (
@@ -48,10 +50,15 @@ __all__ = [
 #: Applications a Hive cluster runs (Hue is added with ``hue=True``).
 HIVE_APPLICATIONS = ("Hadoop", "Hive", "Spark", "Tez")
 _USER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+_REVISION = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+#: Accounts and schemas the hive user may not be or be granted (the handler refuses them too).
+_RESERVED_USERS = ("root", "admin", "rdsadmin", "rdsrepladmin", "mysql")
+_SYSTEM_DATABASES = ("mysql", "information_schema", "performance_schema", "sys")
 
 
 class HiveMetastoreDatabase(Construct):
-    """The Hive metastore database: a :class:`PrivateMySql` plus the hive user's plaintext secret.
+    """The Hive metastore database: a :class:`PrivateMySql`, the hive user's plaintext secret, and
+    the hive user itself, created at deploy time.
 
     The database is RDS for MySQL with every :class:`PrivateMySql` default (Multi-AZ, platform
     key, TLS required, port 3406, log exports, backups, deletion protection, ``RETAIN``, admin
@@ -68,13 +75,25 @@ class HiveMetastoreDatabase(Construct):
     Rotation decision: the hive secret is **not** rotated automatically. EMR resolves
     ``EMR.secret@`` when it sends configuration to the nodes (creation, instance-group start,
     reconfigure, resize), so a rotated password only reaches a running cluster after a
-    reconfiguration; automatic rotation would lock the metastore out between the two. Rotate by
-    changing the password in MySQL and the secret together, then reconfiguring the cluster. The
-    admin secret keeps :class:`PrivateMySql`'s 30-day rotation.
+    reconfiguration; automatic rotation would lock the metastore out between the two. Rotate as
+    one planned change: put a new value in the secret, deploy with a new ``password_revision``
+    (``User`` then sets it in MySQL), then reconfigure the cluster. The admin secret keeps
+    :class:`PrivateMySql`'s 30-day rotation (``User`` reads its current value at each run).
 
-    The hive user itself is created once with the admin secret
-    (``CREATE USER '<user>'@'%' IDENTIFIED BY '<secret>' REQUIRE SSL;``
-    ``GRANT ALL ON <database>.* TO '<user>'@'%';``): this construct does not run SQL.
+    The hive user is created at deploy time by ``User``, a ``Custom::HiveMetastoreUser``
+    (``lambdas/mysql_cdc_setup/hive_metastore.py``, the CDC set-up's folder and admin-session
+    code; its function ``UserFunction`` runs in the private subnets and reaches the database
+    through its security group on the database port only). As the admin (the RDS admin secret,
+    over TLS) it runs ``CREATE DATABASE IF NOT EXISTS <database>``,
+    ``CREATE USER IF NOT EXISTS '<user>'@'%' ... REQUIRE SSL``, ``ALTER USER`` to the password
+    secret's current value and ``GRANT ALL PRIVILEGES ON <database>.*`` (that schema only). The
+    function may read only the admin and hive secrets, and decrypt them only through Secrets
+    Manager. A manual rotation of the hive secret changes no template: deploy with a new
+    ``password_revision`` to have ``User`` set the new password (see the rotation decision).
+
+    Removal: deleting ``User`` (the stack, or a change of ``user``) drops the hive MySQL user;
+    the database, its metastore data and the password secret are **kept** (``RETAIN``, like the
+    RDS instance), and a later deployment on the same database creates the user again.
 
     Args:
         scope: parent construct.
@@ -88,6 +107,11 @@ class HiveMetastoreDatabase(Construct):
         backup_retention_days: automated backup days, 1-35. Default 7.
         multi_az: a standby in a second zone. Default True.
         removal_policy: ``None`` for the platform's rule (RETAIN unless the destroy flag is set).
+            Applies to the database and the password secret; the hive MySQL user is dropped
+            with ``User`` whatever this is.
+        password_revision: any label (1-64 letters, digits or ``._:-``); a new value makes
+            ``User`` set the hive secret's current password in MySQL (after a manual rotation).
+            Default: none.
     """
 
     def __init__(
@@ -103,17 +127,34 @@ class HiveMetastoreDatabase(Construct):
         backup_retention_days: int = 7,
         multi_az: bool = True,
         removal_policy: RemovalPolicy | None = None,
+        password_revision: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         problems = check_platform(self, "platform", platform)
-        if (
-            not isinstance(user, str)
-            or not _USER.match(user)
-            or user.lower() in ("root", "admin", "rdsadmin")
-        ):
+        if not isinstance(user, str) or not _USER.match(user) or user.lower() in _RESERVED_USERS:
             problems.append(
                 problem(
                     "user", user, "is not a usable MySQL user name", "use a letter then letters, digits or _"
+                )
+            )
+        if isinstance(database_name, str) and database_name.lower() in _SYSTEM_DATABASES:
+            problems.append(
+                problem(
+                    "database_name",
+                    database_name,
+                    "is a MySQL system schema (the hive user gets ALL PRIVILEGES on it)",
+                    "use a schema of its own, e.g. hive",
+                )
+            )
+        if password_revision is not None and (
+            not isinstance(password_revision, str) or not _REVISION.match(password_revision)
+        ):
+            problems.append(
+                problem(
+                    "password_revision",
+                    password_revision,
+                    "is not a revision label",
+                    "use 1-64 letters, digits or ._:- (e.g. the rotation date, 2026-12-02)",
                 )
             )
         raise_if_problems(f"HiveMetastoreDatabase '{self.node.path}'", problems)
@@ -170,6 +211,29 @@ class HiveMetastoreDatabase(Construct):
                 ),
             ],
             roles=[platform.service_role],
+        )
+        #: The function that runs ``User`` (in the private subnets, MySQL to the database only).
+        self.user_function: PlatformFunction
+        #: ``Custom::HiveMetastoreUser``: the metastore database, the hive user and its one grant.
+        self.user_setup: CustomResource
+        self.user_function, self.user_setup = mysql_setup_resource(
+            self,
+            platform=platform,
+            database=self.database,
+            module="hive_metastore",
+            description=f"Creates the Hive metastore user of {self.node.path}",
+            resource_type="Custom::HiveMetastoreUser",
+            secrets=[self.password_secret],
+            properties={
+                "PasswordSecretArn": self.password_secret.secret_arn,
+                "User": user,
+                "Database": database_name,
+                **({"PasswordRevision": password_revision} if password_revision is not None else {}),
+            },
+            function_id="UserFunction",
+            resource_id="User",
+            egress_description="MySQL to the Hive metastore database",
+            ingress_description="Hive metastore user set-up function",
         )
 
     def _acknowledge_no_rotation(self) -> None:
