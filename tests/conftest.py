@@ -66,6 +66,7 @@ SERVICE_GROUPS = {
     "mariadb": "mariadb",
     "postgres": "postgres",
     "hudi_streamer": "mariadb",
+    "hive_metastore": "spark",
     "hbase": "spark",
     "slapd": "slapd",
 }
@@ -135,3 +136,15 @@ def hbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server = start_hbase(tmp_path_factory.mktemp("hbase"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def hive_metastore(mariadb: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Hive 3.1.3 standalone metastore on Java 17 (Thrift on a free loopback port), its
+    schema made by schematool on a ``hive`` database of the ``mariadb`` fixture, connected with
+    the hive-site ``external_hive_metastore`` renders (the secret ARN replaced by the password)."""
+    from tests import services
+
+    hms = services.start_hive_metastore(mariadb, tmp_path_factory.mktemp("hive-metastore"))
+    yield hms
+    hms.stop()
