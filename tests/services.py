@@ -283,17 +283,20 @@ def _server_tls(base: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
-def start_mariadb(base: Path, *, timeout: float = 60.0) -> Database:
+def start_mariadb(base: Path, *, timeout: float = 60.0, tls: bool = False) -> Database:
     """Debian's MariaDB on a free loopback port with its own data directory under ``base``.
 
     The root account gets a password and TCP access; the caller creates databases and users.
-    The server offers TLS with a certificate for 127.0.0.1 signed by a private CA
-    (``Database.ca_cert``), so users can be created ``REQUIRE SSL``; clients may still connect
-    without TLS where their user allows it.
+    With ``tls`` the server offers TLS with a certificate for 127.0.0.1 signed by a private CA
+    (``Database.ca_cert``), so users can be created ``REQUIRE SSL``. Default: no TLS (some
+    clients, e.g. PyMySQL 2, use TLS whenever the server offers it, which the ``mariadb``
+    fixture's tests rely on not happening).
     """
     datadir, sock = base / "data", base / "mysqld.sock"
     base.mkdir(parents=True, exist_ok=True)
-    ca, cert, key = _server_tls(base)
+    ca = cert = key = None
+    if tls:
+        ca, cert, key = _server_tls(base)
     install = subprocess.run(
         [
             which("mariadb-install-db"),
@@ -325,9 +328,7 @@ def start_mariadb(base: Path, *, timeout: float = 60.0) -> Database:
             "--log-bin=mysql-bin",
             "--binlog-format=ROW",
             "--server-id=1",
-            f"--ssl-ca={ca}",
-            f"--ssl-cert={cert}",
-            f"--ssl-key={key}",
+            *((f"--ssl-ca={ca}", f"--ssl-cert={cert}", f"--ssl-key={key}") if tls else ()),
         ],
         base,
         ports={"mysql": port},
@@ -599,7 +600,16 @@ def start_hive_metastore(db: Database, base: Path, *, timeout: float = 180.0) ->
         cwd=conf_dir,
         ports={"thrift": port},
     )
-    service.wait_until(lambda: port_open(port), timeout, "the metastore's Thrift port")
+    # A metastore that fails to start logs this and keeps running (non-daemon threads).
+    fatal = "Metastore Thrift Server threw an exception"
+    service.wait_until(
+        lambda: port_open(port) or fatal in service.log.read_text(errors="replace"),
+        timeout,
+        "the metastore's Thrift port",
+    )
+    if not port_open(port):
+        service.stop()
+        raise ServiceUnavailable(f"the metastore did not start:\n{service.log_tail(60)}")
     timings["metastore"] = time.monotonic() - started
     return HiveMetastore(
         service, port, warehouse, conf_dir, rendered, site, db, db_name, user, password, timings

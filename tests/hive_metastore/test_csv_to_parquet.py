@@ -129,7 +129,9 @@ def test_the_job_creates_an_external_parquet_table_in_the_metastore(first_run, h
     assert rows[0] == "EXTERNAL_TABLE"
     assert rows[1].rstrip("/").endswith("/covid_data/parquet/covid_cases")
     assert rows[2].strip() == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-    parts = services.mariadb_sql(hive_metastore.database, "SELECT PART_NAME FROM hive.PARTITIONS").splitlines()
+    parts = services.mariadb_sql(
+        hive_metastore.database, "SELECT PART_NAME FROM hive.PARTITIONS"
+    ).splitlines()
     assert len(parts) == 6 and "state=Texas" in parts
 
 

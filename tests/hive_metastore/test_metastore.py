@@ -98,5 +98,6 @@ def test_the_rendered_url_checks_the_server_certificate(hive_metastore, tmp_path
 def test_the_metastore_serves_thrift_on_loopback(hive_metastore):
     assert hive_metastore.service.alive()
     assert services.port_open(hive_metastore.port)
+    print(f"start-up seconds: {hive_metastore.timings}")
     # The default database HMS made on its first start, in the rendered JDBC database.
     assert ["default"] in _sql(hive_metastore, "SELECT NAME FROM hive.DBS")
