@@ -38,6 +38,11 @@ def test_schematool_made_the_full_3_1_schema_with_the_transaction_tables(hive_me
     assert info.returncode == 0, info.stdout + info.stderr
     assert "Metastore schema version:\t 3.1.0" in info.stdout
     assert "jdbc:mysql://127.0.0.1:" in info.stdout and "useSSL=true" in info.stdout
+    # Every table of hive-schema-3.1.0.mysql.sql is there, the sequence and locations are sane.
+    valid = services.schematool(hive_metastore.conf_dir, "-validate", "-dbType", "mysql")
+    assert valid.returncode == 0, valid.stdout[-3000:] + valid.stderr[-3000:]
+    assert "Succeeded in schema table validation." in valid.stdout
+    assert "Done with metastore validation: [SUCCESS]" in valid.stdout
 
 
 def test_the_metastore_user_is_the_rendered_one_and_must_use_tls(hive_metastore):
