@@ -104,3 +104,16 @@ def test_bad_props_are_refused_at_synth(kwargs: dict[str, Any], expected: str) -
     props = {"input": "s3://lake/covid.csv", "output": "s3://lake/parquet/", "table": "covid", **kwargs}
     with pytest.raises(EmrPatternsValidationError, match=re.escape(expected)):
         hive.csv_to_parquet_step(**props)
+
+
+def test_the_metastore_url_can_name_the_server_ca() -> None:
+    _, stack, platform = make_platform()
+    db = HiveMetastoreDatabase(
+        stack, "Metastore", platform=platform, server_ca_path="/etc/pki/rds/global-bundle.pem"
+    )
+    (site,) = db.hive_site()
+    url = stack.resolve(site.properties["javax.jdo.option.ConnectionURL"])
+    assert "&serverSslCert=/etc/pki/rds/global-bundle.pem" in str(url)
+    assert "trustServerCertificate=false" in str(url)
+    with pytest.raises(EmrPatternsValidationError, match="server_ca_path"):
+        HiveMetastoreDatabase(stack, "Bad", platform=platform, server_ca_path="rds bundle.pem")

@@ -97,6 +97,11 @@ class HiveMetastoreDatabase(Construct):
         backup_retention_days: automated backup days, 1-35. Default 7.
         multi_az: a standby in a second zone. Default True.
         removal_policy: ``None`` for the platform's rule (RETAIN unless the destroy flag is set).
+        server_ca_path: path on the nodes of a CA bundle that signs the database's certificate
+            (the RDS bundle, e.g. placed by a bootstrap action), rendered as the MariaDB driver's
+            ``serverSslCert``. Default: none, the JVM trust store, which must then hold the RDS
+            CA: the URL checks the certificate (``trustServerCertificate=false``), and a
+            certificate the driver cannot verify is refused (tests/hive_metastore shows it).
     """
 
     def __init__(
@@ -112,9 +117,21 @@ class HiveMetastoreDatabase(Construct):
         backup_retention_days: int = 7,
         multi_az: bool = True,
         removal_policy: RemovalPolicy | None = None,
+        server_ca_path: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         problems = check_platform(self, "platform", platform)
+        if server_ca_path is not None and not (
+            isinstance(server_ca_path, str) and server_ca_path.startswith("/") and " " not in server_ca_path
+        ):
+            problems.append(
+                problem(
+                    "server_ca_path",
+                    server_ca_path,
+                    "is not an absolute path without spaces on the nodes",
+                    "use e.g. /etc/pki/rds/global-bundle.pem",
+                )
+            )
         if (
             not isinstance(user, str)
             or not _USER.match(user)
@@ -141,6 +158,7 @@ class HiveMetastoreDatabase(Construct):
         )
         self.database_name = database_name
         self.port = port
+        self.server_ca_path = server_ca_path
         #: The hive user's password: a plaintext secret (no JSON) for ``EMR.secret@``.
         self.password_secret = secretsmanager.Secret(
             self,
@@ -203,6 +221,7 @@ class HiveMetastoreDatabase(Construct):
             port=self.port,
             database=self.database_name,
             user=self.user,
+            server_ca_path=self.server_ca_path,
         )
 
 
