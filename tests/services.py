@@ -468,7 +468,10 @@ def hive_metastore_classpath(conf_dir: Path) -> str:
     then the Hadoop, guava 27 and MariaDB Connector/J jars of tests/jvm/hive-metastore."""
     lib = HIVE_METASTORE_HOME / "lib"
     if not lib.is_dir():
-        raise ServiceUnavailable(f"{lib} is missing: run `make .cache/jvm/hive-metastore.classpath`")
+        raise ServiceUnavailable(
+            f"{lib} is missing: run `rm -f .cache/jvm/hive-metastore.classpath && "
+            "make .cache/jvm/hive-metastore.classpath` (it unpacks the metastore tarball)"
+        )
     tarball = [str(j) for j in sorted(lib.glob("*.jar")) if not j.name.startswith("guava-")]
     return os.pathsep.join([str(conf_dir), *tarball, classpath("hive-metastore")])
 
