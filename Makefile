@@ -41,6 +41,9 @@ EMR_TEST_VENV := .cache/emr-py39-venv
 # runtime classpath written to .cache/jvm/<name>.classpath (tests/services.py reads it).
 JAVA17_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 JVM_CLASSPATHS := $(patsubst tests/jvm/%/pom.xml,.cache/jvm/%.classpath,$(wildcard tests/jvm/*/pom.xml))
+# Further Maven goals per part: the metastore's bin tarball (lib/, schema scripts) is unpacked
+# to .cache/jvm/hive-metastore/ by its pom's execution hive-tarball.
+JVM_GOALS_hive-metastore := dependency:unpack@hive-tarball
 # Servers the tests start privately on loopback (never as system services).
 DEBIAN_PACKAGES := mariadb-server slapd ldap-utils postgresql shellcheck
 DEBIAN_STAMP := .cache/debian-packages.done
@@ -69,7 +72,7 @@ jvm-deps: $(JVM_CLASSPATHS)
 .cache/jvm/%.classpath: tests/jvm/%/pom.xml
 	mkdir -p .cache/jvm
 	JAVA_HOME=$(JAVA17_HOME) mvn -q -B -f $< -Dmaven.repo.local=$(CURDIR)/.cache/m2 \
-		dependency:resolve dependency:build-classpath -Dmdep.includeScope=runtime \
+		dependency:resolve $(JVM_GOALS_$*) dependency:build-classpath -Dmdep.includeScope=runtime \
 		-Dmdep.outputFile=$(CURDIR)/$@.tmp
 	mv $@.tmp $@
 

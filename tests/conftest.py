@@ -66,6 +66,7 @@ SERVICE_GROUPS = {
     "mariadb": "mariadb",
     "postgres": "postgres",
     "hudi_streamer": "mariadb",
+    "hive_metastore": "spark",
     "hbase": "spark",
     "slapd": "slapd",
 }
@@ -135,3 +136,32 @@ def hbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server = start_hbase(tmp_path_factory.mktemp("hbase"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def hive_metastore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Hive 3.1.3 standalone metastore on Java 17 (Thrift on a free loopback port), its
+    schema made by schematool on a ``hive`` database, connected with the hive-site
+    ``external_hive_metastore`` renders (the secret ARN replaced by the password).
+
+    Its MariaDB is its own, with TLS (the hive user is ``REQUIRE SSL``, as on RDS): the
+    ``mariadb`` fixture's server has no TLS because PyMySQL 2 would use it and defeat the
+    REQUIRE SSL check of tests/lambdas. Under xdist this runs on the Spark worker, where the
+    ``mariadb`` fixture's server would be a second one anyway."""
+    import time
+
+    from tests import services
+
+    base = tmp_path_factory.mktemp("hive-metastore")
+    started = time.monotonic()
+    db = services.start_mariadb(base / "mariadb")
+    took = time.monotonic() - started
+    try:
+        hms = services.start_hive_metastore(db, base / "metastore")
+    except BaseException:
+        db.service.stop()
+        raise
+    hms.timings["mariadb"] = took
+    yield hms
+    hms.stop()
+    db.service.stop()

@@ -425,3 +425,197 @@ def start_postgres(base: Path, *, timeout: float = 60.0) -> Database:
     )
     service.wait_until(lambda: port_open(port), timeout, "PostgreSQL accepting connections")
     return Database(service, "127.0.0.1", port, "postgres", password, base)
+
+
+#: Where ``make .cache/jvm/hive-metastore.classpath`` unpacks the Hive 3.1.3 standalone metastore
+#: bin tarball (its pom's execution ``hive-tarball``): lib/ and the schema scripts.
+HIVE_METASTORE_HOME = JVM_CACHE / "hive-metastore" / "apache-hive-metastore-3.1.3-bin"
+#: The one key of the rendered hive-site the fixture replaces: EMR resolves
+#: ``EMR.secret@<key>`` = secret ARN to ``<key>`` = the secret's value on the nodes; here the value
+#: is the test password.
+SECRET_KEY = "EMR.secret@javax.jdo.option.ConnectionPassword"
+#: A well-formed secret ARN to render the preset with (never resolved: see SECRET_KEY).
+TEST_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hive-metastore-AbCdEf"
+
+
+@dataclass
+class HiveMetastore:
+    """A real Hive 3.1.3 metastore (Thrift) on a database of the ``mariadb`` fixture."""
+
+    service: Service
+    port: int
+    warehouse: Path
+    conf_dir: Path
+    #: hive-site as the construct renders it (the EMR.secret@ key still an ARN).
+    rendered: dict[str, str]
+    #: metastore-site.xml as written (the one substitution made).
+    site: dict[str, str]
+    database: Database
+    db_name: str
+    user: str
+    password: str
+    #: Seconds: schematool -initSchema, then the metastore to its Thrift port.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return f"thrift://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+def hive_metastore_classpath(conf_dir: Path) -> str:
+    """``conf_dir``, the tarball's lib/ without guava-19 (it clashes with Hadoop 3.3's guava 27),
+    then the Hadoop, guava 27 and MariaDB Connector/J jars of tests/jvm/hive-metastore."""
+    lib = HIVE_METASTORE_HOME / "lib"
+    if not lib.is_dir():
+        raise ServiceUnavailable(
+            f"{lib} is missing: run `rm -f .cache/jvm/hive-metastore.classpath && "
+            "make .cache/jvm/hive-metastore.classpath` (it unpacks the metastore tarball)"
+        )
+    tarball = [str(j) for j in sorted(lib.glob("*.jar")) if not j.name.startswith("guava-")]
+    return os.pathsep.join([str(conf_dir), *tarball, classpath("hive-metastore")])
+
+
+def write_site_xml(path: Path, properties: dict[str, str]) -> None:
+    """A Hadoop-style ``<configuration>`` file."""
+    from xml.sax.saxutils import escape
+
+    rows = "".join(
+        f"  <property><name>{escape(k)}</name><value>{escape(str(v))}</value></property>\n"
+        for k, v in sorted(properties.items())
+    )
+    path.write_text(f'<?xml version="1.0"?>\n<configuration>\n{rows}</configuration>\n')
+
+
+def rendered_hive_site(db: Database, *, database: str = "hive", user: str = "hive") -> dict[str, str]:
+    """hive-site exactly as ``external_hive_metastore`` renders it for this server (on EMR the
+    same properties reach the nodes), the server CA passed as ``server_ca_path``."""
+    from emr_patterns.spec import external_hive_metastore
+
+    (config,) = external_hive_metastore(
+        host=db.host,
+        port=db.port,
+        database=database,
+        user=user,
+        password_secret_arn=TEST_SECRET_ARN,
+        server_ca_path=str(db.ca_pem) if db.ca_pem else None,
+    )
+    return {str(k): str(v) for k, v in config.properties.items()}
+
+
+def mariadb_sql(db: Database, sql: str) -> str:
+    """Run SQL as root over the server's socket; the output (tab-separated, no headers)."""
+    done = subprocess.run(
+        [which("mariadb"), f"--socket={db.socket}", "-uroot", f"-p{db.password}", "-N", "-B", "-e", sql],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise ServiceUnavailable(f"MariaDB SQL failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def schematool(conf_dir: Path, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+    """Hive's MetastoreSchemaTool (``schematool``) with the connection from ``conf_dir``'s
+    metastore-site.xml; scripts from the tarball (METASTORE_HOME)."""
+    argv = [java(), *JDK17_FLAGS, "-Xmx512m", "-cp", hive_metastore_classpath(conf_dir)]
+    argv += ["org.apache.hadoop.hive.metastore.tools.MetastoreSchemaTool", *args]
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=java_env(METASTORE_HOME=str(HIVE_METASTORE_HOME), HIVE_HOME=str(HIVE_METASTORE_HOME)),
+        cwd=conf_dir,
+        check=False,
+    )
+
+
+def start_hive_metastore(db: Database, base: Path, *, timeout: float = 180.0) -> HiveMetastore:
+    """Hive 3.1.3's standalone metastore on ``db`` with the connection our construct renders.
+
+    1. As root: database ``hive`` and user ``hive`` ``REQUIRE SSL`` (the server has TLS), the
+       statements :class:`~emr_patterns.patterns.hive.HiveMetastoreDatabase` documents.
+    2. metastore-site.xml = :func:`rendered_hive_site` (JDBC URL, driver, user) with the one
+       substitution :data:`SECRET_KEY` -> ``javax.jdo.option.ConnectionPassword`` = the test
+       password, plus the local server's settings (Thrift port, warehouse under ``base``,
+       schema verification on).
+    3. ``schematool -initSchema -dbType mysql`` (the full 3.1.0 schema, TXN tables included).
+    4. ``HiveMetaStore`` on Java 17 with the module flags, waited for on its Thrift port.
+    """
+    db_name, user, password = "hive", "hive", "test-hive-password"
+    mariadb_sql(
+        db,
+        f"CREATE DATABASE IF NOT EXISTS {db_name};"
+        f"CREATE OR REPLACE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+        f"{' REQUIRE SSL' if db.ca_pem else ''};"
+        f"GRANT ALL ON {db_name}.* TO '{user}'@'%'; FLUSH PRIVILEGES;",
+    )
+    conf_dir, warehouse = base / "conf", base / "warehouse"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    warehouse.mkdir(parents=True, exist_ok=True)
+    rendered = rendered_hive_site(db, database=db_name, user=user)
+    site = {k: v for k, v in rendered.items() if k != SECRET_KEY}
+    if SECRET_KEY not in rendered:
+        raise ServiceUnavailable(f"the rendered hive-site has no {SECRET_KEY}: {sorted(rendered)}")
+    site["javax.jdo.option.ConnectionPassword"] = password
+    port = free_port()
+    site.update(
+        {
+            "metastore.thrift.uris": f"thrift://127.0.0.1:{port}",
+            "metastore.thrift.port": str(port),
+            "metastore.warehouse.dir": warehouse.as_uri(),
+            "metastore.schema.verification": "true",
+            "datanucleus.schema.autoCreateAll": "false",
+            # The default proxy is hive-exec's (not in the standalone metastore).
+            "metastore.expression.proxy": "org.apache.hadoop.hive.metastore.DefaultPartitionExpressionProxy",
+            # The default list names repl.DumpDirCleanerTask, which lives in hive-exec.
+            "metastore.task.threads.always": ",".join(
+                f"org.apache.hadoop.hive.metastore.{task}"
+                for task in (
+                    "events.EventCleanerTask",
+                    "RuntimeStatsCleanerTask",
+                    "MaterializationsRebuildLockCleanerTask",
+                )
+            ),
+            # Spark's Hive client is not a proxy user: let it read the notification log.
+            "metastore.event.db.notification.api.auth": "false",
+            "hive.metastore.event.db.notification.api.auth": "false",
+        }
+    )
+    write_site_xml(conf_dir / "metastore-site.xml", site)
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    init = schematool(conf_dir, "-initSchema", "-dbType", "mysql")
+    timings["schematool"] = time.monotonic() - started
+    (base / "schematool-init.log").write_text(init.stdout + init.stderr)
+    if init.returncode != 0:
+        raise ServiceUnavailable(f"schematool -initSchema failed:\n{(init.stdout + init.stderr)[-4000:]}")
+    started = time.monotonic()
+    argv = [java(), *JDK17_FLAGS, "-Xmx512m", "-cp", hive_metastore_classpath(conf_dir)]
+    argv += ["org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(port)]
+    service = start(
+        "hive-metastore",
+        argv,
+        base,
+        env=java_env(METASTORE_HOME=str(HIVE_METASTORE_HOME)),
+        cwd=conf_dir,
+        ports={"thrift": port},
+    )
+    # A metastore that fails to start logs this and keeps running (non-daemon threads).
+    fatal = "Metastore Thrift Server threw an exception"
+    service.wait_until(
+        lambda: port_open(port) or fatal in service.log.read_text(errors="replace"),
+        timeout,
+        "the metastore's Thrift port",
+    )
+    if not port_open(port):
+        service.stop()
+        raise ServiceUnavailable(f"the metastore did not start:\n{service.log_tail(60)}")
+    timings["metastore"] = time.monotonic() - started
+    return HiveMetastore(
+        service, port, warehouse, conf_dir, rendered, site, db, db_name, user, password, timings
+    )

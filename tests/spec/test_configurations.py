@@ -224,6 +224,9 @@ def test_external_metastore_uses_tls_and_a_secret() -> None:
     url = site.properties["javax.jdo.option.ConnectionURL"]
     assert url.startswith("jdbc:mysql://hms.cluster-abc.us-east-1.rds.amazonaws.com:3306/hive?")
     assert "useSSL=true" in url and "trustServerCertificate=false" in url
+    # MariaDB Connector/J 3.x takes jdbc:mysql: only with permitMysqlScheme; Hive's TxnHandler
+    # needs the "MySQL" product name (tests/hive_metastore runs the real metastore on this URL).
+    assert "permitMysqlScheme=true" in url and "useMysqlMetadata=true" in url
     assert site.properties["javax.jdo.option.ConnectionDriverName"] == "org.mariadb.jdbc.Driver"
     assert site.properties[f"{SECRET_ANNOTATION}javax.jdo.option.ConnectionPassword"] == SECRET_ARN
     assert not any(k == "javax.jdo.option.ConnectionPassword" for k in site.properties)
@@ -231,6 +234,7 @@ def test_external_metastore_uses_tls_and_a_secret() -> None:
         host="db", password_secret_arn=SECRET_ARN, driver=JdbcDriver.MYSQL, server_ca_path="/etc/rds/ca.pem"
     )
     assert "sslMode=VERIFY_IDENTITY" in mysql.properties["javax.jdo.option.ConnectionURL"]
+    assert "permitMysqlScheme" not in mysql.properties["javax.jdo.option.ConnectionURL"]
 
 
 def test_external_metastore_rejects_a_literal_password(raises_problem) -> None:

@@ -249,7 +249,8 @@ def test_metastore_port_token_becomes_part_of_the_jdbc_url() -> None:
             [
                 "jdbc:mysql://db.internal:",
                 {"Ref": "Port"},
-                "/hive?createDatabaseIfNotExist=true&useSSL=true&trustServerCertificate=false",
+                "/hive?createDatabaseIfNotExist=true&permitMysqlScheme=true&useMysqlMetadata=true"
+                "&useSSL=true&trustServerCertificate=false",
             ],
         ]
     }

@@ -17,11 +17,15 @@ from aws_cdk import ArnFormat, CfnCondition, CfnParameter, CustomResource, Fn, R
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sam as sam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from emr_patterns._assets import job_file
+from emr_patterns._tokens import is_unresolved
 from emr_patterns.compute.cluster import EmrCluster
+from emr_patterns.compute.jobs import assets_read_policy
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
 from emr_patterns.foundation.mysql import PrivateMySql, mysql_setup_resource
@@ -36,12 +40,14 @@ from emr_patterns.spec import (
     vcpu_weighted,
 )
 from emr_patterns.spec.presets import uses_glue_catalog
+from emr_patterns.spec.steps import Arg, SparkSubmitStep, StepArg
 
 __all__ = [
     "ATHENA_HIVE_CONNECTOR_APPLICATION_ID",
     "ATHENA_HIVE_CONNECTOR_VERSION",
     "HIVE_APPLICATIONS",
     "HIVE_METASTORE_PORT",
+    "SAMPLE_COLUMNS",
     "AthenaHiveCatalog",
     "HiveCluster",
     "HiveMetastoreDatabase",
@@ -54,6 +60,9 @@ _REVISION = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 #: Accounts and schemas the hive user may not be or be granted (the handler refuses them too).
 _RESERVED_USERS = ("root", "admin", "rdsadmin", "rdsrepladmin", "mysql")
 _SYSTEM_DATABASES = ("mysql", "information_schema", "performance_schema", "sys")
+_HIVE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
+#: The columns of the bundled sample (``emr_patterns.jobs.hive.sample``): the job's default.
+SAMPLE_COLUMNS = ("date", "state", "fips", "cases", "deaths")
 
 
 class HiveMetastoreDatabase(Construct):
@@ -112,6 +121,11 @@ class HiveMetastoreDatabase(Construct):
         password_revision: any label (1-64 letters, digits or ``._:-``); a new value makes
             ``User`` set the hive secret's current password in MySQL (after a manual rotation).
             Default: none.
+        server_ca_path: path on the nodes of a CA bundle that signs the database's certificate
+            (the RDS bundle, e.g. placed by a bootstrap action), rendered as the MariaDB driver's
+            ``serverSslCert``. Default: none, the JVM trust store, which must then hold the RDS
+            CA: the URL checks the certificate (``trustServerCertificate=false``), and a
+            certificate the driver cannot verify is refused (tests/hive_metastore shows it).
     """
 
     def __init__(
@@ -128,9 +142,21 @@ class HiveMetastoreDatabase(Construct):
         multi_az: bool = True,
         removal_policy: RemovalPolicy | None = None,
         password_revision: str | None = None,
+        server_ca_path: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         problems = check_platform(self, "platform", platform)
+        if server_ca_path is not None and not (
+            isinstance(server_ca_path, str) and server_ca_path.startswith("/") and " " not in server_ca_path
+        ):
+            problems.append(
+                problem(
+                    "server_ca_path",
+                    server_ca_path,
+                    "is not an absolute path without spaces on the nodes",
+                    "use e.g. /etc/pki/rds/global-bundle.pem",
+                )
+            )
         if not isinstance(user, str) or not _USER.match(user) or user.lower() in _RESERVED_USERS:
             problems.append(
                 problem(
@@ -173,6 +199,7 @@ class HiveMetastoreDatabase(Construct):
         )
         self.database_name = database_name
         self.port = port
+        self.server_ca_path = server_ca_path
         #: The hive user's password: a plaintext secret (no JSON) for ``EMR.secret@``.
         self.password_secret = secretsmanager.Secret(
             self,
@@ -258,6 +285,7 @@ class HiveMetastoreDatabase(Construct):
             port=self.port,
             database=self.database_name,
             user=self.user,
+            server_ca_path=self.server_ca_path,
         )
 
 
@@ -379,9 +407,110 @@ class HiveCluster(Construct):
         metastore.allow_from(
             self.cluster.primary_security_group, "Hive metastore JDBC from the primary nodes"
         )
+        # The metastore starts on the first primary at launch: the hive user must exist by then.
+        self.cluster.node.add_dependency(metastore.user_setup)
         #: The primary nodes' security group (HiveServer2, the metastore on 9083).
         self.primary_security_group: ec2.SecurityGroup = self.cluster.primary_security_group
         self.service_role: iam.IRole = platform.service_role
+        self._platform = platform
+        self._programs: dict[str, s3_assets.Asset] | None = None
+
+    def _step_programs(self) -> dict[str, s3_assets.Asset]:
+        """The bundled job, its helper and the sample as assets, and the instance role's read
+        policy on exactly those objects (made on first use)."""
+        if self._programs is None:
+            self._programs = {
+                name: s3_assets.Asset(self, f"Program-{name}", path=path)
+                for name, path in (
+                    ("csv_to_parquet", job_file("hive", "csv_to_parquet.py")),
+                    ("sparkfs", job_file("sparkfs.py")),
+                    ("sample", job_file("hive", "sample", "covid_cases.csv")),
+                )
+            }
+            assets_read_policy(
+                self,
+                "StepProgramsReadPolicy",
+                self._platform,
+                list(self._programs.values()),
+                "Read the bundled CSV-to-Parquet step, its helper and its sample, object by object",
+            )
+        return self._programs
+
+    @property
+    def sample_input_uri(self) -> str:
+        """``s3://`` URI of the bundled sample (``covid_cases.csv``: date, state, fips, cases,
+        deaths), an asset the cluster can read: an ``input`` for :meth:`csv_to_parquet_step`."""
+        return self._step_programs()["sample"].s3_object_url
+
+    def csv_to_parquet_step(
+        self,
+        *,
+        input: StepArg,
+        output: StepArg,
+        table: str,
+        database: str = "default",
+        partition_by: Sequence[str] = (),
+        name: str = "csv-to-parquet",
+        action_on_failure: str = "CONTINUE",
+    ) -> SparkSubmitStep:
+        """The bundled Spark step (``emr_patterns.jobs.hive.csv_to_parquet``): CSV at ``input`` to
+        Parquet at ``output`` and an EXTERNAL Hive table ``<database>.<table>`` over it in this
+        cluster's metastore (Athena reads it through :class:`AthenaHiveCatalog`). Idempotent:
+        a re-run replaces the Parquet and keeps the table.
+
+        The job and ``sparkfs.py`` ship as S3 assets (the instance role may read exactly those
+        objects); ``input``/``output`` must be readable/writable by the instance role (e.g. the
+        platform's data buckets, or :attr:`sample_input_uri`). Add the returned step with
+        ``AddJobFlowSteps`` (``step.to_step_config()``) or a Step Functions ``addStep`` task
+        (``step.to_sfn_parameters(cluster_id)``).
+
+        Args:
+            input: ``s3://`` CSV with a header row holding the columns date, state, fips, cases,
+                deaths (the sample's), or an :class:`~emr_patterns.spec.steps.Arg`.
+            output: ``s3://`` prefix for the Parquet (replaced on every run), or an ``Arg``.
+            table: Hive table name (lower-case letters, digits, ``_``).
+            database: Hive database, created if missing. Default ``default``.
+            partition_by: columns to partition by (some of the sample's). Default: none.
+            name: the step name. Default ``csv-to-parquet``.
+            action_on_failure: ``CONTINUE``, ``CANCEL_AND_WAIT`` or ``TERMINATE_CLUSTER``.
+                Default ``CONTINUE`` (the cluster is long-lived).
+        """
+        problems: list[str] = []
+        for prop, value in (("table", table), ("database", database)):
+            if not isinstance(value, str) or not _HIVE_NAME.match(value):
+                problems.append(
+                    problem(prop, value, "is not a Hive name", "use lower-case letters, digits and _")
+                )
+        for prop, uri in (("input", input), ("output", output)):
+            if not (
+                isinstance(uri, Arg)
+                or is_unresolved(uri)
+                or (isinstance(uri, str) and uri.startswith("s3://"))
+            ):
+                problems.append(problem(prop, uri, "is not an s3:// URI", "pass s3://bucket/key or an Arg"))
+        partitions = list(partition_by) if not isinstance(partition_by, str) else [partition_by]
+        unknown = [p for p in partitions if p not in SAMPLE_COLUMNS]
+        if unknown or len(partitions) >= len(SAMPLE_COLUMNS):
+            problems.append(
+                problem(
+                    "partition_by",
+                    partition_by,
+                    "names columns the job does not write, or all of them",
+                    f"use some of {', '.join(SAMPLE_COLUMNS)}, e.g. ('state',)",
+                )
+            )
+        raise_if_problems(f"HiveCluster '{self.node.path}'.csv_to_parquet_step", problems)
+        programs = self._step_programs()
+        args: list[StepArg] = ["--input", input, "--output", output, "--database", database, "--table", table]
+        if partitions:
+            args += ["--partition-by", ",".join(partitions)]
+        return SparkSubmitStep(
+            name=name,
+            main=programs["csv_to_parquet"].s3_object_url,
+            py_files=(programs["sparkfs"].s3_object_url,),
+            args=tuple(args),
+            action_on_failure=action_on_failure,
+        )
 
 
 #: Serverless Application Repository id of the Athena connector for an external Hive metastore

@@ -84,6 +84,17 @@ class JdbcDriver(StrEnum):
     """MySQL Connector/J 8 (bring the jar with a bootstrap action)."""
 
 
+#: URL options the MariaDB driver needs for a Hive metastore, harmless where not needed (Connector/J
+#: ignores options it does not know):
+#: * ``permitMysqlScheme``: Connector/J 3.x refuses EMR's ``jdbc:mysql:`` scheme ("No suitable
+#:   driver") unless the URL names it;
+#: * ``useMysqlMetadata``: on a MariaDB server (RDS for MariaDB) the driver reports the product
+#:   "MariaDB", which Hive 3's TxnHandler rejects ("Unrecognized database product name"); with
+#:   it the driver reports "MySQL", as it does on RDS for MySQL anyway.
+_DRIVER_PARAMS = {
+    JdbcDriver.MARIADB: {"permitMysqlScheme": "true", "useMysqlMetadata": "true"},
+    JdbcDriver.MYSQL: {},
+}
 _TLS_PARAMS = {
     JdbcDriver.MARIADB: {"useSSL": "true", "trustServerCertificate": "false"},
     JdbcDriver.MYSQL: {"sslMode": "VERIFY_IDENTITY"},
@@ -143,7 +154,7 @@ def external_hive_metastore(
     if not host:
         problems.append(problem("host", host, "is empty", "pass the database endpoint address"))
     raise_if_problems("external_hive_metastore", problems)
-    params = dict(_TLS_PARAMS[JdbcDriver(driver)])
+    params = {**_DRIVER_PARAMS[JdbcDriver(driver)], **_TLS_PARAMS[JdbcDriver(driver)]}
     if server_ca_path:
         params["serverSslCert" if driver is JdbcDriver.MARIADB else "trustCertificateKeyStoreUrl"] = (
             server_ca_path if driver is JdbcDriver.MARIADB else f"file:{server_ca_path}"
