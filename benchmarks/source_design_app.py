@@ -37,7 +37,8 @@ def main(argv: list[str]) -> int:
     schema = T.StructType(
         [T.StructField(id_col, T.StringType())] + [T.StructField(g, T.DoubleType()) for g in genes]
     )
-    matrix = spark.read.csv(args.input, header=True, schema=schema)
+    # univocity's default limit is 20,480 columns; a wider CSV needs the limit raised to be read at all
+    matrix = spark.read.option("maxColumns", len(header) + 1).csv(args.input, header=True, schema=schema)
     meta = spark.read.csv(args.metadata, header=True)
     meta_id = meta.columns[0]
     joined = matrix.join(meta.withColumnRenamed(meta_id, id_col), id_col)
