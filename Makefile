@@ -186,6 +186,7 @@ dist: install
 bench: install
 	$(PY) benchmarks/widematrix.py
 	$(PY) benchmarks/matrix_read.py --write
+	$(PY) benchmarks/widematrix_process.py --write
 
 clean:
 	rm -rf cdk.out .pytest_cache build dist *.egg-info constructs/*.egg-info .cache
