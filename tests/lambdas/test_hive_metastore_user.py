@@ -29,7 +29,9 @@ OTHER = "hive_other"
 
 
 @pytest.fixture
-def hive(mariadb: Any, aws_env: None) -> Any:
+def hive(mariadb: Any, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    # The handler verifies the server against this CA file (on RDS: the bundled RDS CAs).
+    monkeypatch.setenv(mysql_admin.CA_BUNDLE_ENV, str(mariadb.ca_pem))
     client = MariaDb(mariadb)
     client.run(
         f"DROP USER IF EXISTS '{USER}'@'%'; DROP USER IF EXISTS 'dbowner'@'%';"
@@ -342,3 +344,21 @@ def test_the_one_secrets_manager_call_matches_the_service_model() -> None:
     operation = model.operation_model("GetSecretValue")
     assert "SecretId" in operation.input_shape.required_members
     assert "SecretString" in operation.output_shape.members
+
+
+def test_the_rds_cas_alone_refuse_a_server_they_did_not_sign(
+    hive: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``MYSQL_CA_BUNDLE`` the handler trusts only the bundled Amazon RDS CAs: the test
+    server's certificate (another CA) fails verification, so ``Create`` fails and creates nothing."""
+    client, props, _, mariadb = hive
+    monkeypatch.delenv(mysql_admin.CA_BUNDLE_ENV)
+    monkeypatch.setattr(mysql_admin, "RETRY_DELAYS", ())
+    assert Path(mysql_admin.RDS_CA_BUNDLE).is_file()
+    with pytest.raises(pymysql.err.OperationalError, match="CERTIFICATE_VERIFY_FAILED"):
+        hive_metastore.on_event(event("Create", props), None)
+    assert not user_exists(client)
+    # and the same CA file as the handler's, the server's own CA, lets it in
+    monkeypatch.setenv(mysql_admin.CA_BUNDLE_ENV, str(mariadb.ca_pem))
+    hive_metastore.on_event(event("Create", props), None)
+    assert user_exists(client)

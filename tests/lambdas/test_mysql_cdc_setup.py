@@ -3,8 +3,10 @@ Secrets Manager.
 
 Stand-ins, named: ``mysql.rds_set_configuration`` is an RDS procedure; the test creates a
 procedure of that name in MariaDB that records its arguments, so the real call the handler makes
-is checked. The fixture's MariaDB has no TLS certificate, so these calls connect without TLS
-(``tls=False``); on RDS the handler always uses TLS.
+is checked. The fixture's MariaDB offers TLS with a certificate from a test CA, which
+``MYSQL_CA_BUNDLE`` points the handler at (on RDS it verifies against the bundled RDS CAs); the
+admin calls here pass ``tls=False`` to show that the set-up does not depend on it, and the new
+user's logins show its ``REQUIRE SSL``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from tests.cdc._dms import MariaDb
 
 
 @pytest.fixture
-def setup(mariadb: Any, aws_env: None) -> Any:
+def setup(mariadb: Any, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     from moto import mock_aws
+
+    monkeypatch.setenv(mysql_admin.CA_BUNDLE_ENV, str(mariadb.ca_pem))
 
     client = MariaDb(mariadb)
     client.run(

@@ -95,6 +95,39 @@ def test_three_primaries_with_termination_protection_and_acid(built: Any) -> Non
     assert site["javax.jdo.option.ConnectionURL"]
 
 
+def test_nodes_get_the_rds_ca_bundle_the_jdbc_url_names(built: Any) -> None:
+    """The default ``server_ca_path``: a bootstrap action installs the shipped RDS CA bundle at
+    the path the URL's ``serverSslCert`` names, from a content-hashed asset the instance role may
+    read."""
+    from emr_patterns.foundation.mysql import RDS_CA_BUNDLE_NODE_PATH
+
+    _, _, metastore, _, template = built
+    url = _hive_site(template)["javax.jdo.option.ConnectionURL"]
+    assert f"serverSslCert={RDS_CA_BUNDLE_NODE_PATH}" in json.dumps(url)
+    assert "trustServerCertificate=false" in json.dumps(url)
+    (cluster,) = template.find_resources("AWS::EMR::Cluster").values()
+    actions = {a["Name"]: a["ScriptBootstrapAction"] for a in cluster["Properties"]["BootstrapActions"]}
+    action = actions["install-rds-ca-bundle"]
+    # Assets are named by content hash: the script is a .sh object, the bundle a .pem one.
+    assert action["Path"]["Fn::Sub"].endswith(".sh")
+    dest, region, source = action["Args"]
+    assert dest == RDS_CA_BUNDLE_NODE_PATH and region == {"Ref": "AWS::Region"}
+    assert source["Fn::Sub"].startswith("s3://") and source["Fn::Sub"].endswith(".pem")
+    assert metastore.ca_bundle_bootstrap is not None
+
+
+def test_another_ca_path_adds_no_bootstrap_action() -> None:
+    _, stack, platform = make_platform()
+    metastore = HiveMetastoreDatabase(stack, "Metastore", platform=platform, server_ca_path="/opt/ca.pem")
+    HiveCluster(stack, "Hive", platform=platform, metastore=metastore)
+    template = Template.from_stack(stack)
+    (cluster,) = template.find_resources("AWS::EMR::Cluster").values()
+    names = [a["Name"] for a in cluster["Properties"].get("BootstrapActions", [])]
+    assert "install-rds-ca-bundle" not in names
+    assert "serverSslCert=/opt/ca.pem" in json.dumps(_hive_site(template)["javax.jdo.option.ConnectionURL"])
+    assert metastore.ca_bundle_bootstrap is None
+
+
 def test_database_open_only_to_the_primary_group_and_the_user_function_on_its_port(built: Any) -> None:
     stack, _, metastore, hive, template = built
     db_sg = stack.get_logical_id(metastore.database.security_group.node.default_child)

@@ -46,11 +46,15 @@ class BootstrapScript:
         name: bootstrap action name.
         path: local file path of the script.
         args: script arguments (never secrets: pass a secret ARN and fetch it in the script).
+        files: local files the script needs (a CA bundle, a config file), each shipped as its own
+            content-hashed asset that the instance role may read; their ``s3://`` URLs are
+            passed after ``args``, in order.
     """
 
     name: str
     path: str
     args: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
 
 
 def platform_spec_problems(spec: ClusterSpec) -> list[str]:
@@ -214,6 +218,16 @@ class EmrCluster(Construct):
                         "give a local script path",
                     )
                 )
+            for j, file in enumerate(script.files):
+                if not Path(file).is_file():
+                    problems.append(
+                        problem(
+                            f"bootstrap_scripts[{i}].files[{j}]",
+                            file,
+                            "is not a file",
+                            "give a local file path (a directory is not shipped)",
+                        )
+                    )
         raise_if_problems(f"EmrCluster '{self.node.path}'", problems)
         self.platform = platform
         vpc = platform.vpc
@@ -233,10 +247,19 @@ class EmrCluster(Construct):
         asset_statements: list[iam.PolicyStatement] = []
         for i, script in enumerate(bootstrap_scripts):
             asset = s3_assets.Asset(self, f"Bootstrap{i}", path=script.path)
-            extra_actions.append(BootstrapAction(script.name, asset.s3_object_url, script.args))
+            files = [
+                s3_assets.Asset(self, f"Bootstrap{i}File{j}", path=file)
+                for j, file in enumerate(script.files)
+            ]
+            extra_actions.append(
+                BootstrapAction(
+                    script.name, asset.s3_object_url, (*script.args, *(f.s3_object_url for f in files))
+                )
+            )
             asset_statements.append(
                 iam.PolicyStatement(
-                    actions=["s3:GetObject"], resources=[asset.bucket.arn_for_objects(asset.s3_object_key)]
+                    actions=["s3:GetObject"],
+                    resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in (asset, *files)],
                 )
             )
         self._bootstrap_policy: iam.ManagedPolicy | None = None

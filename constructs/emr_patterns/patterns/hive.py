@@ -24,11 +24,16 @@ from constructs import Construct
 
 from emr_patterns._assets import job_file
 from emr_patterns._tokens import is_unresolved
-from emr_patterns.compute.cluster import EmrCluster
+from emr_patterns.compute.cluster import BootstrapScript, EmrCluster
 from emr_patterns.compute.jobs import assets_read_policy
 from emr_patterns.errors import problem, raise_if_problems
 from emr_patterns.foundation.functions import PlatformFunction
-from emr_patterns.foundation.mysql import PrivateMySql, mysql_setup_resource
+from emr_patterns.foundation.mysql import (
+    RDS_CA_BUNDLE_NODE_PATH,
+    PrivateMySql,
+    mysql_setup_resource,
+    rds_ca_bundle_file,
+)
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge_resource, acknowledge_rules, rule_in_packs
 from emr_patterns.spec import (
@@ -121,11 +126,13 @@ class HiveMetastoreDatabase(Construct):
         password_revision: any label (1-64 letters, digits or ``._:-``); a new value makes
             ``User`` set the hive secret's current password in MySQL (after a manual rotation).
             Default: none.
-        server_ca_path: path on the nodes of a CA bundle that signs the database's certificate
-            (the RDS bundle, e.g. placed by a bootstrap action), rendered as the MariaDB driver's
-            ``serverSslCert``. Default: none, the JVM trust store, which must then hold the RDS
-            CA: the URL checks the certificate (``trustServerCertificate=false``), and a
-            certificate the driver cannot verify is refused (tests/hive_metastore shows it).
+        server_ca_path: path on the nodes of the CA bundle that signs the database's
+            certificate, rendered as the MariaDB driver's ``serverSslCert``. The URL checks the
+            certificate (``trustServerCertificate=false``) and the RDS CAs are in no JVM trust
+            store, so the default is :data:`RDS_CA_BUNDLE_NODE_PATH`, where
+            :attr:`ca_bundle_bootstrap` (added by :class:`HiveCluster`) installs the Amazon RDS
+            CA bundle the library ships. Another path: you place the file (no bootstrap is
+            added). ``None``: the JVM trust store, which must then hold the RDS CAs.
     """
 
     def __init__(
@@ -142,7 +149,7 @@ class HiveMetastoreDatabase(Construct):
         multi_az: bool = True,
         removal_policy: RemovalPolicy | None = None,
         password_revision: str | None = None,
-        server_ca_path: str | None = None,
+        server_ca_path: str | None = RDS_CA_BUNDLE_NODE_PATH,
     ) -> None:
         super().__init__(scope, id)
         problems = check_platform(self, "platform", platform)
@@ -200,6 +207,16 @@ class HiveMetastoreDatabase(Construct):
         self.database_name = database_name
         self.port = port
         self.server_ca_path = server_ca_path
+        #: The bootstrap action that installs the shipped Amazon RDS CA bundle at
+        #: :data:`RDS_CA_BUNDLE_NODE_PATH` (``None`` when ``server_ca_path`` is another path or unset).
+        self.ca_bundle_bootstrap: BootstrapScript | None = None
+        if server_ca_path == RDS_CA_BUNDLE_NODE_PATH:
+            self.ca_bundle_bootstrap = BootstrapScript(
+                "install-rds-ca-bundle",
+                job_file("install-file-bootstrap.sh"),
+                (RDS_CA_BUNDLE_NODE_PATH, Stack.of(self).region),
+                (rds_ca_bundle_file(),),
+            )
         #: The hive user's password: a plaintext secret (no JSON) for ``EMR.secret@``.
         self.password_secret = secretsmanager.Secret(
             self,
@@ -401,7 +418,13 @@ class HiveCluster(Construct):
         )
         self.acid = acid
         self.metastore = metastore
-        self.cluster = EmrCluster(self, "Cluster", platform=platform, spec=self.spec)
+        self.cluster = EmrCluster(
+            self,
+            "Cluster",
+            platform=platform,
+            spec=self.spec,
+            bootstrap_scripts=[b for b in (metastore.ca_bundle_bootstrap,) if b is not None],
+        )
         if security_configuration_name is not None:
             self.cluster.resource.security_configuration = security_configuration_name
         metastore.allow_from(

@@ -1,0 +1,126 @@
+"""The shell scripts we ship to clusters: every one shellcheck-clean, and the install-file bootstrap
+action (HiveCluster places the Amazon RDS CA bundle with it) run in a sandbox with the real AWS
+CLI pointed at moto_server.
+
+``sudo`` is a named stand-in on PATH: the test runs unprivileged, so it runs the command as the
+test's user, after recording it, into a destination under the test's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import services
+
+SCRIPTS = sorted((services.REPO / "jobs").rglob("*.sh"))
+INSTALL_FILE = services.REPO / "jobs" / "install-file-bootstrap.sh"
+REGION = "us-east-1"
+
+FAKE_SUDO = textwrap.dedent(
+    """\
+    #!/bin/bash
+    # Stand-in for sudo (the test is unprivileged): record the command, then run it as is.
+    printf '%s\\n' "$*" >> "$SUDO_RECORD"
+    exec "$@"
+    """
+)
+
+
+def test_every_shipped_script_is_found() -> None:
+    assert INSTALL_FILE in SCRIPTS and len(SCRIPTS) >= 3
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(services.REPO)))
+def test_shellcheck_clean(script: Path) -> None:
+    shellcheck = services.which("shellcheck")
+    done = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, moto_endpoint: str) -> dict[str, Any]:
+    import boto3
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    sudo = bin_dir / "sudo"
+    sudo.write_text(FAKE_SUDO)
+    sudo.chmod(0o755)
+    aws = shutil.which("aws", path=str(Path(sys.executable).parent))
+    if aws is None:
+        raise services.ServiceUnavailable("the AWS CLI is missing from the venv: run `make install`")
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    bucket = f"bootstrap-{uuid.uuid4().hex[:12]}"  # one per test: the server is shared
+    client.create_bucket(Bucket=bucket)
+    env = {
+        "PATH": os.pathsep.join([str(bin_dir), str(Path(aws).parent), "/usr/bin", "/bin"]),
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "SUDO_RECORD": str(tmp_path / "sudo.log"),
+    }
+    return {"env": env, "s3": client, "tmp": tmp_path, "bucket": bucket}
+
+
+def _install(sandbox: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(INSTALL_FILE), *args],
+        env=sandbox["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_rds_ca_bundle_lands_at_the_path_the_jdbc_url_names(sandbox: dict[str, Any]) -> None:
+    from emr_patterns.foundation.mysql import rds_ca_bundle_file
+
+    bundle = Path(rds_ca_bundle_file()).read_bytes()
+    sandbox["s3"].put_object(Bucket=sandbox["bucket"], Key="assets/abc.pem", Body=bundle)
+    dest = sandbox["tmp"] / "etc" / "pki" / "rds" / "rds-ca-bundle.pem"  # parents made by install -D
+    done = _install(sandbox, str(dest), REGION, f"s3://{sandbox['bucket']}/assets/abc.pem")
+    assert done.returncode == 0, done.stderr
+    assert dest.read_bytes() == bundle
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644  # every service (Hive, Spark) can read it
+    assert (sandbox["tmp"] / "sudo.log").read_text().startswith("install -D -m 0644 ")
+    assert not list(sandbox["tmp"].glob("install-file.*"))  # the work folder is gone
+
+
+def test_a_missing_object_fails_the_node_and_installs_nothing(sandbox: dict[str, Any]) -> None:
+    dest = sandbox["tmp"] / "ca.pem"
+    done = _install(sandbox, str(dest), REGION, f"s3://{sandbox['bucket']}/assets/none.pem")
+    assert done.returncode != 0
+    assert not dest.exists() and not (sandbox["tmp"] / "sudo.log").exists()
+
+
+def test_an_empty_object_is_refused(sandbox: dict[str, Any]) -> None:
+    sandbox["s3"].put_object(Bucket=sandbox["bucket"], Key="assets/empty.pem", Body=b"")
+    dest = sandbox["tmp"] / "ca.pem"
+    done = _install(sandbox, str(dest), REGION, f"s3://{sandbox['bucket']}/assets/empty.pem")
+    assert done.returncode == 1 and "is empty" in done.stderr
+    assert not dest.exists()
+
+
+def test_usage_errors(sandbox: dict[str, Any]) -> None:
+    assert _install(sandbox).returncode == 2
+    done = _install(sandbox, "relative/ca.pem", REGION, f"s3://{sandbox['bucket']}/x")
+    assert done.returncode == 2 and "absolute path" in done.stderr
