@@ -231,10 +231,28 @@ def test_external_metastore_uses_tls_and_a_secret() -> None:
     assert site.properties[f"{SECRET_ANNOTATION}javax.jdo.option.ConnectionPassword"] == SECRET_ARN
     assert not any(k == "javax.jdo.option.ConnectionPassword" for k in site.properties)
     (mysql,) = external_hive_metastore(
-        host="db", password_secret_arn=SECRET_ARN, driver=JdbcDriver.MYSQL, server_ca_path="/etc/rds/ca.pem"
+        host="db", password_secret_arn=SECRET_ARN, driver=JdbcDriver.MYSQL, server_ca_path="/etc/rds/ca.p12"
     )
-    assert "sslMode=VERIFY_IDENTITY" in mysql.properties["javax.jdo.option.ConnectionURL"]
-    assert "permitMysqlScheme" not in mysql.properties["javax.jdo.option.ConnectionURL"]
+    mysql_url = mysql.properties["javax.jdo.option.ConnectionURL"]
+    assert "sslMode=VERIFY_IDENTITY" in mysql_url and "permitMysqlScheme" not in mysql_url
+    assert "trustCertificateKeyStoreUrl=file:/etc/rds/ca.p12&trustCertificateKeyStoreType=PKCS12" in mysql_url
+    (bundle,) = external_hive_metastore(
+        host="db", password_secret_arn=SECRET_ARN, server_ca_path="/etc/pki/rds/rds-ca-bundle.pem"
+    )
+    assert bundle.properties["javax.jdo.option.ConnectionURL"].endswith(
+        "trustServerCertificate=false&serverSslCert=/etc/pki/rds/rds-ca-bundle.pem"
+    )
+
+
+def test_mysql_connector_j_is_refused_a_pem_trust_file(raises_problem) -> None:
+    err = raises_problem(
+        lambda: external_hive_metastore(
+            host="db", password_secret_arn=SECRET_ARN, driver=JdbcDriver.MYSQL, server_ca_path="/etc/ca.pem"
+        ),
+        prop="server_ca_path",
+        value="/etc/ca.pem",
+    )
+    assert "MariaDB driver" in str(err)
 
 
 def test_external_metastore_rejects_a_literal_password(raises_problem) -> None:

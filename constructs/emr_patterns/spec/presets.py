@@ -136,8 +136,12 @@ def external_hive_metastore(
         database: schema name. Default ``hive`` (created if missing).
         user: database user. Default ``hive``.
         driver: JDBC driver class. Default MariaDB Connector/J (shipped by EMR).
-        server_ca_path: path on the nodes of the CA bundle to verify the server certificate
-            (e.g. the RDS global bundle fetched by a bootstrap action). Default: the JVM trust store.
+        server_ca_path: path on the nodes of the CA certificates to verify the server
+            certificate with. MariaDB driver: a PEM file, one or many certificates (the Amazon RDS
+            bundle ``HiveCluster`` installs), rendered as ``serverSslCert``. MySQL Connector/J
+            reads no PEM: a JKS or PKCS12 (``.p12``/``.pfx``) trust store, rendered as
+            ``trustCertificateKeyStoreUrl`` (and ``...Type=PKCS12`` for those names).
+            Default: the JVM trust store.
     """
     problems: list[str] = []
     if not is_secret_reference(password_secret_arn):
@@ -153,12 +157,28 @@ def external_hive_metastore(
         problems.append(problem("port", port, "is not a TCP port", "use 1-65535"))
     if not host:
         problems.append(problem("host", host, "is empty", "pass the database endpoint address"))
+    if (
+        server_ca_path
+        and JdbcDriver(driver) is JdbcDriver.MYSQL
+        and not is_unresolved(server_ca_path)
+        and server_ca_path.lower().endswith((".pem", ".crt", ".cer"))
+    ):
+        problems.append(
+            problem(
+                "server_ca_path",
+                server_ca_path,
+                "is a PEM file, which MySQL Connector/J cannot read as a trust store",
+                "use the MariaDB driver (the default, which reads PEM) or a JKS/PKCS12 trust store",
+            )
+        )
     raise_if_problems("external_hive_metastore", problems)
     params = {**_DRIVER_PARAMS[JdbcDriver(driver)], **_TLS_PARAMS[JdbcDriver(driver)]}
-    if server_ca_path:
-        params["serverSslCert" if driver is JdbcDriver.MARIADB else "trustCertificateKeyStoreUrl"] = (
-            server_ca_path if driver is JdbcDriver.MARIADB else f"file:{server_ca_path}"
-        )
+    if server_ca_path and JdbcDriver(driver) is JdbcDriver.MARIADB:
+        params["serverSslCert"] = server_ca_path
+    elif server_ca_path:
+        params["trustCertificateKeyStoreUrl"] = f"file:{server_ca_path}"
+        if server_ca_path.lower().endswith((".p12", ".pfx")):
+            params["trustCertificateKeyStoreType"] = "PKCS12"
     query = "&".join(["createDatabaseIfNotExist=true", *(f"{k}={v}" for k, v in params.items())])
     return (
         Configuration(
