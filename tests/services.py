@@ -105,6 +105,33 @@ def which(program: str, *extra_dirs: str) -> str:
     return found
 
 
+def aws_cli_sandbox_env(home: Path, bin_dir: Path, endpoint: str, region: str) -> dict[str, str]:
+    """The whole environment of a shell script run against moto_server with the venv's real AWS
+    CLI: ``bin_dir`` (the test's stand-ins) first on PATH, then the CLI, then the system; home
+    and temporary files under ``home``; test credentials only."""
+    import sys
+
+    aws = shutil.which("aws", path=str(Path(sys.executable).parent))
+    if aws is None:
+        raise ServiceUnavailable("the AWS CLI is missing from the venv: run `make install` (dev deps)")
+    return {
+        "PATH": os.pathsep.join([str(bin_dir), str(Path(aws).parent), "/usr/bin", "/bin"]),
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": region,
+    }
+
+
+def run_script(script: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a shipped shell script with bash in exactly ``env``; its exit status is the caller's to check."""
+    return subprocess.run(
+        ["bash", str(script), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
 @dataclass
 class Service:
     """A server process started by a test fixture, stopped by pid."""

@@ -8,11 +8,8 @@ test's user, after recording it, into a destination under the test's folder.
 
 from __future__ import annotations
 
-import os
-import shutil
 import stat
 import subprocess
-import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -56,9 +53,6 @@ def sandbox(tmp_path: Path, moto_endpoint: str) -> dict[str, Any]:
     sudo = bin_dir / "sudo"
     sudo.write_text(FAKE_SUDO)
     sudo.chmod(0o755)
-    aws = shutil.which("aws", path=str(Path(sys.executable).parent))
-    if aws is None:
-        raise services.ServiceUnavailable("the AWS CLI is missing from the venv: run `make install`")
     client = boto3.client(
         "s3",
         endpoint_url=moto_endpoint,
@@ -69,26 +63,14 @@ def sandbox(tmp_path: Path, moto_endpoint: str) -> dict[str, Any]:
     bucket = f"bootstrap-{uuid.uuid4().hex[:12]}"  # one per test: the server is shared
     client.create_bucket(Bucket=bucket)
     env = {
-        "PATH": os.pathsep.join([str(bin_dir), str(Path(aws).parent), "/usr/bin", "/bin"]),
-        "HOME": str(tmp_path),
-        "TMPDIR": str(tmp_path),
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        **services.aws_cli_sandbox_env(tmp_path, bin_dir, moto_endpoint, REGION),
         "SUDO_RECORD": str(tmp_path / "sudo.log"),
     }
     return {"env": env, "s3": client, "tmp": tmp_path, "bucket": bucket}
 
 
 def _install(sandbox: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(INSTALL_FILE), *args],
-        env=sandbox["env"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return services.run_script(INSTALL_FILE, sandbox["env"], *args)
 
 
 def test_the_rds_ca_bundle_lands_at_the_path_the_jdbc_url_names(sandbox: dict[str, Any]) -> None:

@@ -64,16 +64,16 @@ def test_termination_protected_long_running_cluster_accepted():
     assert "AutoTerminationPolicy" not in cluster["Properties"]
 
 
-def test_missing_bootstrap_script_rejected(tmp_path):
+@pytest.mark.parametrize("missing", ["script", "file"])
+def test_missing_bootstrap_script_or_file_rejected(tmp_path, missing):
+    script = tmp_path / "install.sh"
+    if missing == "file":
+        script.write_text("#!/bin/bash\n")
+    bootstrap = BootstrapScript("x", str(script), files=(str(tmp_path / "no.pem"),))
+    prop = r"bootstrap_scripts\[0\].path" if missing == "script" else r"bootstrap_scripts\[0\].files\[0\]"
     stack, platform = _platform()
-    with pytest.raises(EmrPatternsValidationError, match=r"bootstrap_scripts\[0\].path"):
-        EmrCluster(
-            stack,
-            "Cluster",
-            platform=platform,
-            spec=_spec(),
-            bootstrap_scripts=[BootstrapScript("x", str(tmp_path / "no.sh"))],
-        )
+    with pytest.raises(EmrPatternsValidationError, match=prop):
+        EmrCluster(stack, "Cluster", platform=platform, spec=_spec(), bootstrap_scripts=[bootstrap])
 
 
 def test_bootstrap_script_is_an_asset_readable_object_by_object(tmp_path):
@@ -127,20 +127,6 @@ def test_bootstrap_files_ship_as_assets_passed_after_the_args(tmp_path):
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     resources = json.dumps(statement["Resource"])
     assert statement["Action"] == "s3:GetObject" and ".sh" in resources and ".pem" in resources
-
-
-def test_missing_bootstrap_file_rejected(tmp_path):
-    script = tmp_path / "install.sh"
-    script.write_text("#!/bin/bash\n")
-    stack, platform = _platform()
-    with pytest.raises(EmrPatternsValidationError, match=r"bootstrap_scripts\[0\].files\[0\]"):
-        EmrCluster(
-            stack,
-            "Cluster",
-            platform=platform,
-            spec=_spec(),
-            bootstrap_scripts=[BootstrapScript("x", str(script), files=(str(tmp_path / "no.pem"),))],
-        )
 
 
 def test_grant_submit_steps_scoped_to_this_cluster():

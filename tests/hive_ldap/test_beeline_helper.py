@@ -10,8 +10,6 @@ it runs, the way ``ps`` would show them, for the password.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -60,19 +58,8 @@ def sandbox(tmp_path: Path, moto_endpoint: str) -> dict[str, Any]:
     beeline = bin_dir / "beeline"
     beeline.write_text(FAKE_BEELINE.format(python=sys.executable))
     beeline.chmod(0o755)
-    aws = shutil.which("aws", path=str(Path(sys.executable).parent))
-    if aws is None:
-        raise services.ServiceUnavailable(
-            "the AWS CLI is missing from the venv: run `make install` (dev deps)"
-        )
     env = {
-        "PATH": os.pathsep.join([str(bin_dir), str(Path(aws).parent), "/usr/bin", "/bin"]),
-        "HOME": str(tmp_path),
-        "TMPDIR": str(tmp_path),
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
+        **services.aws_cli_sandbox_env(tmp_path, bin_dir, moto_endpoint, REGION),
         "BEELINE_RECORD": str(tmp_path / "beeline.json"),
     }
     return {"env": env, "record": tmp_path / "beeline.json", "tmp": tmp_path}
@@ -92,14 +79,7 @@ def _put_secret(endpoint: str, name: str, value: str) -> str:
 
 
 def _run(sandbox: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPT), *args],
-        env=sandbox["env"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return services.run_script(SCRIPT, sandbox["env"], *args)
 
 
 def test_shellcheck_clean() -> None:
