@@ -272,6 +272,30 @@ def test_reconciliation_fails_the_run_on_a_mismatch(cdc: dict[str, Any], hudi_st
         cdc["client"].run("DELETE FROM shop.orders WHERE order_id = 99")
 
 
+@pytest.mark.parametrize("trusted", ["rds-bundle-and-test-ca", "rds-bundle-only"])
+def test_reconciliation_verifies_the_source_certificate_with_the_rendered_options(
+    cdc: dict[str, Any], hudi_streamer: Any, trusted: str
+) -> None:
+    """The options HudiCdcIngest renders by default (``sslMode=verify-full`` and the RDS CA
+    bundle as ``serverSslCert``) against the real MariaDB over TLS: a bundle holding the server's
+    CA (the 115 RDS CAs with the test CA after them) verifies it; the RDS CAs alone refuse it."""
+    from emr_patterns.foundation.mysql import rds_ca_bundle_file
+    from emr_patterns.patterns.cdc_hudi import reconcile_jdbc_options
+
+    bundle = cdc["work"] / f"{trusted}.pem"
+    text = Path(rds_ca_bundle_file()).read_text()
+    bundle.write_text(text + (cdc["db"].ca_pem.read_text() if trusted == "rds-bundle-and-test-ca" else ""))
+    argv = reconcile_argv(cdc)
+    argv[1] += "?" + reconcile_jdbc_options(str(bundle))
+    out = hudi_streamer.call("reconcile", argv=argv, env={"CDC_TEST_SOURCE_PASSWORD": cdc["db"].password})
+    assert out["ok"], out.get("trace")
+    if trusted == "rds-bundle-and-test-ca":
+        assert out["status"] == 0, out["stderr"]
+    else:
+        assert out["status"] == 1 and "could not reconcile shop.orders" in out["stderr"], out["stderr"]
+        assert "certif" in out["stderr"].lower() or "pkix" in out["stderr"].lower(), out["stderr"]
+
+
 def test_reconciliation_names_bad_input(cdc: dict[str, Any], hudi_streamer: Any) -> None:
     env = {"CDC_TEST_SOURCE_PASSWORD": cdc["db"].password}
     bad_table = reconcile_argv(cdc)

@@ -128,6 +128,19 @@ def test_pipeline_runs_the_rendered_streamer_then_reconciliation(synthesized: An
     )
 
 
+def test_reconciliation_verifies_rds_with_the_bundle_the_cluster_installs(synthesized: Any) -> None:
+    from emr_patterns.foundation.mysql import RDS_CA_BUNDLE_NODE_PATH
+
+    asl = machine(synthesized, "IngestPipeline")
+    ((_, create),) = _tasks(asl, "createCluster.sync")
+    actions = {a["Name"]: a["ScriptBootstrapAction"] for a in create["Parameters"]["BootstrapActions"]}
+    dest, _region, bundle = actions["install-rds-ca-bundle"]["Args"]
+    assert dest == RDS_CA_BUNDLE_NODE_PATH and bundle.startswith("s3://") and bundle.endswith(".pem")
+    reconcile = json.dumps(_tasks(asl, "addStep.sync")[1][1]["Parameters"]["Step"]["HadoopJarStep"])
+    assert f"?sslMode=verify-full&serverSslCert={RDS_CA_BUNDLE_NODE_PATH}" in reconcile
+    assert "sslMode=trust" not in reconcile
+
+
 def test_gate_waits_for_the_full_load_and_one_writer(synthesized: Any) -> None:
     asl = machine(synthesized, "IngestGate")
     states = asl["States"]

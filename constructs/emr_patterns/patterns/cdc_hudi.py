@@ -16,6 +16,7 @@ Three constructs, used together by :class:`~emr_patterns.stacks.cdc_hudi.CdcHudi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from collections.abc import Sequence
@@ -38,12 +39,18 @@ from emr_patterns._retention import retention_days
 from emr_patterns.compute.jobs import assets_read_policy
 from emr_patterns.defaults import LOG_GROUP_RETENTION_DAYS
 from emr_patterns.errors import problem, raise_if_problems
-from emr_patterns.foundation.mysql import MySqlEndpoint, PrivateMySql, mysql_setup_resource
+from emr_patterns.foundation.mysql import (
+    RDS_CA_BUNDLE_NODE_PATH,
+    MySqlEndpoint,
+    PrivateMySql,
+    mysql_setup_resource,
+    rds_ca_bundle_file,
+)
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, acknowledge_resource
 from emr_patterns.orchestration import PipelineSchedule, TransientClusterPipeline
 from emr_patterns.orchestration._machine import PipelineMachine
-from emr_patterns.spec import ClusterSpec, InstanceFleetSpec
+from emr_patterns.spec import BootstrapAction, ClusterSpec, InstanceFleetSpec
 from emr_patterns.spec.hudi import (
     MYSQL_CDC_PARAMETERS,
     HudiCdcTable,
@@ -69,9 +76,16 @@ MARIADB_CONNECTOR = "/usr/share/java/mariadb-connector-java.jar"
 """The JDBC driver EMR installs on every node (the reconciliation job reads the source with it)."""
 EMR_HUDI_SPARK_BUNDLE = "/usr/lib/hudi/hudi-spark-bundle.jar"
 """Hudi's Spark bundle on EMR nodes, which a Spark job that reads Hudi puts in ``--jars``."""
-RECONCILE_JDBC_OPTIONS = "sslMode=trust"
-"""MariaDB Connector/J options of the reconciliation's source URL: TLS (the database requires it)
-without verifying the RDS certificate, whose CA bundle is not on the nodes."""
+
+
+def reconcile_jdbc_options(server_ca_path: str | None) -> str:
+    """MariaDB Connector/J options of the reconciliation's source URL. TLS always (the database
+    requires it); with ``server_ca_path`` (a PEM file on the nodes, one or many CAs) the driver
+    verifies the certificate and the host name (``sslMode=verify-full``), without it the channel is
+    encrypted but the certificate is not checked (``sslMode=trust``)."""
+    if server_ca_path:
+        return f"sslMode=verify-full&serverSslCert={server_ca_path}"
+    return "sslMode=trust"
 
 
 def cdc_cluster_spec(name: str = "cdc-hudi") -> ClusterSpec:
@@ -547,6 +561,12 @@ class HudiCdcIngest(Construct):
         reconcile_tolerance: allowed ``|source - hudi|`` rows (changes after the run's last DMS
             file). Default 0.
         log_retention_days: days the gate's logs are kept. Default one year.
+        server_ca_path: path on the nodes of the CA bundle the reconciliation verifies the source
+            database's certificate with (``sslMode=verify-full``). Default
+            :data:`~emr_patterns.foundation.mysql.RDS_CA_BUNDLE_NODE_PATH`, where a bootstrap
+            action (``install-rds-ca-bundle``, added to ``spec``) installs the Amazon RDS CA
+            bundle the library ships. Another path: you place the file. ``None``: encrypted
+            without certificate checks (``sslMode=trust``).
     """
 
     def __init__(
@@ -564,10 +584,22 @@ class HudiCdcIngest(Construct):
         spec: ClusterSpec | None = None,
         reconcile_tolerance: int = 0,
         log_retention_days: int = LOG_GROUP_RETENTION_DAYS,
+        server_ca_path: str | None = RDS_CA_BUNDLE_NODE_PATH,
     ) -> None:
         super().__init__(scope, id)
         problems = check_platform(self, "platform", platform)
         problems += _tables_problems(tables)
+        if server_ca_path is not None and not (
+            isinstance(server_ca_path, str) and server_ca_path.startswith("/") and "&" not in server_ca_path
+        ):
+            problems.append(
+                problem(
+                    "server_ca_path",
+                    server_ca_path,
+                    "is not an absolute path on the nodes",
+                    "leave the default (the shipped RDS CA bundle) or pass e.g. /etc/pki/my-ca.pem",
+                )
+            )
         lake_bucket = lake_bucket or platform.data_buckets[2]
         if not _on_platform_key(lake_bucket, platform):
             problems.append(
@@ -616,12 +648,23 @@ class HudiCdcIngest(Construct):
             self, "ReconcileProgram", path=job_file("cdc_hudi", "reconcile.py")
         )
         assets = [*self.properties.values(), self.reconcile_program]
+        spec = spec or cdc_cluster_spec()
+        if server_ca_path == RDS_CA_BUNDLE_NODE_PATH:
+            script = s3_assets.Asset(self, "CaBundleScript", path=job_file("install-file-bootstrap.sh"))
+            bundle = s3_assets.Asset(self, "RdsCaBundle", path=rds_ca_bundle_file())
+            assets += [script, bundle]
+            action = BootstrapAction(
+                "install-rds-ca-bundle",
+                script.s3_object_url,
+                (RDS_CA_BUNDLE_NODE_PATH, stack.region, bundle.s3_object_url),
+            )
+            spec = dataclasses.replace(spec, bootstrap_actions=(*spec.bootstrap_actions, action))
         assets_read_policy(
             self,
             "AssetsReadPolicy",
             platform,
             assets,
-            "Read the HoodieStreamer properties and the reconciliation program, object by object",
+            "Read the HoodieStreamer properties, the reconcile program and the CA bundle, object by object",
             statements=[
                 iam.PolicyStatement(
                     actions=["secretsmanager:GetSecretValue"], resources=[source.dms_secret.secret_arn]
@@ -706,7 +749,7 @@ class HudiCdcIngest(Construct):
                     extra_allowed_spark_conf=("spark.sql.extensions", "spark.serializer"),
                     args=(
                         "--jdbc-url",
-                        f"{db.jdbc_url}?{RECONCILE_JDBC_OPTIONS}",
+                        f"{db.jdbc_url}?{reconcile_jdbc_options(server_ca_path)}",
                         "--secret-id",
                         source.dms_secret.secret_arn,
                         "--region",
@@ -726,7 +769,7 @@ class HudiCdcIngest(Construct):
             self,
             "Pipeline",
             platform=platform,
-            spec=spec or cdc_cluster_spec(),
+            spec=spec,
             steps=steps,
             timeout=Duration.hours(6),
             step_timeout=Duration.hours(2),
