@@ -203,6 +203,41 @@ def test_bad_database_props(kwargs: dict[str, Any], expected: str) -> None:
         HiveMetastoreDatabase(stack, "Metastore", platform=platform, **kwargs)
 
 
+def test_the_database_is_in_the_private_subnets_and_a_public_only_vpc_is_refused(built: Any) -> None:
+    """No prop places the metastore: it takes the platform's private subnets, and a platform on a
+    brought VPC with public subnets only is refused before any database exists."""
+    from aws_cdk import App
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_s3 as s3
+
+    from emr_patterns.foundation.options import NetworkOptions, SecurityOptions
+    from emr_patterns.foundation.platform import EmrPlatform
+
+    stack, platform, _, _, template = built
+    (group,) = template.find_resources("AWS::RDS::DBSubnetGroup").values()
+    private = [stack.resolve(s.subnet_id) for s in platform.private_subnets]
+    assert group["Properties"]["SubnetIds"] == private
+    with pytest.raises(TypeError):
+        HiveMetastoreDatabase(stack, "Elsewhere", platform=platform, vpc_subnets="public")  # type: ignore[call-arg]
+
+    other = Stack(App(), "PublicOnly", env={"account": "111111111111", "region": "us-east-1"})
+    vpc = ec2.Vpc(
+        other,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="pub", subnet_type=ec2.SubnetType.PUBLIC)],
+    )
+    certs = s3.Bucket.from_bucket_name(other, "Certs", "certs-bucket")
+    with pytest.raises(EmrPatternsValidationError, match="only public ones"):
+        EmrPlatform(
+            other,
+            "Platform",
+            network=NetworkOptions(vpc=vpc),
+            security=SecurityOptions(certificate_bucket=certs, certificate_key="emr/tls.zip"),
+        )
+
+
 def test_no_literal_secret_in_the_template(built: Any) -> None:
     stack, *_ = built
     text = json.dumps(Template.from_stack(Stack.of(stack)).to_json())
