@@ -8,6 +8,9 @@ test's user, after recording it, into a destination under the test's folder.
 
 from __future__ import annotations
 
+import os
+import platform
+import shutil
 import stat
 import subprocess
 import textwrap
@@ -106,3 +109,66 @@ def test_usage_errors(sandbox: dict[str, Any]) -> None:
     assert _install(sandbox).returncode == 2
     done = _install(sandbox, "relative/ca.pem", REGION, f"s3://{sandbox['bucket']}/x")
     assert done.returncode == 2 and "absolute path" in done.stderr
+
+
+WIDEMATRIX_DEPS = services.REPO / "jobs" / "widematrix-deps-bootstrap.sh"
+WHEELHOUSE = services.REPO / ".cache" / "emr-wheelhouse"
+PRINT_VERSIONS = "import numpy, pyarrow; print(numpy.__version__, pyarrow.__version__)"
+
+
+def _python39() -> str:
+    """The Python 3.9 `make emr-test-venv` uses (EMR 7 nodes run 3.9)."""
+    found = sorted(Path.home().glob(".pyenv/versions/3.9*/bin/python3.9")) or [
+        Path(p) for p in [shutil.which("python3.9")] if p
+    ]
+    if not found:
+        raise services.ServiceUnavailable("python3.9 not found: the EMR node's Python (see the Makefile)")
+    return str(found[0])
+
+
+def _stand_in(bin_dir: Path, name: str, body: str) -> None:
+    path = bin_dir / name
+    path.write_text(body)
+    path.chmod(0o755)
+
+
+@pytest.mark.slow
+def test_the_widematrix_bootstrap_installs_the_wheelhouse_offline(sandbox: dict[str, Any]) -> None:
+    """The real script, the real AWS CLI (moto's S3), the wheelhouse `make emr-wheelhouse` built,
+    into a fresh Python 3.9 venv standing in for the node's /usr/bin/python3 (named stand-in: the
+    test cannot install into the system Python). pip runs with --no-index: no package index."""
+    import zipfile
+
+    if not (WHEELHOUSE / ".done").exists():
+        raise services.ServiceUnavailable("the EMR wheelhouse is missing: run `make emr-wheelhouse`")
+    tmp = sandbox["tmp"]
+    venv = tmp / "node-python"
+    subprocess.run([_python39(), "-m", "venv", str(venv)], check=True, timeout=120)
+    bin_dir = Path(sandbox["env"]["PATH"].split(os.pathsep)[0])
+    # A wrapper, not a symlink: a symlinked venv python outside its venv runs as the base Python.
+    _stand_in(bin_dir, "python3", f'#!/bin/bash\nexec "{venv}/bin/python" "$@"\n')
+    for arch in ("x86_64", "aarch64"):
+        archive = tmp / f"{arch}.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+            for wheel in sorted((WHEELHOUSE / arch).iterdir()):
+                z.write(wheel, wheel.name)
+        sandbox["s3"].upload_file(str(archive), sandbox["bucket"], f"assets/{arch}.zip")
+    uris = [f"s3://{sandbox['bucket']}/assets/{arch}.zip" for arch in ("x86_64", "aarch64")]
+    done = services.run_script(WIDEMATRIX_DEPS, sandbox["env"], *uris, REGION)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"installed the job dependencies for {platform.machine()}" in done.stdout
+    assert "--no-index" in (tmp / "sudo.log").read_text()
+    versions = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", PRINT_VERSIONS],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    pinned = (WHEELHOUSE / platform.machine() / "requirements.txt").read_text()
+    assert f"numpy=={versions[0]}" in pinned and f"pyarrow=={versions[1]}" in pinned
+    assert not list(tmp.glob("widematrix-deps.*"))  # the work folder is gone
+
+    # A node of another architecture gets no wheelhouse, and nothing is installed.
+    _stand_in(bin_dir, "uname", "#!/bin/bash\necho riscv64\n")
+    other = services.run_script(WIDEMATRIX_DEPS, sandbox["env"], *uris, REGION)
+    assert other.returncode == 1 and "no wheelhouse for architecture riscv64" in other.stderr
