@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 _SKIP_PARTS = {"__pycache__"}
-_SHIPPED_SUFFIXES = (".py", ".json", ".typed", ".sh", ".txt", ".csv", ".ipynb")
+_SHIPPED_SUFFIXES = (".py", ".json", ".typed", ".sh", ".txt", ".csv", ".ipynb", ".pem")
 
 
 def _source_files() -> dict[str, Path]:
@@ -49,6 +49,9 @@ def test_wheel_holds_every_construct_job_and_handler(wheel):
     for notebook in ("daily_top_states", "trailing_n_days"):  # package data, not Python
         assert f"emr_patterns/jobs/notebooks/{notebook}.ipynb" in names
     assert "emr_patterns/jobs/sensor_anomaly/preprocess.py" in names
+    # The Amazon RDS CA bundle and the script that installs it on nodes (HiveCluster, HudiCdcIngest).
+    assert "emr_patterns/lambdas/mysql_cdc_setup/rds-ca-bundle.pem" in names
+    assert "emr_patterns/jobs/install-file-bootstrap.sh" in names
 
 
 VENDOR = "emr_patterns/lambdas/tls_certificate/_vendor/"
