@@ -65,6 +65,9 @@ _EXPORTS: dict[str, str] = {
     "SelfServiceCatalogStack": "emr_patterns.stacks.self_service",
     "GravitonSparkClusterStack": "emr_patterns.stacks.clusters",
     "SpotFleetClusterStack": "emr_patterns.stacks.clusters",
+    "HiveMetastoreAthenaStack": "emr_patterns.stacks.hive",
+    "HiveLdapStack": "emr_patterns.stacks.hive",
+    "HiveAcidStack": "emr_patterns.stacks.hive",
 }
 
 __all__ = [
@@ -88,6 +91,9 @@ __all__ = [
     "EmrServiceCatalog",
     "ExistingMySql",
     "GravitonSparkClusterStack",
+    "HiveAcidStack",
+    "HiveLdapStack",
+    "HiveMetastoreAthenaStack",
     "HudiCdcIngest",
     "IEmrPlatform",
     "MySqlCdcSource",
@@ -155,6 +161,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from emr_patterns.stacks.analytics import DataBrewMlStack, DataLakeWarehouseStack
     from emr_patterns.stacks.cdc_hudi import CdcHudiStack
     from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
+    from emr_patterns.stacks.hive import HiveAcidStack, HiveLdapStack, HiveMetastoreAthenaStack
     from emr_patterns.stacks.platform_base import PlatformBaseStack
     from emr_patterns.stacks.self_service import SelfServiceCatalogStack
 

@@ -11,7 +11,7 @@ from emr_patterns.foundation.options import NetworkOptions
 from emr_patterns.stacks.analytics import DataBrewMlStack, DataLakeWarehouseStack
 from emr_patterns.stacks.cdc_hudi import CdcHudiStack
 from emr_patterns.stacks.clusters import GravitonSparkClusterStack, SpotFleetClusterStack
-from emr_patterns.stacks.hive import HiveMetastoreAthenaStack
+from emr_patterns.stacks.hive import HiveAcidStack, HiveLdapStack, HiveMetastoreAthenaStack
 from emr_patterns.stacks.pipelines import NotebookPipelineStack, TransientSparkPipelineStack
 from emr_patterns.stacks.platform_base import PlatformBaseStack
 from emr_patterns.stacks.self_service import SelfServiceCatalogStack
@@ -38,6 +38,8 @@ PATTERN_STACKS: dict[str, Any] = {
     "CdcHudiStack": CdcHudiStack,
     "SelfServiceCatalogStack": SelfServiceCatalogStack,
     "HiveMetastoreAthenaStack": HiveMetastoreAthenaStack,
+    "HiveLdapStack": HiveLdapStack,
+    "HiveAcidStack": HiveAcidStack,
     "WideMatrixStack": WideMatrixStack,
 }
 #: The prebuilt platform spans three zones: Redshift Serverless (DataLakeWarehouseStack) needs them.

@@ -384,6 +384,11 @@ class EmrCluster(Construct):
             "No SSH key pair by policy: operators use SSM Session Manager (IAM-authenticated and logged) "
             "and jobs are submitted as steps through the EMR API.",
         )
+        self._acknowledge_kerberos()
+
+    def _acknowledge_kerberos(self) -> None:
+        # A subclass whose security configuration authenticates users otherwise (EMR-native LDAP,
+        # emr_patterns.patterns.hive) states its own reason instead.
         acknowledge_rules(
             self.resource,
             rule_in_packs("EMRKerberosEnabled"),

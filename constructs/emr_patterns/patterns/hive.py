@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import ArnFormat, CfnCondition, CfnParameter, CustomResource, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
@@ -36,6 +37,12 @@ from emr_patterns.foundation.mysql import (
 )
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge_resource, acknowledge_rules, rule_in_packs
+from emr_patterns.patterns.hive_ldap import (
+    LDAP_CONFIGURE_YOURSELF_APPLICATIONS,
+    NATIVE_LDAP_APPLICATIONS,
+    HiveLdapAuthentication,
+    LdapPath,
+)
 from emr_patterns.spec import (
     ClusterSpec,
     Configuration,
@@ -330,10 +337,14 @@ class HiveCluster(Construct):
             with ``acid`` (Glue does not support Hive transactions). Default: none.
         primary_instance_types: primary fleet types. Default m7g/m6g xlarge.
         core_units: On-Demand core vCPUs. Default 16.
-        security_configuration_name: the EMR security configuration the cluster uses, e.g. a
-            ``HiveLdapAuthentication``'s (EMR-native LDAP). Default: the platform's.
+        security_configuration_name: the EMR security configuration the cluster uses. Default:
+            the platform's (``ldap``'s with ``ldap``; giving both is refused).
         tez: install Tez (Hive's execution engine on EMR). Default True; EMR-native LDAP does not
-            list Tez among the applications it accepts.
+            list Tez among the applications it accepts (``ldap`` on the native path needs False).
+        ldap: HiveServer2 LDAP login (:class:`~emr_patterns.patterns.hive_ldap.HiveLdapAuthentication`):
+            the cluster takes its ``hive-site`` (hive-site path) or its security configuration
+            (native path; the applications must then be ones EMR-native LDAP accepts, checked
+            here), and HiveServer2's port is opened to its client security groups. Default: none.
     """
 
     def __init__(
@@ -352,9 +363,16 @@ class HiveCluster(Construct):
         core_units: int = 16,
         security_configuration_name: str | None = None,
         tez: bool = True,
+        ldap: HiveLdapAuthentication | None = None,
     ) -> None:
         super().__init__(scope, id)
         problems: list[str] = []
+        applications = (
+            *(a for a in HIVE_APPLICATIONS if tez or a != "Tez"),
+            *(("Hue",) if hue else ()),
+        )
+        if ldap is not None:
+            problems += _ldap_problems(ldap, applications, security_configuration_name)
         if not isinstance(metastore, HiveMetastoreDatabase):
             problems.append(
                 problem(
@@ -403,12 +421,12 @@ class HiveCluster(Construct):
         if acid:
             configs += hive_acid(compactor_initiator=True, compactor_worker_threads=compactor_worker_threads)
         configs += extra
+        if ldap is not None:
+            configs += ldap.configurations
+            security_configuration_name = ldap.security_configuration_name
         self.spec = ClusterSpec(
             name=name,
-            applications=(
-                *(a for a in HIVE_APPLICATIONS if tez or a != "Tez"),
-                *(("Hue",) if hue else ()),
-            ),
+            applications=applications,
             primary_fleet=InstanceFleetSpec.primary(list(primary_instance_types), nodes=3),
             core_fleet=InstanceFleetSpec.core(
                 vcpu_weighted("m7g.2xlarge", "m6g.2xlarge", "r7g.2xlarge"), on_demand_units=core_units
@@ -418,7 +436,10 @@ class HiveCluster(Construct):
         )
         self.acid = acid
         self.metastore = metastore
-        self.cluster = EmrCluster(
+        #: The LDAP login of HiveServer2 (``None`` without ``ldap``).
+        self.ldap = ldap
+        native_ldap = ldap is not None and ldap.path is LdapPath.NATIVE
+        self.cluster = (_NativeLdapEmrCluster if native_ldap else EmrCluster)(
             self,
             "Cluster",
             platform=platform,
@@ -434,6 +455,8 @@ class HiveCluster(Construct):
         self.cluster.node.add_dependency(metastore.user_setup)
         #: The primary nodes' security group (HiveServer2, the metastore on 9083).
         self.primary_security_group: ec2.SecurityGroup = self.cluster.primary_security_group
+        if ldap is not None:
+            ldap.open_hiveserver2(self.primary_security_group)
         self.service_role: iam.IRole = platform.service_role
         self._platform = platform
         self._programs: dict[str, s3_assets.Asset] | None = None
@@ -533,6 +556,51 @@ class HiveCluster(Construct):
             py_files=(programs["sparkfs"].s3_object_url,),
             args=tuple(args),
             action_on_failure=action_on_failure,
+        )
+
+
+def _ldap_problems(
+    ldap: Any, applications: Sequence[str], security_configuration_name: str | None
+) -> list[str]:
+    if not isinstance(ldap, HiveLdapAuthentication):
+        return [problem("ldap", ldap, "is not a HiveLdapAuthentication", "pass HiveLdapAuthentication(...)")]
+    problems: list[str] = []
+    if security_configuration_name is not None:
+        problems.append(
+            problem(
+                "security_configuration_name",
+                security_configuration_name,
+                "is given with ldap, which brings the cluster's security configuration",
+                "drop security_configuration_name (the cluster uses ldap.security_configuration_name)",
+            )
+        )
+    if ldap.path is LdapPath.NATIVE:
+        accepted = NATIVE_LDAP_APPLICATIONS | LDAP_CONFIGURE_YOURSELF_APPLICATIONS
+        for app in applications:
+            if app.lower() not in accepted:
+                problems.append(
+                    problem(
+                        "tez" if app == "Tez" else "applications",
+                        app,
+                        "is not an application EMR-native LDAP accepts (EMR rejects the cluster): "
+                        "Livy, Hive, Trino, Presto and Hue, beside Spark and Hadoop",
+                        "pass tez=False" if app == "Tez" else f"drop {app}",
+                    )
+                )
+    return problems
+
+
+class _NativeLdapEmrCluster(EmrCluster):
+    """An :class:`EmrCluster` on an EMR-native LDAP security configuration: users log in with
+    their directory passwords, so the Kerberos finding gets that reason."""
+
+    def _acknowledge_kerberos(self) -> None:
+        acknowledge_rules(
+            self.resource,
+            rule_in_packs("EMRKerberosEnabled"),
+            "EMR-native LDAP authenticates every HiveServer2 user against the directory over LDAPS "
+            "and TLS, and its security configuration may hold no Kerberos block, so the cluster "
+            "sets no KerberosAttributes.",
         )
 
 
