@@ -212,3 +212,42 @@ def test_edge_cases_are_in_the_data(exported):
         "\uff21wide",
         "\U0001f600gene",
     ]
+
+
+def _views_copy(exported, name: str, edit) -> str:
+    import shutil
+
+    src = exported["views"]
+    dst = str(exported["tmp"] / name)
+    shutil.copytree(src, dst)
+    path = os.path.join(dst, "manifest.json")
+    with open(path, encoding="utf-8") as f:
+        m = json.load(f)
+    edit(m)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(m, f)
+    crc = os.path.join(dst, ".manifest.json.crc")  # Hadoop's local checksum of the old bytes
+    if os.path.exists(crc):
+        os.remove(crc)
+    return dst
+
+
+def test_views_without_a_block_layout_export_the_same_bytes(spark, exported):
+    """Views whose manifest has no ``blocks`` (written before it was recorded): one task, same bytes."""
+    views = _views_copy(exported, "views-noblocks", lambda m: m.pop("blocks"))
+    out = exported["tmp"] / "noblocks"
+    m = pipeline.export_serving(spark, str(exported["tmp"] / "ds"), views, str(out), VERSION)
+    assert _sha(_lines(out, "genes")) == PINNED["default"]["genes"]
+    assert _sha(_lines(out, "top")) == PINNED["default"]["top"]
+    assert m["tables"]["top"]["rows"] == PINNED["default"]["rows"]["top"][0]
+
+
+def test_views_not_laid_out_as_their_manifest_says_fail(spark, exported):
+    def shrink(m):
+        m["blocks"]["genes"] = 2
+
+    views = _views_copy(exported, "views-badblocks", shrink)
+    with pytest.raises(Exception, match="not laid out as the aggregate writes them"):
+        pipeline.export_serving(
+            spark, str(exported["tmp"] / "ds"), views, str(exported["tmp"] / "badblocks"), VERSION
+        )
