@@ -18,6 +18,15 @@ application (one start-up, one YARN wait on EMR), then writes the serving export
 
 ``<export>`` defaults to ``<output>-hbase``. The bulk load (``serving.bulk_load_commands``) reads it.
 
+How the export runs (``servingtasks``): one task per gene block of the views (the aggregate's
+``blocks`` in the views manifest; one task over every file for views without it) reads the
+block's file of every statistic with pyarrow, places the values with numpy and renders the
+block's genes lines (every gene of the block, those with no stored value too); a second stage
+keeps each block's best ``TOP_MAX`` per (statistic, group), and after a shuffle of those
+candidates by (statistic, group) one task per partition ranks them (value descending, then
+gene name in UTF-8 byte order) and renders the top lines. There is no pandas call per gene and
+no window sort: the shuffle carries at most ``TOP_MAX`` rows per (statistic, group, block).
+
 Exit status: 0 on success, 2 on bad input, 1 otherwise.
 """
 
