@@ -11,6 +11,9 @@ Modules:
 * ``aggregate`` -- spark-submit entry point: dataset -> per-(group, gene) statistic views + HBase export.
 * ``csvtasks``  -- the ingest's Spark tasks for wide CSVs: byte-range splits read, parsed, written.
 * ``blocks``    -- the aggregate's Spark task: one gene block read, computed and written.
+* ``pipeline``  -- spark-submit entry point: ingest, aggregate and the HBase serving export, one application.
+* ``serving``   -- the serving layout in HBase (tables, row keys, value text) and the bulk-load commands.
+* ``servingtasks`` -- the serving export's Spark tasks: a gene block's genes lines and top-k candidates.
 * ``csvparse``  -- vectorised, validating parser for wide CSV lines (numpy only).
 * ``stats``     -- exact zero-aware statistics for one gene block (numpy only).
 * ``readers``   -- HDF5 (10x, AnnData) and Matrix Market readers (h5py imported lazily).
@@ -20,8 +23,8 @@ Modules:
 * ``outputs``   -- ``--kms-key-arn`` / ``--allowed-buckets``: s3:// outputs checked before any write.
 * ``worker``    -- once-per-process set-up of Python workers; shipping the package for spark-submit.
 
-Task modules (``csvtasks``, ``blocks``, ``csvparse``, ``stats``, ``fsio``, ``worker``) import
-numpy and pyarrow only, so a fresh Python worker starts a task without importing pandas.
+Task modules (``csvtasks``, ``blocks``, ``servingtasks``, ``csvparse``, ``stats``, ``fsio``,
+``worker``) import numpy and pyarrow only, so a fresh Python worker starts a task without importing pandas.
 
 Job code keeps to Python 3.9 syntax and imports only pyspark, numpy, pandas and pyarrow
 (plus h5py, lazily, for HDF5 inputs, and boto3, lazily, for the ``--kms-key-arn`` check).

@@ -21,7 +21,9 @@ Output (``<views dir>``)::
 
     <stat>/part-*.parquet     group string, gene string, value double; one file per gene block;
                               rows whose value is 0 are omitted (variance/std of a one-cell
-                              group are written as NaN)
+                              group are written as NaN); block b (``part-<b, 5 digits>``) holds
+                              the genes of index b * G to (b + 1) * G - 1, G being the
+                              manifest's ``blocks.genes``
     groups/                   group string, group_index int, cells long
     hbase/gene_major/         row_key = gene, qualifier = "<stat>|<group>", value double
     hbase/group_major/        row_key = "<group>|<stat>", qualifier = gene, value double
@@ -252,6 +254,11 @@ def _aggregate(
                 "groups": [{"group": g, "cells": int(n)} for g, n in zip(names, sizes)],  # noqa: B905
                 "excluded_cells": int((codes < 0).sum()),
                 "views": {s: {"path": s, "rows": counts[s]} for s in stats},
+                "blocks": {
+                    "genes": block_genes,
+                    "count": max(1, math.ceil(n_genes / block_genes)),
+                    "file": "part-{block:05d}.parquet",
+                },
                 "zero_rows_omitted": True,
                 "hbase": None
                 if not hbase

@@ -18,6 +18,15 @@ application (one start-up, one YARN wait on EMR), then writes the serving export
 
 ``<export>`` defaults to ``<output>-hbase``. The bulk load (``serving.bulk_load_commands``) reads it.
 
+How the export runs (``servingtasks``): one task per gene block of the views (the aggregate's
+``blocks`` in the views manifest; one task over every file for views without it) reads the
+block's file of every statistic with pyarrow, places the values with numpy and renders the
+block's genes lines (every gene of the block, those with no stored value too); a second stage
+keeps each block's best ``TOP_MAX`` per (statistic, group), and after a shuffle of those
+candidates by (statistic, group) one task per partition ranks them (value descending, then
+gene name in UTF-8 byte order) and renders the top lines. There is no pandas call per gene and
+no window sort: the shuffle carries at most ``TOP_MAX`` rows per (statistic, group, block).
+
 Exit status: 0 on success, 2 on bad input, 1 otherwise.
 """
 
@@ -25,7 +34,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 if __name__ == "__main__" and not __package__:  # spark-submit runs this file as a script
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,11 +43,9 @@ if __name__ == "__main__" and not __package__:  # spark-submit runs this file as
     sys.exit(_script_main(sys.argv[1:], script_mode=True))
 
 import numpy as np
-import pandas as pd
-from pyspark.sql import SparkSession, Window
-from pyspark.sql import functions as F  # noqa: N812
+from pyspark.sql import SparkSession
 
-from . import cli, commit, fsio, outputs, serving, worker
+from . import cli, commit, fsio, outputs, serving, servingtasks, worker
 from .aggregate import _read_small, parse_stats, run_aggregate
 from .errors import InputError
 from .ingest import run_ingest
@@ -53,6 +60,33 @@ def _check_names(kind: str, names: Sequence[str]) -> None:
             f"{kind} name {bad!r} holds a tab, newline, carriage return or NUL, which the HBase TSV "
             f"export cannot carry; rename it in the input"
         )
+
+
+def _view_blocks(
+    fs: fsio.HadoopFS, vroot: str, views_manifest: Dict[str, Any], stats: Sequence[str], n_genes: int
+) -> List[servingtasks.Block]:
+    """The gene blocks of the views (``aggregate``'s ``blocks``); one block of every file without them."""
+    layout = views_manifest.get("blocks")
+    if layout:
+        size, count, pattern = int(layout["genes"]), int(layout["count"]), str(layout["file"])
+        return [
+            servingtasks.Block(
+                b,
+                b * size,
+                min(n_genes, (b + 1) * size),
+                [[fsio.join(vroot, s, pattern.format(block=b))] for s in stats],
+            )
+            for b in range(count)
+        ]
+    files = [
+        [
+            fsio.join(vroot, s, n)
+            for n, is_dir, _ in fs.listdir(fsio.join(vroot, s))
+            if not is_dir and n.endswith(".parquet")
+        ]
+        for s in stats
+    ]
+    return [servingtasks.Block(0, 0, n_genes, files)]
 
 
 def export_serving(
@@ -80,66 +114,32 @@ def export_serving(
     if len(groups) > serving.MAX_GROUPS:
         raise InputError(f"{len(groups)} groups; the serving layout holds at most {serving.MAX_GROUPS - 1}")
     _check_names("group", groups)
-    genes = _read_small(fs, fsio.join(droot, "genes"), ["gene"])["gene"].tolist()
+    gene_pd = _read_small(fs, fsio.join(droot, "genes"), ["gene_index", "gene"])
+    genes = [""] * len(gene_pd)
+    for k, name in zip(gene_pd["gene_index"].tolist(), gene_pd["gene"].tolist()):  # noqa: B905
+        genes[int(k)] = name  # in gene index order: the views' gene blocks are index ranges
     _check_names("gene", genes)
-    n_groups = len(groups)
-
-    gi = spark.createDataFrame(pd.DataFrame({"group": groups, "gi": np.arange(n_groups, dtype=np.int32)}))
-    tall = None
-    for s in stats:
-        one = spark.read.parquet(fsio.join(vroot, s)).select(F.lit(s).alias("stat"), "group", "gene", "value")
-        tall = one if tall is None else tall.unionByName(one)
-    assert tall is not None
-    tall = tall.join(F.broadcast(gi), "group").select("stat", "gi", "gene", "value")
-    every_gene = spark.createDataFrame(pd.DataFrame({"gene": genes})).select(
-        F.lit(None).cast("string").alias("stat"),
-        F.lit(-1).alias("gi"),
-        "gene",
-        F.lit(None).cast("double").alias("value"),
-    )
-    zero = serving.format_value(0.0)
-
-    def gene_lines(pdf: pd.DataFrame) -> pd.DataFrame:
-        gene = pdf["gene"].iloc[0]
-        fields = [gene, version]
-        for s in stats:
-            rows = pdf[pdf["stat"] == s]
-            vec = [zero] * n_groups
-            for k, v in zip(rows["gi"].tolist(), rows["value"].tolist()):  # noqa: B905
-                vec[int(k)] = serving.format_value(v)
-            fields.append(serving.VALUE_SEP.join(vec))
-        return pd.DataFrame({"line": ["\t".join(fields)]})
-
-    genes_tsv = tall.unionByName(every_gene).groupBy("gene").applyInPandas(gene_lines, "line string")
-    genes_tsv.write.text(fsio.join(export, "genes"))
-
-    ranked = (
-        tall.where(~F.isnan("value"))
-        .withColumn(
-            "rank",
-            F.row_number().over(
-                Window.partitionBy("stat", "gi").orderBy(F.col("value").desc(), F.col("gene").asc())
-            ),
+    top_max = int(serving.TOP_MAX)
+    blocks = _view_blocks(fs, vroot, views_manifest, stats, len(genes))
+    name_rank = np.empty(len(genes), dtype=np.int64)
+    # the top table's tie rule: gene name ascending in UTF-8 byte order, which is code point order
+    name_rank[sorted(range(len(genes)), key=genes.__getitem__)] = np.arange(len(genes))
+    shared = spark.sparkContext.broadcast({"groups": groups, "gene_names": genes, "name_rank": name_rank})
+    try:
+        ids = spark.range(0, len(blocks), 1, numPartitions=max(1, len(blocks)))
+        genes_task = servingtasks.make_genes_task(shared, blocks, stats, version)
+        ids.mapInArrow(genes_task, "line string").write.text(fsio.join(export, "genes"))
+        candidates = ids.mapInArrow(
+            servingtasks.make_candidates_task(shared, blocks, stats, top_max),
+            "s int, gi int, g int, value double",
         )
-        .where(F.col("rank") <= serving.TOP_MAX)
-    )
-
-    def top_lines(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for pdf in batches:
-            lines = [
-                "\t".join((serving.top_key(s, int(g), int(r) - 1), version, gene, serving.format_value(v)))
-                for s, g, r, gene, v in zip(  # noqa: B905
-                    pdf["stat"].tolist(),
-                    pdf["gi"].tolist(),
-                    pdf["rank"].tolist(),
-                    pdf["gene"].tolist(),
-                    pdf["value"].tolist(),
-                )
-            ]
-            yield pd.DataFrame({"line": lines})
-
-    top_rows = ranked.select("stat", "gi", "rank", "gene", "value")
-    top_rows.mapInPandas(top_lines, "line string").write.text(fsio.join(export, "top"))
+        pairs = len(stats) * len(groups)
+        top_task = servingtasks.make_top_task(shared, stats, version, top_max)
+        candidates.repartition(
+            max(1, min(pairs, spark.sparkContext.defaultParallelism)), "s", "gi"
+        ).mapInArrow(top_task, "line string").write.text(fsio.join(export, "top"))
+    finally:
+        shared.unpersist()
     n_top = spark.read.text(fsio.join(export, "top")).count()
     manifest = {
         "kind": EXPORT_KIND,
