@@ -66,9 +66,15 @@ def test_ingest_needs_the_tables_dms_replicates(env: Any) -> None:
             source=source,
             reconcile_tolerance=-1,
             lake_prefix="/hudi/",
+            server_ca_path="/etc/ca.pem&sslMode=trust",
         )
     text = str(err.value)
-    for fragment in ("is not replicated by dms", "reconcile_tolerance=-1", "lake_prefix='/hudi/'"):
+    for fragment in (
+        "is not replicated by dms",
+        "reconcile_tolerance=-1",
+        "lake_prefix='/hudi/'",
+        "server_ca_path='/etc/ca.pem&sslMode=trust'",
+    ):
         assert fragment in text
 
 

@@ -40,12 +40,31 @@ __all__ = [
     "PrivateMySql",
     "mysql_setup_resource",
     "rds_ca_bundle_file",
+    "server_ca_path_problems",
 ]
 
 MYSQL_DEFAULT_PORT = 3306
 #: Where clusters get the Amazon RDS CA bundle (``HiveCluster`` places it; the metastore's JDBC URL
 #: names it as ``serverSslCert``).
 RDS_CA_BUNDLE_NODE_PATH = "/etc/pki/rds/rds-ca-bundle.pem"
+
+
+def server_ca_path_problems(prop: str, value: object) -> list[str]:
+    """Problems of a CA file path on the nodes that a JDBC URL will name (``None`` is allowed):
+    absolute, and without the space or ``&`` that would break the URL."""
+    if value is None or (
+        isinstance(value, str) and value.startswith("/") and not any(c in value for c in " &")
+    ):
+        return []
+    return [
+        problem(
+            prop,
+            value,
+            "is not an absolute path on the nodes without spaces or '&' (it goes into a JDBC URL)",
+            f"leave the default ({RDS_CA_BUNDLE_NODE_PATH}, the shipped RDS CA bundle) or pass "
+            "e.g. /etc/pki/my-ca.pem",
+        )
+    ]
 
 
 def rds_ca_bundle_file() -> str:

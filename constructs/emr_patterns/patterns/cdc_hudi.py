@@ -45,6 +45,7 @@ from emr_patterns.foundation.mysql import (
     PrivateMySql,
     mysql_setup_resource,
     rds_ca_bundle_file,
+    server_ca_path_problems,
 )
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge, acknowledge_resource
@@ -589,17 +590,7 @@ class HudiCdcIngest(Construct):
         super().__init__(scope, id)
         problems = check_platform(self, "platform", platform)
         problems += _tables_problems(tables)
-        if server_ca_path is not None and not (
-            isinstance(server_ca_path, str) and server_ca_path.startswith("/") and "&" not in server_ca_path
-        ):
-            problems.append(
-                problem(
-                    "server_ca_path",
-                    server_ca_path,
-                    "is not an absolute path on the nodes",
-                    "leave the default (the shipped RDS CA bundle) or pass e.g. /etc/pki/my-ca.pem",
-                )
-            )
+        problems += server_ca_path_problems("server_ca_path", server_ca_path)
         lake_bucket = lake_bucket or platform.data_buckets[2]
         if not _on_platform_key(lake_bucket, platform):
             problems.append(

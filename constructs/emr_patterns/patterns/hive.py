@@ -34,6 +34,7 @@ from emr_patterns.foundation.mysql import (
     PrivateMySql,
     mysql_setup_resource,
     rds_ca_bundle_file,
+    server_ca_path_problems,
 )
 from emr_patterns.foundation.platform import IEmrPlatform, check_platform
 from emr_patterns.nag import acknowledge_resource, acknowledge_rules, rule_in_packs
@@ -160,17 +161,7 @@ class HiveMetastoreDatabase(Construct):
     ) -> None:
         super().__init__(scope, id)
         problems = check_platform(self, "platform", platform)
-        if server_ca_path is not None and not (
-            isinstance(server_ca_path, str) and server_ca_path.startswith("/") and " " not in server_ca_path
-        ):
-            problems.append(
-                problem(
-                    "server_ca_path",
-                    server_ca_path,
-                    "is not an absolute path without spaces on the nodes",
-                    "use e.g. /etc/pki/rds/global-bundle.pem",
-                )
-            )
+        problems += server_ca_path_problems("server_ca_path", server_ca_path)
         if not isinstance(user, str) or not _USER.match(user) or user.lower() in _RESERVED_USERS:
             problems.append(
                 problem(

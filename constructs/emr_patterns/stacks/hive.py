@@ -74,18 +74,7 @@ class HiveMetastoreAthenaStack(Stack):
             self, "Athena", platform=platform, cluster=self.hive, catalog_name=catalog_name
         )
         CfnOutput(self, "ClusterId", value=self.hive.cluster.cluster_id, description="The Hive cluster")
-        CfnOutput(
-            self,
-            "MetastoreEndpoint",
-            value=self.metastore.database.endpoint_address,
-            description="The metastore's MySQL endpoint (TLS required)",
-        )
-        CfnOutput(
-            self,
-            "HivePasswordSecretArn",
-            value=self.metastore.password_secret.secret_arn,
-            description="The hive user's plaintext password secret (EMR.secret@)",
-        )
+        _metastore_outputs(self, self.metastore)
         CfnOutput(
             self, "AthenaCatalog", value=catalog_name, description="Query with SELECT ... FROM <catalog>.db.t"
         )
