@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import uuid
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .errors import InputError
 
@@ -285,23 +285,38 @@ class ArrowIO:
 
     @classmethod
     def write_parquet(cls, table: Any, uri: str, **options: Any) -> None:
-        """Write one Parquet file so that readers see it whole or not at all.
+        """Write one Parquet file so that readers see it whole or not at all (``_write_whole``)."""
+        import pyarrow.parquet as pq
+
+        cls._write_whole(uri, lambda fs, path: pq.write_table(table, path, filesystem=fs, **options))
+
+    @classmethod
+    def write_bytes(cls, data: bytes, uri: str) -> None:
+        """Write one file of ``data`` so that readers see it whole or not at all (``_write_whole``)."""
+
+        def write(fs: Any, path: str) -> None:
+            with fs.open_output_stream(path) as out:
+                out.write(data)
+
+        cls._write_whole(uri, write)
+
+    @classmethod
+    def _write_whole(cls, uri: str, write: Callable[[Any, str], None]) -> None:
+        """Run ``write(filesystem, path)`` so that readers see the file whole or not at all.
 
         S3 objects appear only when their upload completes, so they are written in place; on
         local disks and HDFS the file is written under a unique temporary name and renamed, so a
         re-run or speculative task attempt cannot interleave with another.
         """
-        import pyarrow.parquet as pq
-
         fs, path = cls.resolve(uri)
         parent = path.rsplit("/", 1)[0]
         if is_object_store(uri):  # no directories (nor marker objects) on S3
-            pq.write_table(table, path, filesystem=fs, **options)
+            write(fs, path)
             return
         fs.create_dir(parent, recursive=True)
         tmp = f"{parent}/.{path.rsplit('/', 1)[1]}.{uuid.uuid4().hex[:12]}.tmp"
         try:
-            pq.write_table(table, tmp, filesystem=fs, **options)
+            write(fs, tmp)
             fs.move(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -131,9 +131,32 @@ def write_csv_matrix(
     return cells, stored, tally, stored_type
 
 
+def _sql_state_built(spark: SparkSession) -> bool:
+    """Whether the session's SQL state exists (the JVM field of its ``lazy val sessionState``).
+
+    ``spark.conf`` builds it on first use (about 1.5 s of CPU on a cold JVM), which a CSV
+    ingest needs for nothing else. When it cannot be told, say yes (read ``spark.conf``).
+    """
+    try:
+        jss = spark._jsparkSession
+        field = jss.getClass().getDeclaredField("sessionState")
+        field.setAccessible(True)
+        return field.get(jss) is not None
+    except Exception:
+        return True
+
+
 def _bytes_conf(spark: SparkSession, key: str, default: int) -> int:
-    """A size setting as Spark reads it ("128m", "134217728b", "1g")."""
-    text = spark.conf.get(key, None)
+    """A size setting as Spark reads it ("128m", "134217728b", "1g").
+
+    The session's value (``spark.conf``, which includes ``spark.conf.set`` calls) once its SQL
+    state exists; before that, the application's ``SparkConf``, from which that state would be
+    initialised, so the value is the same.
+    """
+    if _sql_state_built(spark):
+        text = spark.conf.get(key, None)
+    else:
+        text = spark.sparkContext.getConf().get(key, None)
     if not text:
         return default
     return int(spark.sparkContext._jvm.org.apache.spark.network.util.JavaUtils.byteStringAsBytes(str(text)))

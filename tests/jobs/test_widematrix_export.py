@@ -111,9 +111,18 @@ def exported(spark, tmp_path_factory, monkeypatch_module):
         stats=STATS,
     )
     out = {"default": (manifest, tmp / "views-hbase")}
+    # the same views through the Spark route (the one larger views take)
+    spark_route = pipeline.export_serving(
+        spark, str(tmp / "ds"), str(tmp / "views"), str(tmp / "spark"), VERSION, in_process_max_values=0
+    )
+    out["default-spark"] = (spark_route, tmp / "spark")
     monkeypatch_module.setattr(serving, "TOP_MAX", 3)
     m3 = pipeline.export_serving(spark, str(tmp / "ds"), str(tmp / "views"), str(tmp / "top3"), VERSION)
     out["top3"] = (m3, tmp / "top3")
+    m3s = pipeline.export_serving(
+        spark, str(tmp / "ds"), str(tmp / "views"), str(tmp / "top3-spark"), VERSION, in_process_max_values=0
+    )
+    out["top3-spark"] = (m3s, tmp / "top3-spark")
     monkeypatch_module.undo()
     return {"runs": out, "views": str(tmp / "views"), "tmp": tmp}
 
@@ -158,12 +167,15 @@ def reference(views: str, stats: list[str], groups: list[str], top_max: int) -> 
     return genes, top
 
 
-@pytest.mark.parametrize("run", ["default", "top3"])
+RUNS = ["default", "top3", "default-spark", "top3-spark"]
+
+
+@pytest.mark.parametrize("run", RUNS)
 def test_export_matches_the_reference_rendering(exported, run):
     manifest, export = exported["runs"][run]
     groups = [g["group"] for g in manifest["groups"]]
     assert groups == sorted(["A", "B|x", "groupé", "solo", "allzero"])
-    top_max = 3 if run == "top3" else serving.TOP_MAX
+    top_max = 3 if run.startswith("top3") else serving.TOP_MAX
     want_genes, want_top = reference(exported["views"], STATS, groups, top_max)
     got_genes, got_top = _lines(export, "genes"), _lines(export, "top")
     assert sorted(got_genes) == sorted(want_genes)
@@ -175,7 +187,7 @@ def test_export_matches_the_reference_rendering(exported, run):
     assert json.loads((export / "manifest.json").read_text()) == manifest
 
 
-@pytest.mark.parametrize("run", ["default", "top3"])
+@pytest.mark.parametrize("run", RUNS)
 def test_export_bytes_equal_the_first_implementation(exported, run):
     manifest, export = exported["runs"][run]
     got = {
@@ -184,7 +196,10 @@ def test_export_bytes_equal_the_first_implementation(exported, run):
         "rows": {k: [v["rows"], v["cells"]] for k, v in manifest["tables"].items()},
     }
     print(run, json.dumps(got))
-    assert got == PINNED[run]
+    assert got == PINNED[run.removesuffix("-spark")]
+    # each route writes its own part files: the driver's .tsv per gene block, Spark's .txt
+    suffix = ".txt" if run.endswith("-spark") else ".tsv"
+    assert {p.suffix for p in (export / "genes").glob("part-*")} == {suffix}
 
 
 def test_edge_cases_are_in_the_data(exported):

@@ -290,3 +290,24 @@ def test_fast_path_accepts_only_what_the_careful_parser_parses_the_same(data, ge
     slow = csvparse.parse_slow(lines, genes, [f"g{j}" for j in range(genes)], list(range(n_rows)), "f.csv")
     for a, b in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.sampled_from([0.0, -0.0, 0.5, 1 / 3, 5e-324]),
+        ),
+        max_size=60,
+    )
+)
+def test_render_values_is_format_value_of_each_value(values):
+    """The export's de-duplicated rendering gives exactly ``serving.format_value`` per value
+    (``-0.0`` and ``0.0`` kept apart, every NaN as ``nan``), in order."""
+    from emr_patterns.jobs.widematrix import serving, servingtasks
+
+    arr = np.array(values, dtype=np.float64).reshape(-1)
+    assert servingtasks.render_values(arr) == [serving.format_value(v) for v in values]
+    if arr.size % 2 == 0 and arr.size:  # any shape: the values in C order
+        assert servingtasks.render_values(arr.reshape(2, -1)) == [serving.format_value(v) for v in values]
