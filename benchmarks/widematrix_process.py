@@ -80,6 +80,16 @@ JAVA17 = "/usr/lib/jvm/java-17-openjdk-amd64"
 TARGETS = {"5k": 10.0, "50k": 50.0}
 
 
+def settle(seconds: float = 10.0) -> None:
+    """Write the just-generated data to disk (``sync``) and let the load fall before the first
+    timed process: otherwise the kernel's write-back of a 2 GiB CSV runs during whichever
+    contender comes first."""
+    t0 = time.perf_counter()
+    os.sync()
+    time.sleep(seconds)
+    print(f"  settled: sync and {seconds:.0f} s pause in {time.perf_counter() - t0:.1f} s; load {loadavg()}")
+
+
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -293,6 +303,7 @@ def run_tier(tier: str, work: Path, skip: set[str], timeout: float | None, do_lo
         f"{time.perf_counter() - t0:.0f} s; scipy reference {t_ref:.1f} s",
         flush=True,
     )
+    settle()
     out: dict[str, Any] = {
         "tier": tier,
         "shape": [n_cells, n_genes],
@@ -430,19 +441,20 @@ def report(results: dict[str, Any], command: str, load_start: str) -> str:
         f"- Date: {now}; machine: {wmb.machine()}; Spark {pyspark.__version__} (the `.venv` pyspark's "
         "`spark-submit`), Java 17",
         f"- Command: `{command}`; load average (1, 5, 15 min) before the run: {load_start}, after: "
-        f"{loadavg()}. The machine is shared with another helper running JVM tests, hence the load "
-        "averages per process below.",
+        f"{loadavg()}; the load average before and after each process is listed below.",
         f"- Every contender is its own cold `spark-submit` process over the same wide CSV and metadata CSV "
         f"(generated 10x-like counts, {N_GROUPS} groups), one after another in one run, all with {conf}. "
         "Wall time is fork to exit of the whole process (JVM start, SparkContext, work, stop); the "
-        "CSV is in the OS page cache for all of them (written just before).",
+        "CSV is in the OS page cache for all of them (written just before, then `sync` and a 10 s "
+        "pause, so that its write-back does not run during the first contender).",
         "- source: the source design as one application (`benchmarks/source_design_app.py`: wide "
         "DataFrame, one GROUPED_AGG pandas UDF per gene, 500 columns per job, **mean only**, means "
         "collected). two-step: `jobs/widematrix/ingest.py` then `jobs/widematrix/aggregate.py` "
         "(all default statistics: mean, fraction, variance, std, exact median; its HBase-ready "
         "export on, the default). pipeline: `jobs/widematrix/pipeline.py` (ingest, the same "
         "aggregate with the export off, then the serving TSV export for HBase: genes and top "
-        "tables), one application. no-op: `benchmarks/noop_app.py` (start a SparkSession, stop it).",
+        "tables, rendered by the driver at these sizes), one application. no-op: "
+        "`benchmarks/noop_app.py` (start a SparkSession, stop it).",
         "- Checked before reporting: both of our contenders' views (all five statistics), the "
         "pipeline export's mean column, and the source design's means against a scipy reference "
         "(max relative difference in the table).",

@@ -178,7 +178,7 @@ def export_serving(
             top_max,
             fsio.join(export, "genes"),
             fsio.join(export, "top"),
-            threads=max(2, spark.sparkContext.defaultParallelism),
+            threads=min(8, max(2, os.cpu_count() or 2)),  # the driver's cores, not the cluster's
         )
     else:
         n_top = _export_with_spark(spark, blocks, stats, groups, genes, name_rank, version, top_max, export)

@@ -205,6 +205,53 @@ def test_local_parquet_writes_are_atomic(tmp_path, monkeypatch):
     assert pq.read_table(uri)["a"].to_pylist() == [1, 2]
 
 
+def real_fs_path(uri: str) -> str:
+    return os.path.abspath(fsio.local_path(uri))
+
+
+def test_byte_writes_are_whole_locally_and_in_place_on_s3(s3, tmp_path, monkeypatch):
+    """``ArrowIO.write_bytes`` (the driver-side serving export's part files): locally under a
+    temporary name then renamed, the old file intact when the write fails; on S3 one object
+    written in place, no temporary or directory-marker objects."""
+    uri = str(tmp_path / "genes" / "part-00000.tsv")
+    fsio.ArrowIO.write_bytes(b"a\tv1\t1.0\n", uri)
+    assert (tmp_path / "genes" / "part-00000.tsv").read_bytes() == b"a\tv1\t1.0\n"
+
+    real_fs, _ = fsio.ArrowIO.resolve(uri)
+
+    class HalfWrite:  # the real local filesystem, whose output streams fail after a few bytes
+        def __getattr__(self, name):
+            return getattr(real_fs, name)
+
+        def open_output_stream(self, path):
+            out = real_fs.open_output_stream(path)
+
+            class Stream:
+                def __enter__(self):
+                    return self
+
+                def __exit__(self, *exc):
+                    out.close()
+
+                def write(self, data):
+                    out.write(data[:2])
+                    raise OSError("disk full")
+
+            return Stream()
+
+    with monkeypatch.context() as mp:
+        mp.setattr(fsio.ArrowIO, "resolve", classmethod(lambda cls, u: (HalfWrite(), real_fs_path(u))))
+        with pytest.raises(OSError, match="disk full"):
+            fsio.ArrowIO.write_bytes(b"new contents\n", uri)
+    assert os.listdir(tmp_path / "genes") == ["part-00000.tsv"]
+    assert (tmp_path / "genes" / "part-00000.tsv").read_bytes() == b"a\tv1\t1.0\n"
+    fsio.ArrowIO.write_bytes("gène\n".encode(), "s3://lake/export/genes/part-00003.tsv")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake", Prefix="export/")["Contents"]]
+    assert keys == ["export/genes/part-00003.tsv"]
+    body = s3.get_object(Bucket="lake", Key="export/genes/part-00003.tsv")["Body"].read()
+    assert body.decode() == "gène\n"
+
+
 def test_unsupported_scheme_is_a_clear_error():
     with pytest.raises(InputError, match=r"the gs:// scheme is not supported for data files"):
         fsio.ArrowIO.resolve("gs://bucket/x.csv")

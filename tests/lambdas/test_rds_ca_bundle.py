@@ -33,9 +33,7 @@ def test_every_certificate_loads_as_a_ca() -> None:
     context = ssl.create_default_context(cafile=str(BUNDLE))
     loaded = context.get_ca_certs()
     assert len(loaded) == len(set(_certificates()))
-    subjects = {
-        dict(pair[0] for pair in c["subject"]).get("commonName", "") for c in loaded
-    }
+    subjects = {dict(pair[0] for pair in c["subject"]).get("commonName", "") for c in loaded}
     for current in ("RSA2048 G1", "RSA4096 G1", "ECC384 G1"):  # rds-ca-rsa2048-g1 and the others
         assert f"Amazon RDS us-east-1 Root CA {current}" in subjects, current
 

@@ -365,7 +365,11 @@ def test_data_catalog_is_hive_with_the_connector(athena: Any) -> None:
     # the names and forms of the application's template (awslabs/aws-athena-hive-metastore,
     # hms-tools/athena-hive-metastore.yaml): SpillLocation is bucket/prefix (it adds s3://)
     assert set(params) == {
-        "LambdaFuncName", "HMSUris", "SpillLocation", "VPCSubnetIds", "VPCSecurityGroupIds",
+        "LambdaFuncName",
+        "HMSUris",
+        "SpillLocation",
+        "VPCSubnetIds",
+        "VPCSecurityGroupIds",
     }
     spill = json.dumps(params["SpillLocation"])
     assert "athena-hive-spill" in spill and "s3://" not in spill and not spill.rstrip('"').endswith("/")
