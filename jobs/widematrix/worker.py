@@ -11,7 +11,8 @@ later task the reused worker runs. Python 3.9 (EMR's default) and 3.12+ need not
 
 import os
 import sys
-from typing import Any, Dict, Tuple
+import threading
+from typing import Any, Dict, List, Tuple
 
 _MARK = "_widematrix_invalidate_if_changed"
 
@@ -82,20 +83,25 @@ def _import_modules(modules: Tuple[str, ...]) -> Any:
     return run
 
 
+_PACKAGE = __name__.rpartition(".")[0]  # "widematrix" as a script's zip, or the wheel's dotted name
+
 #: What a task of the jobs imports first (third-party modules, then this package's task modules).
 TASK_MODULES = (
     "numpy",
     "pyarrow",
     "pyarrow.parquet",
     "pyarrow.compute",
-    "widematrix.csvparse",
-    "widematrix.csvtasks",
-    "widematrix.blocks",
-    "widematrix.stats",
+    *(f"{_PACKAGE}.{m}" for m in ("csvparse", "csvtasks", "blocks", "stats")),
 )
 
 
-def warm_up(spark: Any, modules: Tuple[str, ...] = TASK_MODULES) -> Any:
+class WarmUp(threading.Thread):
+    """The warm-up thread; ``pids`` are the Python workers that ran its tasks once it is done."""
+
+    pids: List[int]
+
+
+def warm_up(spark: Any, modules: Tuple[str, ...] = TASK_MODULES) -> WarmUp:
     """Start the Python workers in the background; returns the thread.
 
     An application's first Python job pays for the worker daemon, the workers and their imports
@@ -107,19 +113,19 @@ def warm_up(spark: Any, modules: Tuple[str, ...] = TASK_MODULES) -> Any:
     Spark's default). A failure here only loses the head start: the real jobs start the workers
     themselves and report their own errors.
     """
-    import threading
-
     sc = spark.sparkContext
     slots = max(1, int(sc.defaultParallelism))
+    job = _import_modules(tuple(modules))
 
     def workers() -> None:
         try:
             sc.setJobDescription("widematrix: start the Python workers")
-            sc.parallelize(range(slots), slots).mapPartitions(_import_modules(tuple(modules))).collect()
+            thread.pids = sc.parallelize(range(slots), slots).mapPartitions(job).collect()
         except Exception as exc:  # the head start is lost, nothing else
             print(f"widematrix: Python worker warm-up failed: {exc}", file=sys.stderr)
 
-    thread = threading.Thread(target=workers, name="widematrix-warm-up", daemon=True)
+    thread = WarmUp(target=workers, name="widematrix-warm-up", daemon=True)
+    thread.pids = []
     thread.start()
     return thread
 
