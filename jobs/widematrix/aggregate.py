@@ -404,7 +404,7 @@ def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
 
     def body(spark: SparkSession) -> int:
         if script_mode:  # executors import our modules from a zip the job ships itself
-            worker.start_script_job(spark)
+            worker.ship_package(spark)
         manifest = run_aggregate(
             spark,
             args.dataset,

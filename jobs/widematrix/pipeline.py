@@ -306,7 +306,7 @@ def main(argv: Optional[List[str]] = None, script_mode: bool = False) -> int:
 
     def body(spark: SparkSession) -> int:
         if script_mode:
-            worker.start_script_job(spark)
+            worker.ship_package(spark)
         manifest = run_pipeline(
             spark,
             args.input,

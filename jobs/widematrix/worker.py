@@ -11,8 +11,7 @@ later task the reused worker runs. Python 3.9 (EMR's default) and 3.12+ need not
 
 import os
 import sys
-import threading
-from typing import Any, Dict, List, Tuple
+from typing import Dict, Tuple
 
 _MARK = "_widematrix_invalidate_if_changed"
 
@@ -66,76 +65,3 @@ def ship_package(spark: "object") -> None:
             if entry.endswith(".py"):
                 z.write(os.path.join(package_dir, entry), f"{name}/{entry}")
     spark.sparkContext.addPyFile(target)  # type: ignore[attr-defined]
-
-
-def _import_modules(modules: Tuple[str, ...]) -> Any:
-    def run(_: Any) -> Any:
-        import contextlib
-        import importlib
-
-        prepare()
-        for name in modules:
-            # ImportError: this package is not on the workers' path; third-party modules only
-            with contextlib.suppress(ImportError):
-                importlib.import_module(name)
-        yield os.getpid()
-
-    return run
-
-
-_PACKAGE = __name__.rpartition(".")[0]  # "widematrix" as a script's zip, or the wheel's dotted name
-
-#: What a task of the jobs imports first (third-party modules, then this package's task modules).
-TASK_MODULES = (
-    "numpy",
-    "pyarrow",
-    "pyarrow.parquet",
-    "pyarrow.compute",
-    *(f"{_PACKAGE}.{m}" for m in ("csvparse", "csvtasks", "blocks", "stats")),
-)
-
-
-class WarmUp(threading.Thread):
-    """The warm-up thread; ``pids`` are the Python workers that ran its tasks once it is done."""
-
-    pids: List[int]
-
-
-def warm_up(spark: Any, modules: Tuple[str, ...] = TASK_MODULES) -> WarmUp:
-    """Start the Python workers in the background; returns the thread.
-
-    An application's first Python job pays for the worker daemon, the workers and their imports
-    (about 2 s on a cold two-core machine), which the driver would otherwise wait for in the
-    middle of its first job. Started right after the session, that overlaps the driver's own
-    set-up (reading the header, the metadata, the plan). One tiny task per core imports
-    ``modules`` (this package's modules only when it is on the workers' path, ``ship_package``
-    or ``--py-files``); the workers are reused by the later tasks (``spark.python.worker.reuse``,
-    Spark's default). A failure here only loses the head start: the real jobs start the workers
-    themselves and report their own errors.
-    """
-    sc = spark.sparkContext
-    slots = max(1, int(sc.defaultParallelism))
-    job = _import_modules(tuple(modules))
-
-    def workers() -> None:
-        try:
-            sc.setJobDescription("widematrix: start the Python workers")
-            thread.pids = sc.parallelize(range(slots), slots).mapPartitions(job).collect()
-        except Exception as exc:  # the head start is lost, nothing else
-            print(f"widematrix: Python worker warm-up failed: {exc}", file=sys.stderr)
-
-    thread = WarmUp(target=workers, name="widematrix-warm-up", daemon=True)
-    thread.pids = []
-    thread.start()
-    return thread
-
-
-def start_script_job(spark: Any) -> None:
-    """Once per SparkContext, for a job run by ``spark-submit`` as a script: ship this package
-    (``ship_package``) and start the Python workers (``warm_up``)."""
-    sc = spark.sparkContext
-    if getattr(sc, "_widematrix_script_started", False):
-        return
-    sc._widematrix_script_started = True
-    ship_package(spark)
-    warm_up(spark)

@@ -133,38 +133,6 @@ def test_unexpected_error_is_one_last_line_and_exit_1(spark, tmp_path, capsys):
     assert "Traceback" in "\n".join(err[:-1])
 
 
-def test_warm_up_runs_one_task_per_core_and_survives_a_missing_module(spark):
-    from emr_patterns.jobs.widematrix import worker
-
-    assert "emr_patterns.jobs.widematrix.csvtasks" in worker.TASK_MODULES  # the wheel's names
-    thread = worker.warm_up(spark, (*worker.TASK_MODULES, "no_such_module_for_the_warm_up"))
-    thread.join(120)
-    assert not thread.is_alive()
-    assert len(thread.pids) == spark.sparkContext.defaultParallelism
-    assert all(isinstance(p, int) and p > 0 for p in thread.pids)
-
-
-def test_warm_up_failure_is_one_line_and_no_exception(capsys):
-    from emr_patterns.jobs.widematrix import worker
-
-    class Context:
-        defaultParallelism = 2  # noqa: N815 (SparkContext's name)
-
-        def setJobDescription(self, text):  # noqa: N802 (SparkContext's name)
-            pass
-
-        def parallelize(self, *args):
-            raise RuntimeError("no executors")
-
-    class Session:
-        sparkContext = Context()  # noqa: N815 (SparkSession's name)
-
-    thread = worker.warm_up(Session())
-    thread.join(10)
-    assert thread.pids == []
-    assert "Python worker warm-up failed: no executors" in capsys.readouterr().err
-
-
 def test_split_size_is_read_without_building_the_sql_state(spark):
     """A CSV ingest reads ``spark.sql.files.maxPartitionBytes`` from the SparkConf while the
     session's SQL state does not exist (building it costs about 1.5 s of CPU cold), and from
